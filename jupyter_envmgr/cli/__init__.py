@@ -1,0 +1,1 @@
+"""`envmgr` / `jupyter envmgr`: argument parsing and rendering over the engine, nothing more."""

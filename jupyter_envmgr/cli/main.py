@@ -1,0 +1,302 @@
+"""Entry point: micromamba's verbs and flags over the engine.
+
+Exit codes: 0 done, 1 an engine error (message on stderr, or a JSON `error` line), 2 bad usage,
+130 cancelled. The process ends with os._exit after flushing: processes that used rattler can
+crash while the interpreter finalizes (DESIGN.md), and a user must never see that as a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shlex
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from ..engine import operations
+from ..engine.errors import Cancelled, ConfirmationRequired, EnvMgrError
+from ..engine.plan import Plan
+from ..engine.prefix import channel_display, read_records
+from ..engine.registry import find_env, list_envs
+from ..engine.settings import Settings, load_settings
+from .render import JsonRenderer, TextRenderer
+
+
+def _env_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-n", "--name", help="environment name")
+    g.add_argument("-p", "--prefix", help="environment path")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON (events as JSON lines)")
+    p.add_argument("-r", "--root-prefix", help="root prefix (default: $MAMBA_ROOT_PREFIX)")
+
+
+def _solve_args(p: argparse.ArgumentParser) -> None:
+    _env_args(p)
+    _common(p)
+    p.add_argument("specs", nargs="*", metavar="SPEC", help="package specs, e.g. numpy>=1.26")
+    p.add_argument("-c", "--channel", action="append", default=[], help="channel (repeatable)")
+    p.add_argument("--override-channels", action="store_true", help="ignore configured channels")
+    p.add_argument("-f", "--file", action="append", default=[], help="file with specs")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--dry-run", action="store_true", help="only show what would change")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="envmgr", description="Manage conda environments (micromamba-style) for Jupyter."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for verb, text in (
+        ("create", "create an environment"),
+        ("install", "install packages into an environment"),
+        ("remove", "remove packages (and what depends on them)"),
+        ("update", "update packages, or all with --all"),
+    ):
+        p = sub.add_parser(verb, help=text)
+        _solve_args(p)
+        if verb == "update":
+            p.add_argument("-a", "--all", action="store_true", help="update every package")
+    p = sub.add_parser("list", help="list the packages of an environment")
+    _env_args(p)
+    _common(p)
+    p = sub.add_parser("repair", help="finish or undo an interrupted operation")
+    _env_args(p)
+    _common(p)
+    p = sub.add_parser("info", help="show settings: root prefix, envs and pkgs dirs, channels")
+    _common(p)
+    env = sub.add_parser("env", help="environment-level commands")
+    env_sub = env.add_subparsers(dest="env_command", metavar="ENV_COMMAND")
+    env_sub.required = True
+    p = env_sub.add_parser("list", help="list environments")
+    _common(p)
+    p = env_sub.add_parser("remove", help="remove an environment")
+    _env_args(p)
+    _common(p)
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    return parser
+
+
+def _read_spec_files(paths: Sequence[str]) -> list[str]:
+    """micromamba's `-f` spec files: one spec per line, '#' comments."""
+    specs: list[str] = []
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                lines = fh.read().splitlines()
+        except OSError as exc:
+            raise operations.BadInput(f"Cannot read spec file {path}: {exc.strerror}.") from None
+        specs += [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
+    return specs
+
+
+class Session:
+    """One CLI invocation: settings, the renderer, and the confirmation policy."""
+
+    def __init__(self, args: argparse.Namespace, argv: Sequence[str]) -> None:
+        self.args = args
+        self.cmd = shlex.join(["envmgr", *argv])
+        self.json = JsonRenderer() if args.json else None
+        self.text = TextRenderer()
+        self.settings: Settings = load_settings(root_prefix=args.root_prefix)
+
+    def on_event(self, event: Any) -> None:
+        (self.json or self.text).on_event(event)
+
+    def confirm(self, plan: Plan) -> bool:
+        if not self.json:
+            self.text.plan(plan, self.settings.channel_alias)
+        if getattr(self.args, "yes", False):
+            return True
+        if not sys.stdin.isatty():
+            raise ConfirmationRequired(
+                "Refusing to change the environment without confirmation: there is no terminal "
+                "to ask on. Pass -y to confirm, or --dry-run to only see the plan."
+            )
+        answer = input("Confirm changes: [Y/n] ").strip().lower()
+        return answer in ("", "y", "yes")
+
+    def result(self, obj: dict[str, Any], text: str) -> None:
+        if self.json:
+            self.json.emit({"event": "result", **obj})
+        elif text:
+            print(text)
+
+
+async def _solve_verb(s: Session) -> int:
+    a = s.args
+    kind = "update-all" if a.command == "update" and a.all else a.command
+    request = operations.Request(
+        kind=kind,
+        name=a.name,
+        prefix=a.prefix,
+        specs=list(a.specs) + _read_spec_files(a.file),
+        channels=a.channel,
+        override_channels=a.override_channels,
+        dry_run=a.dry_run,
+        cmd=s.cmd,
+    )
+    if kind == "create" and not a.name and not a.prefix:
+        raise operations.BadInput("Name the new environment with -n NAME or -p PREFIX.")
+    outcome = await operations.run(s.settings, request, confirm=s.confirm, on_event=s.on_event)
+    if a.dry_run and not s.json:
+        s.text.plan(outcome.plan, s.settings.channel_alias)
+    if outcome.applied:
+        text = f"Done: {outcome.env.label}"
+    elif a.dry_run:
+        text = "Dry run: nothing was changed."
+    elif outcome.plan.empty:
+        text = "" if kind == "create" else "Nothing to do."
+    else:
+        text = "Aborted: nothing was changed."
+    s.result(outcome.to_json(), text)
+    return 0
+
+
+async def _list(s: Session) -> int:
+    a = s.args
+    if a.name or a.prefix:
+        env = find_env(s.settings, name=a.name, prefix=a.prefix)
+    else:
+        active = os.environ.get("CONDA_PREFIX")
+        env = find_env(s.settings, prefix=active) if active else find_env(s.settings, name="base")
+    records = sorted(read_records(env.prefix), key=lambda r: r.name.normalized)
+    rows = [
+        {
+            "name": r.name.normalized,
+            "version": str(r.version),
+            "build": str(r.build),
+            "channel": channel_display(r.channel, s.settings.channel_alias),
+        }
+        for r in records
+    ]
+    if s.json:
+        s.json.emit({"event": "result", "env": env.to_json(), "packages": rows})
+        return 0
+    print(f"List of packages in environment: {env.prefix}\n")
+    if rows:
+        w = [max(len(r[k]) for r in rows) for k in ("name", "version", "build")]
+        for r in rows:
+            print(
+                f"  {r['name']:<{w[0]}}  {r['version']:<{w[1]}}  {r['build']:<{w[2]}}  "
+                f"{r['channel']}"
+            )
+    return 0
+
+
+async def _env_list(s: Session) -> int:
+    envs = list_envs(s.settings)
+    active = os.environ.get("CONDA_PREFIX")
+    if s.json:
+        s.json.emit({"event": "result", "envs": [e.to_json() for e in envs]})
+        return 0
+    width = max([len(e.name or "") for e in envs] + [4])
+    print(f"  {'Name':<{width}}  Active  Path")
+    for e in envs:
+        mark = "*" if active and os.path.realpath(active) == os.path.realpath(e.prefix) else " "
+        print(f"  {e.name or '':<{width}}  {mark:<6}  {e.prefix}")
+    return 0
+
+
+async def _env_remove(s: Session) -> int:
+    env = find_env(s.settings, name=s.args.name, prefix=s.args.prefix)
+    if not s.args.yes:
+        if not sys.stdin.isatty():
+            raise ConfirmationRequired(
+                f"Refusing to remove {env.prefix} without confirmation: pass -y."
+            )
+        if input(f"Remove environment {env.prefix}? [y/N] ").strip().lower() not in ("y", "yes"):
+            s.result({"removed": False}, "Aborted: nothing was changed.")
+            return 0
+    await operations.remove_env(s.settings, env, on_event=s.on_event)
+    s.result({"removed": True, "env": env.to_json()}, f"Removed {env.prefix}")
+    return 0
+
+
+async def _repair(s: Session) -> int:
+    env = find_env(s.settings, name=s.args.name, prefix=s.args.prefix)
+    done = await operations.repair(s.settings, env, on_event=s.on_event)
+    s.result(
+        {"repaired": done, "env": env.to_json()},
+        f"Restored {env.prefix} after an interrupted operation." if done else "Nothing to repair.",
+    )
+    return 0
+
+
+async def _info(s: Session) -> int:
+    st = s.settings
+    info = {
+        "root_prefix": str(st.root_prefix),
+        "envs_dirs": [str(p) for p in st.envs_dirs],
+        "pkgs_dirs": [str(p) for p in st.pkgs_dirs],
+        "channels": list(st.channels),
+        "channel_alias": st.channel_alias,
+        "channel_priority": st.channel_priority,
+        "config_files": list(st.sources),
+    }
+    if s.json:
+        s.json.emit({"event": "result", **info})
+    else:
+        for key, value in info.items():
+            value = ", ".join(value) if isinstance(value, list) else value
+            print(f"  {key:<17}: {value}")
+    return 0
+
+
+async def _dispatch(s: Session) -> int:
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    # SIGTERM (a batch scheduler, `kill`) cancels like Ctrl-C does: the env is restored.
+    if task is not None:
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    cmd = s.args.command
+    if cmd in ("create", "install", "remove", "update"):
+        return await _solve_verb(s)
+    if cmd == "env":
+        return await (_env_list(s) if s.args.env_command == "list" else _env_remove(s))
+    return await {"list": _list, "repair": _repair, "info": _info}[cmd](s)
+
+
+def run_cli(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    as_json = getattr(args, "json", False)
+    try:
+        session = Session(args, argv)
+        return asyncio.run(_dispatch(session))
+    except (Cancelled, KeyboardInterrupt, asyncio.CancelledError) as exc:
+        message = getattr(exc, "message", "Cancelled.")
+        _report_error(as_json, message, "cancelled")
+        return 130
+    except EnvMgrError as exc:
+        _report_error(as_json, exc.message, exc.reason)
+        return 1
+
+
+def _report_error(as_json: bool, message: str, reason: str) -> None:
+    if as_json:
+        print(json.dumps({"event": "error", "message": message, "reason": reason}), flush=True)
+    else:
+        print(f"error: {message}", file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    try:
+        code = run_cli()
+    except SystemExit as exc:  # argparse usage errors and --help
+        code = exc.code if isinstance(exc.code, int) else 2
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

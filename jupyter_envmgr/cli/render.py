@@ -1,0 +1,130 @@
+"""Rendering engine events and results: progress on a terminal, JSON lines with --json."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from typing import Any, TextIO
+
+from ..engine.plan import Plan, change_kind
+from ..engine.prefix import channel_display
+from ..engine.progress import Event
+
+
+def human_bytes(n: float | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+class JsonRenderer:
+    """One JSON object per line on stdout: what `--json` users and the kernel client parse."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self._lock = threading.Lock()
+
+    def emit(self, obj: dict[str, Any]) -> None:
+        with self._lock:
+            self.out.write(json.dumps(obj, default=str) + "\n")
+            self.out.flush()
+
+    def on_event(self, event: Event) -> None:
+        self.emit(event.to_json())
+
+
+class TextRenderer:
+    """Human output: messages to stdout, a one-line progress display on stderr when a TTY."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.tty = self.err.isatty()
+        self._lock = threading.Lock()
+        self._downloads: dict[str, tuple[int, int | None]] = {}
+
+    def _status(self, text: str) -> None:
+        if self.tty:
+            self.err.write("\r\033[K" + text[:120])
+            self.err.flush()
+
+    def _line(self, text: str) -> None:
+        if self.tty:
+            self.err.write("\r\033[K")
+        self.err.write(text + "\n")
+        self.err.flush()
+
+    def on_event(self, event: Event) -> None:
+        d = event.data
+        with self._lock:
+            if event.kind == "solve-start":
+                self._status("Solving...")
+            elif event.kind == "solve-done":
+                self._status("")
+                self._line(f"Solved: {d['records']} packages in {d['seconds']:.2f} s")
+            elif event.kind == "lock-wait":
+                holder = d.get("holder") or {}
+                self._line(
+                    f"Waiting for the lock on {d['prefix']} held by process "
+                    f"{holder.get('pid', '?')} ({holder.get('cmd', '?')})..."
+                )
+            elif event.kind == "download-progress":
+                self._downloads[d["name"]] = (d["bytes"], d.get("total"))
+                got = sum(b for b, _ in self._downloads.values())
+                want = sum(t or 0 for _, t in self._downloads.values())
+                self._status(f"Downloading {d['name']}: {human_bytes(got)} / {human_bytes(want)}")
+            elif event.kind in ("link", "unlink"):
+                verb = "Linking" if event.kind == "link" else "Unlinking"
+                self._status(f"{verb} {d['name']} ({d['done']}/{d['total']})")
+            elif event.kind == "restore":
+                self._line(f"Restoring {d['prefix']} to its previous state...")
+            elif event.kind == "done":
+                self._status("")
+
+    def plan(self, plan: Plan, channel_alias: str) -> None:
+        rows: list[tuple[str, str, str, str, str, str]] = []
+
+        def row(mark: str, r: Any, version: str | None = None) -> None:
+            rows.append(
+                (
+                    mark,
+                    r.name.normalized,
+                    version or str(r.version),
+                    str(r.build),
+                    channel_display(r.channel, channel_alias),
+                    human_bytes(r.size) if mark != "-" else "",
+                )
+            )
+
+        for r in plan.add:
+            row("+", r)
+        for old, new in plan.change:
+            kind = change_kind(old, new)
+            mark = {"upgrade": "↑", "downgrade": "↓"}.get(kind, "~")
+            row(mark, new, f"{old.version} -> {new.version}")
+        for r in plan.remove:
+            row("-", r)
+        out = self.out
+        out.write(f"\nEnvironment: {plan.prefix}\n\n")
+        if not rows:
+            out.write("  Nothing to do: the environment already satisfies the request.\n\n")
+            return
+        widths = [max(len(r[i]) for r in rows) for i in range(6)]
+        header = ("", "Package", "Version", "Build", "Channel", "Size")
+        widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        out.write("  " + fmt.format(*header) + "\n")
+        out.write("  " + "-" * (sum(widths) + 2 * len(widths)) + "\n")
+        for r in rows:
+            out.write("  " + fmt.format(*r) + "\n")
+        out.write(
+            f"\n  Summary: install {len(plan.add)}, change {len(plan.change)}, remove "
+            f"{len(plan.remove)}; download {plan.download_count} packages, "
+            f"{human_bytes(plan.download_bytes)}\n\n"
+        )
+        out.flush()

@@ -1,0 +1,87 @@
+"""One domain error hierarchy; each face maps it once (exit codes, HTTP statuses, messages)."""
+
+from __future__ import annotations
+
+
+class EnvMgrError(Exception):
+    """Base of every error the engine raises on purpose.
+
+    `message` says what went wrong and what to do about it; `status` is the HTTP status the
+    server maps it to, so the mapping lives with the error and not in every face.
+    """
+
+    status = 500
+    reason = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadInput(EnvMgrError):
+    """The user's input (name, spec, channel, file, path) is malformed."""
+
+    status = 400
+    reason = "bad-input"
+
+
+class EnvNotFound(EnvMgrError):
+    status = 404
+    reason = "env-not-found"
+
+
+class EnvExists(EnvMgrError):
+    status = 409
+    reason = "env-exists"
+
+
+class Unsatisfiable(EnvMgrError):
+    """The solver found no solution; the message carries its explanation."""
+
+    status = 409
+    reason = "unsatisfiable"
+
+
+class ChannelError(EnvMgrError):
+    """A channel is unknown or cannot be read."""
+
+    status = 400
+    reason = "channel"
+
+
+class PackageNotInstalled(EnvMgrError):
+    status = 400
+    reason = "not-installed"
+
+
+class Locked(EnvMgrError):
+    """Another process holds the environment's lock and did not release it in time."""
+
+    status = 423
+    reason = "locked"
+
+
+class Forbidden(EnvMgrError):
+    status = 403
+    reason = "forbidden"
+
+
+class ConfirmationRequired(EnvMgrError):
+    """An operation needs a yes from the user and none can be asked for."""
+
+    status = 400
+    reason = "confirmation-required"
+
+
+class Cancelled(EnvMgrError):
+    """The user cancelled; the environment was restored."""
+
+    status = 409
+    reason = "cancelled"
+
+
+class DownloadError(EnvMgrError):
+    """A package could not be fetched; the environment was restored."""
+
+    status = 502
+    reason = "download"

@@ -1,0 +1,300 @@
+"""create / install / remove / update / update --all, each: validate, lock, solve, plan, confirm,
+apply as a transaction, record history.
+
+Which specs go to the solver: the user's requested specs from history (all installed names for
+an env with no history, e.g. one made by another tool), the new request on top, and the
+installed records as `locked` so that nothing moves unless it has to.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import rattler
+
+from .errors import BadInput, EnvExists, PackageNotInstalled
+from .lock import prefix_lock
+from .plan import Plan, make_plan
+from .prefix import append_history, read_records, requested_specs
+from .progress import Event, EventSink, ignore_events
+from .registry import Env, find_env, new_env_target, register_env, unregister_env
+from .settings import Settings
+from .solver import solve
+from .specs import Spec, parse_specs, solver_channels
+from .transaction import apply_plan, read_journal, restore
+
+KINDS = ("create", "install", "remove", "update", "update-all")
+
+# Given the plan, say yes or no (CLI prompt; server and magics confirm up front).
+Confirm = Callable[[Plan], Awaitable[bool] | bool]
+
+
+@dataclass
+class Request:
+    kind: str
+    name: str | None = None
+    prefix: str | None = None
+    specs: Sequence[str] = ()
+    channels: Sequence[str] = ()
+    override_channels: bool = False
+    dry_run: bool = False
+    cmd: str = ""  # what history's `# cmd:` line says
+
+
+@dataclass
+class Outcome:
+    env: Env
+    plan: Plan
+    applied: bool
+    channel_alias: str
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "env": self.env.to_json(),
+            "plan": self.plan.to_json(self.channel_alias),
+            "applied": self.applied,
+            "notes": self.notes,
+        }
+
+
+def _always_yes(_plan: Plan) -> bool:
+    return True
+
+
+def _dependents(installed: Sequence[rattler.PrefixRecord], names: set[str]) -> set[str]:
+    """Installed packages that need any of `names`, transitively (they go when those go)."""
+    gone = set(names)
+    changed = True
+    while changed:
+        changed = False
+        for record in installed:
+            name = record.name.normalized
+            if name in gone:
+                continue
+            for dep in record.depends:
+                if dep.split()[0].lower() in gone:
+                    gone.add(name)
+                    changed = True
+                    break
+    return gone
+
+
+def _user_specs(prefix: Path, installed: Sequence[rattler.PrefixRecord]) -> dict[str, str]:
+    specs = requested_specs(prefix)
+    installed_names = {r.name.normalized for r in installed}
+    if not specs:
+        # Made by a tool that kept no history: keep every installed package.
+        specs = {name: name for name in installed_names}
+    # A requested package the user later removed by hand must not come back.
+    return {n: s for n, s in specs.items() if n in installed_names}
+
+
+def _match_specs(specs: dict[str, str], new: Sequence[Spec]) -> list[rattler.MatchSpec]:
+    by_name: dict[str, rattler.MatchSpec] = {n: rattler.MatchSpec(s) for n, s in specs.items()}
+    for spec in new:
+        by_name[spec.name] = spec.match_spec
+    return list(by_name.values())
+
+
+async def _solve_request(
+    settings: Settings,
+    request: Request,
+    env: Env,
+    installed: list[rattler.PrefixRecord],
+    specs: list[Spec],
+    channels: list[str],
+    on_event: EventSink,
+) -> tuple[list[rattler.RepoDataRecord], list[rattler.MatchSpec]]:
+    """The solved package set and the full requested set to record."""
+    if request.kind == "create":
+        requested = [s.match_spec for s in specs]
+        return await solve(settings, channels, requested, on_event=on_event), requested
+
+    installed_names = {r.name.normalized for r in installed}
+    user = _user_specs(env.prefix, installed)
+    locked: list[rattler.RepoDataRecord] = list(installed)
+    if request.kind == "install":
+        requested = _match_specs(user, specs)
+    elif request.kind == "remove":
+        missing = [s.text for s in specs if s.name not in installed_names]
+        if missing:
+            raise PackageNotInstalled(
+                f"Not installed in {env.label}: {', '.join(missing)}. See 'envmgr list'."
+            )
+        gone = _dependents(installed, {s.name for s in specs})
+        requested = _match_specs({n: s for n, s in user.items() if n not in gone}, [])
+        locked = [r for r in installed if r.name.normalized not in gone]
+    elif request.kind == "update":
+        missing = [s.text for s in specs if s.name not in installed_names]
+        if missing:
+            raise PackageNotInstalled(
+                f"Cannot update what is not installed in {env.label}: {', '.join(missing)}. "
+                "Use 'envmgr install' to add it."
+            )
+        names = {s.name for s in specs}
+        requested = _match_specs(user, specs)
+        locked = [r for r in installed if r.name.normalized not in names]
+    else:  # update-all: the user's specs, nothing held back
+        requested = _match_specs(user, [])
+        locked = []
+    records = await solve(settings, channels, requested, locked=locked, on_event=on_event)
+    if request.kind == "remove":
+        # The solver may pull a removed package back in through a dependency we missed.
+        back = {r.name.normalized for r in records} & {s.name for s in specs}
+        if back:
+            raise BadInput(f"Cannot remove {', '.join(sorted(back))}: other packages need it.")
+    return records, requested
+
+
+def _history_specs(request: Request, specs: Sequence[Spec]) -> tuple[list[str], list[str]]:
+    texts = [s.text for s in specs]
+    if request.kind == "remove":
+        return [], texts
+    return texts, []
+
+
+async def run(
+    settings: Settings,
+    request: Request,
+    *,
+    confirm: Confirm = _always_yes,
+    on_event: EventSink = ignore_events,
+) -> Outcome:
+    """Carry out one request. Bad input raises before anything on disk changes."""
+    if request.kind not in KINDS:
+        raise BadInput(f"Unknown operation {request.kind!r}; use one of {', '.join(KINDS)}.")
+    specs = parse_specs(request.specs, settings)
+    if request.kind in ("install", "remove", "update") and not specs:
+        raise BadInput(f"Name at least one package to {request.kind}.")
+    if request.kind == "update-all" and specs:
+        raise BadInput("'update --all' takes no package names.")
+    channels = solver_channels(request.channels, specs, settings, request.override_channels)
+    if request.kind == "create":
+        return await _create(settings, request, specs, channels, confirm, on_event)
+
+    env = find_env(settings, name=request.name, prefix=request.prefix)
+    async with prefix_lock(
+        env.prefix, timeout=settings.lock_timeout, on_event=on_event, cmd=request.cmd
+    ):
+        await recover_if_needed(settings, env.prefix, on_event)
+        installed = read_records(env.prefix)
+        records, requested = await _solve_request(
+            settings, request, env, installed, specs, channels, on_event
+        )
+        plan = make_plan(env.prefix, installed, records, settings.pkgs_dirs)
+        on_event(Event("plan", plan.to_json(settings.channel_alias)))
+        outcome = Outcome(env, plan, False, settings.channel_alias)
+        if request.dry_run or plan.empty or not await _ask(confirm, plan):
+            return outcome
+        await apply_plan(
+            settings,
+            plan,
+            operation=request.kind,
+            created=False,
+            requested=requested,
+            on_event=on_event,
+        )
+        update, remove = _history_specs(request, specs)
+        append_history(
+            env.prefix,
+            cmd=request.cmd,
+            added=plan.to_link,
+            removed=plan.to_unlink,
+            channel_alias=settings.channel_alias,
+            update_specs=update,
+            remove_specs=remove,
+        )
+        outcome.applied = True
+        on_event(Event("done", {"prefix": str(env.prefix)}))
+        return outcome
+
+
+async def _ask(confirm: Confirm, plan: Plan) -> bool:
+    answer = confirm(plan)
+    if hasattr(answer, "__await__"):
+        answer = await answer  # type: ignore[misc]
+    return bool(answer)
+
+
+async def _create(
+    settings: Settings,
+    request: Request,
+    specs: list[Spec],
+    channels: list[str],
+    confirm: Confirm,
+    on_event: EventSink,
+) -> Outcome:
+    env = new_env_target(settings, name=request.name, prefix=request.prefix)
+    records, requested = await _solve_request(settings, request, env, [], specs, channels, on_event)
+    plan = make_plan(env.prefix, [], records, settings.pkgs_dirs)
+    on_event(Event("plan", plan.to_json(settings.channel_alias)))
+    outcome = Outcome(env, plan, False, settings.channel_alias)
+    if request.dry_run or not await _ask(confirm, plan):
+        return outcome
+    env.prefix.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # mkdir is atomic: of two creates of one name, exactly one gets here.
+        env.prefix.mkdir()
+    except FileExistsError:
+        if any(env.prefix.iterdir()):
+            raise EnvExists(f"{env.prefix} was created by someone else meanwhile.") from None
+    async with prefix_lock(
+        env.prefix, timeout=settings.lock_timeout, on_event=on_event, cmd=request.cmd
+    ):
+        try:
+            await apply_plan(
+                settings,
+                plan,
+                operation="create",
+                created=True,
+                requested=requested,
+                on_event=on_event,
+            )
+            update, _ = _history_specs(request, specs)
+            append_history(
+                env.prefix,
+                cmd=request.cmd,
+                added=plan.to_link,
+                removed=[],
+                channel_alias=settings.channel_alias,
+                update_specs=update,
+            )
+        except BaseException:
+            shutil.rmtree(env.prefix, ignore_errors=True)
+            raise
+    register_env(settings, env.prefix)
+    outcome.applied = True
+    on_event(Event("done", {"prefix": str(env.prefix)}))
+    return outcome
+
+
+async def recover_if_needed(settings: Settings, prefix: Path, on_event: EventSink) -> bool:
+    """Finish what a killed process left: called with the env's lock held."""
+    if read_journal(prefix) is None and not (prefix / "conda-meta" / "envmgr-journal.new").exists():
+        return False
+    await restore(settings, prefix, on_event)
+    return True
+
+
+async def repair(settings: Settings, env: Env, on_event: EventSink = ignore_events) -> bool:
+    """Take the lock and restore an interrupted operation, if any. True if something was done."""
+    async with prefix_lock(env.prefix, timeout=settings.lock_timeout, on_event=on_event):
+        return await recover_if_needed(settings, env.prefix, on_event)
+
+
+async def remove_env(settings: Settings, env: Env, on_event: EventSink = ignore_events) -> None:
+    """Delete an env (never the root prefix), under its lock so no operation is cut in half."""
+    if env.is_root:
+        raise BadInput("The root environment (base) cannot be removed.")
+    async with prefix_lock(env.prefix, timeout=settings.lock_timeout, on_event=on_event):
+        # Moving it aside first makes the removal look atomic to listings and kernels.
+        trash = env.prefix.with_name(f".{env.prefix.name}.removing")
+        shutil.rmtree(trash, ignore_errors=True)
+        env.prefix.rename(trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    unregister_env(settings, env.prefix)
+    on_event(Event("done", {"prefix": str(env.prefix), "removed": True}))

@@ -1,0 +1,105 @@
+"""Progress events from the engine, and the adapter that turns rattler's callbacks into them.
+
+An event is a kind plus plain JSON-able data, so the CLI can print it as a JSON line and the
+server can push it over a WebSocket unchanged. Sinks may be called from rattler's worker
+threads: they must be thread-safe (the server's sink hops onto its event loop).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import rattler
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    time: float = field(default_factory=time.time)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.kind, "time": round(self.time, 3), **self.data}
+
+
+EventSink = Callable[[Event], None]
+
+
+def ignore_events(_event: Event) -> None:
+    pass
+
+
+class ProgressReporter(rattler.InstallerReporter):
+    """rattler.InstallerReporter -> our events: per-package download bytes, link/unlink counts."""
+
+    def __init__(
+        self,
+        sink: EventSink,
+        to_link: Sequence[rattler.RepoDataRecord],
+        to_unlink: Sequence[rattler.RepoDataRecord],
+    ) -> None:
+        self._sink = sink
+        self._sizes = {r.name.normalized: r.size for r in to_link}
+        self._link_total = len(to_link)
+        self._unlink_total = len(to_unlink)
+        self._lock = threading.Lock()
+        self._names: dict[int, str] = {}
+        self._next = 0
+        self._linked = 0
+        self._unlinked = 0
+        self._last_bytes: dict[int, float] = {}
+
+    def _token(self, name: str) -> int:
+        with self._lock:
+            self._next += 1
+            self._names[self._next] = name
+            return self._next
+
+    def on_transaction_start(self, total_operations: int) -> None:
+        self._sink(Event("transaction-start", {"operations": total_operations}))
+
+    def on_populate_cache_start(self, operation: int, package_name: str) -> int:
+        return self._token(package_name)
+
+    def on_download_start(self, cache_entry: int) -> int:
+        name = self._names.get(cache_entry, "?")
+        token = self._token(name)
+        self._sink(Event("download-start", {"name": name, "total": self._sizes.get(name)}))
+        return token
+
+    def on_download_progress(self, download_idx: int, progress: int, total: int | None) -> None:
+        # Throttle: a fast local download calls this per chunk; 10 events/s per package is plenty.
+        now = time.monotonic()
+        if now - self._last_bytes.get(download_idx, 0.0) < 0.1 and progress != total:
+            return
+        self._last_bytes[download_idx] = now
+        name = self._names.get(download_idx, "?")
+        total = total or self._sizes.get(name)
+        self._sink(Event("download-progress", {"name": name, "bytes": progress, "total": total}))
+
+    def on_download_completed(self, download_idx: int) -> None:
+        self._sink(Event("download-done", {"name": self._names.get(download_idx, "?")}))
+
+    def on_link_start(self, operation: int, package_name: str) -> int:
+        return self._token(package_name)
+
+    def on_link_complete(self, index: int) -> None:
+        with self._lock:
+            self._linked += 1
+            done = self._linked
+        name = self._names.get(index, "?")
+        self._sink(Event("link", {"name": name, "done": done, "total": self._link_total}))
+
+    def on_unlink_start(self, operation: int, package_name: str) -> int:
+        return self._token(package_name)
+
+    def on_unlink_complete(self, index: int) -> None:
+        with self._lock:
+            self._unlinked += 1
+            done = self._unlinked
+        name = self._names.get(index, "?")
+        self._sink(Event("unlink", {"name": name, "done": done, "total": self._unlink_total}))

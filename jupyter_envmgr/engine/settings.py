@@ -1,0 +1,158 @@
+"""Where environments and packages live, and which channels to use.
+
+Mirrors micromamba: root prefix `~/micromamba` (or `MAMBA_ROOT_PREFIX`), channel `conda-forge`,
+strict channel priority; read from the usual rc files and environment variables so that an env
+made by conda or micromamba and one made here are managed alike.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import BadInput
+
+DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
+DEFAULT_LOCK_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    root_prefix: Path
+    envs_dirs: tuple[Path, ...]
+    pkgs_dirs: tuple[Path, ...]
+    channels: tuple[str, ...] = ("conda-forge",)
+    channel_alias: str = DEFAULT_CHANNEL_ALIAS
+    custom_channels: Mapping[str, str] = field(default_factory=dict)
+    channel_priority: str = "strict"
+    # Seconds to wait for another process's lock on an environment before failing with Locked.
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    # Files that fed these settings, most important last (for `envmgr info`).
+    sources: tuple[str, ...] = ()
+    home: Path = field(default_factory=Path.home)
+
+    @property
+    def pkgs_dir(self) -> Path:
+        """The package cache we write to (the first one, as conda and micromamba do)."""
+        return self.pkgs_dirs[0]
+
+    @property
+    def environments_txt(self) -> Path:
+        return self.home / ".conda" / "environments.txt"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _rc_files(env: Mapping[str, str], home: Path) -> list[Path]:
+    # Least important first; later files override earlier ones key by key.
+    files = [
+        home / ".config" / "conda" / ".condarc",
+        home / ".conda" / ".condarc",
+        home / ".condarc",
+        home / ".mambarc",
+    ]
+    for var in ("CONDARC", "MAMBARC"):
+        if env.get(var):
+            files.append(Path(env[var]).expanduser())
+    return files
+
+
+def _read_rc(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return {}
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise BadInput(
+            f"Configuration file {path} is not valid YAML: {exc}. Fix or remove it."
+        ) from None
+    if not isinstance(data, dict):
+        raise BadInput(f"Configuration file {path} must be a mapping of keys to values.")
+    return data
+
+
+def _split_path_list(value: str) -> list[str]:
+    # conda separates these lists with commas, older docs and HPC sites with ':'.
+    parts: list[str] = []
+    for chunk in value.split(","):
+        parts.extend(p for p in chunk.split(os.pathsep) if p)
+    return parts
+
+
+def _expand(path: str | os.PathLike[str], env: Mapping[str, str], home: Path) -> Path:
+    text = os.fspath(path)
+    if text.startswith("~"):
+        text = str(home) + text[1:]
+    for key, val in env.items():
+        text = text.replace("${" + key + "}", val).replace("$" + key, val)
+    return Path(os.path.abspath(text))
+
+
+def _unique(paths: list[Path]) -> tuple[Path, ...]:
+    seen: list[Path] = []
+    for p in paths:
+        if p not in seen:
+            seen.append(p)
+    return tuple(seen)
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    *,
+    root_prefix: str | os.PathLike[str] | None = None,
+    home: Path | None = None,
+) -> Settings:
+    """Settings from rc files, then environment variables, then the explicit arguments."""
+    env = os.environ if env is None else env
+    home = home or Path(env.get("HOME") or Path.home())
+    config: dict[str, Any] = {}
+    sources: list[str] = []
+    for rc in _rc_files(env, home):
+        data = _read_rc(rc)
+        if data:
+            config.update(data)
+            sources.append(str(rc))
+
+    if root_prefix is None:
+        root_prefix = env.get("MAMBA_ROOT_PREFIX") or config.get("root_prefix") or "~/micromamba"
+    root = _expand(root_prefix, env, home)
+
+    envs_dirs = [str(p) for p in config.get("envs_dirs") or []]
+    for var in ("CONDA_ENVS_PATH", "CONDA_ENVS_DIRS"):
+        if env.get(var):
+            envs_dirs = _split_path_list(env[var])
+    pkgs_dirs = [str(p) for p in config.get("pkgs_dirs") or []]
+    if env.get("CONDA_PKGS_DIRS"):
+        pkgs_dirs = _split_path_list(env["CONDA_PKGS_DIRS"])
+
+    channels = config.get("channels") or ["conda-forge"]
+    if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+        raise BadInput("'channels' in the configuration must be a list of channel names or URLs.")
+    custom = config.get("custom_channels") or {}
+    if not isinstance(custom, dict):
+        raise BadInput("'custom_channels' in the configuration must map names to URLs.")
+    priority = str(config.get("channel_priority", "strict")).lower()
+    if priority not in ("strict", "flexible", "disabled"):
+        raise BadInput(f"channel_priority must be strict, flexible or disabled, not {priority!r}.")
+    lock_timeout = float(env.get("ENVMGR_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT)
+
+    return Settings(
+        root_prefix=root,
+        envs_dirs=_unique([_expand(p, env, home) for p in envs_dirs] + [root / "envs"]),
+        pkgs_dirs=_unique([_expand(p, env, home) for p in pkgs_dirs] + [root / "pkgs"]),
+        channels=tuple(channels),
+        channel_alias=str(config.get("channel_alias") or DEFAULT_CHANNEL_ALIAS).rstrip("/"),
+        custom_channels={str(k): str(v).rstrip("/") for k, v in custom.items()},
+        channel_priority=priority,
+        lock_timeout=lock_timeout,
+        sources=tuple(sources),
+        home=home,
+    )

@@ -1,0 +1,182 @@
+"""Our own transactions around rattler's non-atomic install.
+
+Before acting we write a journal into `conda-meta/envmgr-journal/`: the records of the current
+package set (copies of conda-meta/*.json) and which packages are about to be linked. On failure,
+cancel or interrupt we restore that set from the package cache (no network needed); if the
+process was killed, the next process to take the env's lock finds the journal and does the same.
+A brand-new env is removed instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+import rattler
+
+from .errors import Cancelled, DownloadError, EnvMgrError
+from .plan import Plan
+from .prefix import META, dist_name, read_records, record_files
+from .progress import Event, EventSink, ProgressReporter, ignore_events
+from .settings import Settings
+
+JOURNAL = "envmgr-journal"
+
+
+def journal_dir(prefix: Path) -> Path:
+    return prefix / META / JOURNAL
+
+
+def read_journal(prefix: Path) -> dict | None:
+    try:
+        return json.loads((journal_dir(prefix) / "journal.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        # A journal dir without journal.json was never committed: nothing was touched yet.
+        return None
+
+
+def write_journal(prefix: Path, *, operation: str, created: bool, linking: Sequence[str]) -> None:
+    final = journal_dir(prefix)
+    staging = prefix / META / (JOURNAL + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "records").mkdir(parents=True)
+    for path in record_files(prefix):
+        shutil.copy2(path, staging / "records" / path.name)
+    info = {
+        "operation": operation,
+        "created": created,
+        "pid": os.getpid(),
+        "started": time.time(),
+        "linking": list(linking),
+    }
+    (staging / "journal.json").write_text(json.dumps(info), encoding="utf-8")
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(staging, final)  # the journal exists whole or not at all
+
+
+def clear_journal(prefix: Path) -> None:
+    shutil.rmtree(journal_dir(prefix), ignore_errors=True)
+
+
+def _site_packages(records: Sequence[rattler.RepoDataRecord]) -> str | None:
+    for record in records:
+        if record.name.normalized == "python":
+            major_minor = ".".join(str(record.version).split(".")[:2])
+            return f"lib/python{major_minor}/site-packages"
+    return None
+
+
+def _package_paths(extracted: Path, site_packages: str | None) -> list[str]:
+    """Where a package's files land in a prefix (noarch python files are relocated)."""
+    try:
+        paths = json.loads((extracted / "info" / "paths.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return []
+    result = []
+    for entry in paths.get("paths", []):
+        rel = entry.get("_path", "")
+        if rel.startswith("site-packages/") and site_packages:
+            rel = site_packages + rel[len("site-packages") :]
+        elif rel.startswith("python-scripts/"):
+            rel = "bin" + rel[len("python-scripts") :]
+        result.append(rel)
+    return result
+
+
+def _remove_orphans(prefix: Path, linking: Sequence[str]) -> int:
+    """Delete files a half-linked package left that no restored record owns."""
+    records = read_records(prefix)
+    owned = {str(f) for r in records for f in (r.files or [])}
+    site = _site_packages(records)
+    removed = 0
+    for extracted in linking:
+        for rel in _package_paths(Path(extracted), site):
+            if rel in owned:
+                continue
+            target = prefix / rel
+            if target.is_file() or target.is_symlink():
+                target.unlink()
+                removed += 1
+    return removed
+
+
+async def restore(settings: Settings, prefix: Path, on_event: EventSink = ignore_events) -> None:
+    """Put the env back to what the journal recorded, or remove it if it was being created."""
+    journal = read_journal(prefix)
+    if journal is None:
+        shutil.rmtree(prefix / META / (JOURNAL + ".new"), ignore_errors=True)
+        return
+    on_event(Event("restore", {"prefix": str(prefix), "operation": journal.get("operation")}))
+    if journal.get("created"):
+        shutil.rmtree(prefix, ignore_errors=True)
+        return
+    previous = [
+        rattler.PrefixRecord.from_path(p)
+        for p in sorted((journal_dir(prefix) / "records").glob("*.json"))
+    ]
+    await rattler.install(
+        previous,
+        prefix,
+        cache_dir=settings.pkgs_dir,
+        installed_packages=read_records(prefix),
+        show_progress=False,
+    )
+    _remove_orphans(prefix, journal.get("linking", []))
+    clear_journal(prefix)
+    on_event(Event("restored", {"prefix": str(prefix), "packages": len(previous)}))
+
+
+async def _run_to_completion(make: Callable[[], Awaitable[None]]) -> None:
+    """Run a restore even while our task is being cancelled: a half-restored env is the one
+    outcome we never accept."""
+    task = asyncio.ensure_future(make())
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            continue
+    task.result()
+
+
+async def apply_plan(
+    settings: Settings,
+    plan: Plan,
+    *,
+    operation: str,
+    created: bool,
+    requested: Sequence[rattler.MatchSpec],
+    on_event: EventSink = ignore_events,
+) -> None:
+    prefix = plan.prefix
+    linking = [str(settings.pkgs_dir / dist_name(r)) for r in plan.to_link]
+    write_journal(prefix, operation=operation, created=created, linking=linking)
+    reporter = ProgressReporter(on_event, plan.to_link, plan.to_unlink)
+    try:
+        await rattler.install(
+            plan.final,
+            prefix,
+            cache_dir=settings.pkgs_dir,
+            installed_packages=plan.installed,
+            # rattler wants its inner objects here (DESIGN.md, py-rattler traps).
+            requested_specs=[spec._match_spec for spec in requested],
+            reporter=reporter,
+            show_progress=False,
+        )
+    except BaseException as exc:
+        await _run_to_completion(lambda: restore(settings, prefix, on_event))
+        if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
+            raise Cancelled(f"Cancelled; {prefix} was restored to its previous state.") from None
+        if isinstance(exc, EnvMgrError):
+            raise
+        if isinstance(exc, Exception):
+            raise DownloadError(
+                f"Installing into {prefix} failed: {str(exc).strip()}. The environment was "
+                "restored to its previous state; check the channel and try again."
+            ) from None
+        raise
+    clear_journal(prefix)
