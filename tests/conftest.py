@@ -12,6 +12,9 @@ from jupyter_envmgr.channels import TestChannels, build_test_channels
 
 from .helpers import Sandbox
 
+# Real jupyter_server fixtures (jp_fetch, jp_serverapp, ...) for the server and kernel tests.
+pytest_plugins = ["jupyter_server.pytest_plugin"]
+
 
 @pytest.fixture(scope="session")
 def channels() -> TestChannels:
@@ -30,9 +33,7 @@ def sandbox(tmp_path: Path, shared_pkgs: Path) -> Sandbox:
     root = tmp_path / "root"
     home.mkdir()
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CONDA", "MAMBA", "ENVMGR_LOCK"))
+        k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "MAMBA", "ENVMGR_LOCK"))
     }
     env.update(
         HOME=str(home),

@@ -74,7 +74,13 @@ def tree_snapshot(*roots: Path, skip: tuple[str, ...] = ()) -> dict[str, tuple]:
         if not root.exists():
             continue
         for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in skip]
+            # conda-meta/envmgr/ holds only our lock bookkeeping, not the env's content.
+            dirnames[:] = [
+                d
+                for d in dirnames
+                if os.path.join(dirpath, d) not in skip
+                and not (d == "envmgr" and os.path.basename(dirpath) == "conda-meta")
+            ]
             for name in dirnames + filenames:
                 path = os.path.join(dirpath, name)
                 st = os.lstat(path)
@@ -104,10 +110,12 @@ def owned_files(prefix: Path) -> set[str]:
 
 def files_on_disk(prefix: Path) -> set[str]:
     result = set()
-    for dirpath, dirnames, filenames in os.walk(prefix):
+    for dirpath, _dirnames, filenames in os.walk(prefix):
         rel_dir = os.path.relpath(dirpath, prefix)
         if rel_dir == "conda-meta" or rel_dir.startswith("conda-meta" + os.sep):
             continue
         for name in filenames:
+            if rel_dir == "." and name == "CACHEDIR.TAG":
+                continue  # rattler's install writes this marker into every prefix
             result.add(os.path.normpath(os.path.join(rel_dir, name)))
     return result

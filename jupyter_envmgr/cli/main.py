@@ -143,7 +143,7 @@ async def _solve_verb(s: Session) -> int:
         dry_run=a.dry_run,
         cmd=s.cmd,
     )
-    if kind == "create" and not a.name and not a.prefix:
+    if kind == "create" and a.name is None and a.prefix is None:
         raise operations.BadInput("Name the new environment with -n NAME or -p PREFIX.")
     outcome = await operations.run(s.settings, request, confirm=s.confirm, on_event=s.on_event)
     if a.dry_run and not s.json:

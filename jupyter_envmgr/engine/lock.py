@@ -1,7 +1,8 @@
 """A per-prefix file lock shared by the CLI, the server and the magics.
 
-`flock` on `conda-meta/envmgr.lock`: released by the kernel when a process dies, so a SIGKILLed
-CLI never leaves a stale lock. Who holds it is written beside it, so a waiter can say so.
+`flock` on `conda-meta/envmgr/lock`: released by the kernel when a process dies, so a SIGKILLed
+CLI never leaves a stale lock. Who holds it is written beside it, so a waiter can say so. Both live
+in their own folder so that taking the lock leaves conda-meta/ itself untouched.
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ from filelock import FileLock, Timeout
 from .errors import Locked
 from .progress import Event, EventSink, ignore_events
 
-LOCK_NAME = "envmgr.lock"
-OWNER_NAME = "envmgr.lock.owner"
+LOCK_DIR = "envmgr"
+LOCK_NAME = "lock"
+OWNER_NAME = "owner.json"
 
 
 def lock_holder(prefix: Path) -> dict | None:
     try:
-        return json.loads((prefix / "conda-meta" / OWNER_NAME).read_text(encoding="utf-8"))
+        return json.loads(
+            (prefix / "conda-meta" / LOCK_DIR / OWNER_NAME).read_text(encoding="utf-8")
+        )
     except (FileNotFoundError, ValueError):
         return None
 
@@ -42,7 +46,7 @@ def _describe(holder: dict | None) -> str:
 async def prefix_lock(
     prefix: Path, *, timeout: float, on_event: EventSink = ignore_events, cmd: str = ""
 ) -> AsyncIterator[None]:
-    meta = prefix / "conda-meta"
+    meta = prefix / "conda-meta" / LOCK_DIR
     meta.mkdir(parents=True, exist_ok=True)
     # thread_local=False: we acquire in a worker thread (so the server loop never blocks) and
     # release wherever the operation ends; is_singleton=False: each operation has its own fd,

@@ -8,6 +8,7 @@ installed records as `locked` so that nothing moves unless it has to.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from .registry import Env, find_env, new_env_target, register_env, unregister_en
 from .settings import Settings
 from .solver import solve
 from .specs import Spec, parse_specs, solver_channels
-from .transaction import apply_plan, read_journal, restore
+from .transaction import apply_plan, has_pending_journal, restore
 
 KINDS = ("create", "install", "remove", "update", "update-all")
 
@@ -65,6 +66,15 @@ def _always_yes(_plan: Plan) -> bool:
     return True
 
 
+_DEP_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+def dependency_name(dep: str) -> str:
+    """`python >=3.11,<3.12` or `alpha<2` -> the package name."""
+    match = _DEP_NAME.match(dep.strip())
+    return match.group(0).lower() if match else dep
+
+
 def _dependents(installed: Sequence[rattler.PrefixRecord], names: set[str]) -> set[str]:
     """Installed packages that need any of `names`, transitively (they go when those go)."""
     gone = set(names)
@@ -76,11 +86,28 @@ def _dependents(installed: Sequence[rattler.PrefixRecord], names: set[str]) -> s
             if name in gone:
                 continue
             for dep in record.depends:
-                if dep.split()[0].lower() in gone:
+                if dependency_name(dep) in gone:
                     gone.add(name)
                     changed = True
                     break
     return gone
+
+
+def _keep_closure(
+    installed: Sequence[rattler.PrefixRecord], roots: set[str]
+) -> list[rattler.PrefixRecord]:
+    """The installed records the remaining requested packages need, following `depends`."""
+    by_name = {r.name.normalized: r for r in installed}
+    keep: set[str] = set()
+    todo = [n for n in roots if n in by_name]
+    while todo:
+        name = todo.pop()
+        if name in keep:
+            continue
+        keep.add(name)
+        deps = (dependency_name(d) for d in by_name[name].depends)
+        todo += [d for d in deps if d in by_name]
+    return [r for r in installed if r.name.normalized in keep]
 
 
 def _user_specs(prefix: Path, installed: Sequence[rattler.PrefixRecord]) -> dict[str, str]:
@@ -113,21 +140,14 @@ async def _solve_request(
     if request.kind == "create":
         requested = [s.match_spec for s in specs]
         return await solve(settings, channels, requested, on_event=on_event), requested
+    if request.kind == "remove":
+        return _plan_removal(env, installed, specs)
 
     installed_names = {r.name.normalized for r in installed}
     user = _user_specs(env.prefix, installed)
     locked: list[rattler.RepoDataRecord] = list(installed)
     if request.kind == "install":
         requested = _match_specs(user, specs)
-    elif request.kind == "remove":
-        missing = [s.text for s in specs if s.name not in installed_names]
-        if missing:
-            raise PackageNotInstalled(
-                f"Not installed in {env.label}: {', '.join(missing)}. See 'envmgr list'."
-            )
-        gone = _dependents(installed, {s.name for s in specs})
-        requested = _match_specs({n: s for n, s in user.items() if n not in gone}, [])
-        locked = [r for r in installed if r.name.normalized not in gone]
     elif request.kind == "update":
         missing = [s.text for s in specs if s.name not in installed_names]
         if missing:
@@ -142,12 +162,23 @@ async def _solve_request(
         requested = _match_specs(user, [])
         locked = []
     records = await solve(settings, channels, requested, locked=locked, on_event=on_event)
-    if request.kind == "remove":
-        # The solver may pull a removed package back in through a dependency we missed.
-        back = {r.name.normalized for r in records} & {s.name for s in specs}
-        if back:
-            raise BadInput(f"Cannot remove {', '.join(sorted(back))}: other packages need it.")
     return records, requested
+
+
+def _plan_removal(
+    env: Env, installed: list[rattler.PrefixRecord], specs: list[Spec]
+) -> tuple[list[rattler.RepoDataRecord], list[rattler.MatchSpec]]:
+    """Remove needs no channel (so it works offline, as on a compute node): drop the packages
+    and what depends on them, then keep what the remaining requested packages still need."""
+    installed_names = {r.name.normalized for r in installed}
+    missing = [s.text for s in specs if s.name not in installed_names]
+    if missing:
+        raise PackageNotInstalled(
+            f"Not installed in {env.label}: {', '.join(missing)}. See 'envmgr list'."
+        )
+    gone = _dependents(installed, {s.name for s in specs})
+    remaining = {n: s for n, s in _user_specs(env.prefix, installed).items() if n not in gone}
+    return _keep_closure(installed, set(remaining)), _match_specs(remaining, [])
 
 
 def _history_specs(request: Request, specs: Sequence[Spec]) -> tuple[list[str], list[str]]:
@@ -188,7 +219,22 @@ async def run(
         plan = make_plan(env.prefix, installed, records, settings.pkgs_dirs)
         on_event(Event("plan", plan.to_json(settings.channel_alias)))
         outcome = Outcome(env, plan, False, settings.channel_alias)
-        if request.dry_run or plan.empty or not await _ask(confirm, plan):
+        if request.dry_run or (not plan.empty and not await _ask(confirm, plan)):
+            return outcome
+        if plan.empty:
+            # Nothing moves, but the request is remembered (export --from-history, update
+            # --all), as conda records a spec that was already satisfied.
+            if specs:
+                update, remove = _history_specs(request, specs)
+                append_history(
+                    env.prefix,
+                    cmd=request.cmd,
+                    added=[],
+                    removed=[],
+                    channel_alias=settings.channel_alias,
+                    update_specs=update,
+                    remove_specs=remove,
+                )
             return outcome
         await apply_plan(
             settings,
@@ -274,7 +320,7 @@ async def _create(
 
 async def recover_if_needed(settings: Settings, prefix: Path, on_event: EventSink) -> bool:
     """Finish what a killed process left: called with the env's lock held."""
-    if read_journal(prefix) is None and not (prefix / "conda-meta" / "envmgr-journal.new").exists():
+    if not has_pending_journal(prefix):
         return False
     await restore(settings, prefix, on_event)
     return True

@@ -40,9 +40,16 @@ def read_journal(prefix: Path) -> dict | None:
         return None
 
 
-def write_journal(prefix: Path, *, operation: str, created: bool, linking: Sequence[str]) -> None:
+def write_journal(
+    prefix: Path,
+    *,
+    operation: str,
+    created: bool,
+    linking: Sequence[str],
+    site_packages: str | None = None,
+) -> None:
     final = journal_dir(prefix)
-    staging = prefix / META / (JOURNAL + ".new")
+    staging = _staging_dir(prefix)
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "records").mkdir(parents=True)
     for path in record_files(prefix):
@@ -53,10 +60,21 @@ def write_journal(prefix: Path, *, operation: str, created: bool, linking: Seque
         "pid": os.getpid(),
         "started": time.time(),
         "linking": list(linking),
+        # Where noarch python files of `linking` go: python may be new in this transaction.
+        "site_packages": site_packages,
     }
     (staging / "journal.json").write_text(json.dumps(info), encoding="utf-8")
     shutil.rmtree(final, ignore_errors=True)
     os.replace(staging, final)  # the journal exists whole or not at all
+
+
+def _staging_dir(prefix: Path) -> Path:
+    return prefix / META / (JOURNAL + ".new")
+
+
+def has_pending_journal(prefix: Path) -> bool:
+    """A killed process left a journal (or a half-written one) behind."""
+    return journal_dir(prefix).exists() or _staging_dir(prefix).exists()
 
 
 def clear_journal(prefix: Path) -> None:
@@ -88,11 +106,10 @@ def _package_paths(extracted: Path, site_packages: str | None) -> list[str]:
     return result
 
 
-def _remove_orphans(prefix: Path, linking: Sequence[str]) -> int:
+def _remove_orphans(prefix: Path, linking: Sequence[str], site: str | None) -> int:
     """Delete files a half-linked package left that no restored record owns."""
     records = read_records(prefix)
     owned = {str(f) for r in records for f in (r.files or [])}
-    site = _site_packages(records)
     removed = 0
     for extracted in linking:
         for rel in _package_paths(Path(extracted), site):
@@ -109,7 +126,8 @@ async def restore(settings: Settings, prefix: Path, on_event: EventSink = ignore
     """Put the env back to what the journal recorded, or remove it if it was being created."""
     journal = read_journal(prefix)
     if journal is None:
-        shutil.rmtree(prefix / META / (JOURNAL + ".new"), ignore_errors=True)
+        shutil.rmtree(_staging_dir(prefix), ignore_errors=True)
+        clear_journal(prefix)
         return
     on_event(Event("restore", {"prefix": str(prefix), "operation": journal.get("operation")}))
     if journal.get("created"):
@@ -126,7 +144,7 @@ async def restore(settings: Settings, prefix: Path, on_event: EventSink = ignore
         installed_packages=read_records(prefix),
         show_progress=False,
     )
-    _remove_orphans(prefix, journal.get("linking", []))
+    _remove_orphans(prefix, journal.get("linking", []), journal.get("site_packages"))
     clear_journal(prefix)
     on_event(Event("restored", {"prefix": str(prefix), "packages": len(previous)}))
 
@@ -154,7 +172,13 @@ async def apply_plan(
 ) -> None:
     prefix = plan.prefix
     linking = [str(settings.pkgs_dir / dist_name(r)) for r in plan.to_link]
-    write_journal(prefix, operation=operation, created=created, linking=linking)
+    write_journal(
+        prefix,
+        operation=operation,
+        created=created,
+        linking=linking,
+        site_packages=_site_packages(plan.final),
+    )
     reporter = ProgressReporter(on_event, plan.to_link, plan.to_unlink)
     try:
         await rattler.install(

@@ -9,8 +9,9 @@ from ..helpers import tree_snapshot
 
 @pytest.fixture
 def existing(sandbox, channels):
-    sandbox.run("create", "-n", "here", "-c", channels.main_url, "--override-channels",
-                "delta=1.0", "-y")
+    sandbox.run(
+        "create", "-n", "here", "-c", channels.main_url, "--override-channels", "delta=1.0", "-y"
+    )
     return sandbox
 
 
@@ -37,11 +38,13 @@ def _unchanged(sandbox, args, expect):
         ("ünï", "not a valid environment name"),
         ("base", "reserved"),
         ("here", "already exists"),
-        ("-dash", "not a valid environment name"),
+        ("--dash", "not a valid environment name"),
     ],
 )
 def test_bad_env_names_are_refused(existing, channels, name, expect):
-    _unchanged(existing, ["create", "-n", name, "-c", channels.main_url, "delta", "-y"], expect)
+    _unchanged(
+        existing, ["create", f"--name={name}", "-c", channels.main_url, "delta", "-y"], expect
+    )
 
 
 @pytest.mark.parametrize(
@@ -50,7 +53,7 @@ def test_bad_env_names_are_refused(existing, channels, name, expect):
         ("delta >=>= 1", "could not read package spec"),
         ("", "empty"),
         ("delta;;x", "could not read package spec"),
-        ("*", "names no package"),
+        ("*", "only exact package names"),
     ],
 )
 def test_bad_specs_are_refused(existing, channels, spec, expect):
@@ -58,32 +61,64 @@ def test_bad_specs_are_refused(existing, channels, spec, expect):
 
 
 def test_unknown_env_is_refused(existing, channels):
-    _unchanged(existing, ["install", "-n", "nope", "-c", channels.main_url, "delta", "-y"],
-               "No environment named 'nope'")
+    _unchanged(
+        existing,
+        ["install", "-n", "nope", "-c", channels.main_url, "delta", "-y"],
+        "No environment named 'nope'",
+    )
 
 
 def test_unknown_local_channel_is_refused(existing, tmp_path):
     missing = f"file://{tmp_path}/no-such-channel"
-    _unchanged(existing, ["create", "-n", "new", "-c", missing, "--override-channels", "delta",
-                          "-y"], "does not exist")
+    _unchanged(
+        existing,
+        ["create", "-n", "new", "-c", missing, "--override-channels", "delta", "-y"],
+        "does not exist",
+    )
 
 
 def test_folder_that_is_not_a_channel_is_refused(existing, tmp_path):
     (tmp_path / "empty").mkdir()
-    _unchanged(existing, ["create", "-n", "new", "-c", str(tmp_path / "empty"),
-                          "--override-channels", "delta", "-y"], "could not read a channel")
+    _unchanged(
+        existing,
+        [
+            "create",
+            "-n",
+            "new",
+            "-c",
+            str(tmp_path / "empty"),
+            "--override-channels",
+            "delta",
+            "-y",
+        ],
+        "could not read a channel",
+    )
 
 
 def test_unreachable_channel_is_refused(existing):
-    _unchanged(existing, ["create", "-n", "new", "-c", "http://127.0.0.1:9/nothing",
-                          "--override-channels", "delta", "-y"], "could not read a channel")
+    _unchanged(
+        existing,
+        [
+            "create",
+            "-n",
+            "new",
+            "-c",
+            "http://127.0.0.1:9/nothing",
+            "--override-channels",
+            "delta",
+            "-y",
+        ],
+        "could not read a channel",
+    )
 
 
 def test_bad_channel_scheme_and_name_are_refused(existing):
-    _unchanged(existing, ["create", "-n", "new", "-c", "ftp://x/y", "delta", "-y"],
-               "unsupported scheme")
-    _unchanged(existing, ["create", "-n", "new", "-c", "bad name!", "delta", "-y"],
-               "is not a channel name")
+    _unchanged(
+        existing, ["create", "-n", "new", "-c", "ftp://x/y", "delta", "-y"], "unsupported scheme"
+    )
+    _unchanged(
+        existing, ["create", "-n", "new", "-c", "bad name!", "delta", "-y"], "is not a channel name"
+    )
 
 
 @pytest.mark.parametrize(
@@ -91,10 +126,16 @@ def test_bad_channel_scheme_and_name_are_refused(existing):
     [["broken-dep"], ["python", "gamma", "alpha=2.0"], ["delta=99"]],
 )
 def test_unsatisfiable_requests_are_refused_with_the_solver_reason(existing, channels, specs):
-    _unchanged(existing, ["create", "-n", "new", "-c", channels.main_url, "--override-channels",
-                          *specs, "-y"], "cannot be satisfied")
-    _unchanged(existing, ["install", "-n", "here", "-c", channels.main_url,
-                          "--override-channels", *specs, "-y"], "cannot be satisfied")
+    _unchanged(
+        existing,
+        ["create", "-n", "new", "-c", channels.main_url, "--override-channels", *specs, "-y"],
+        "cannot be satisfied",
+    )
+    _unchanged(
+        existing,
+        ["install", "-n", "here", "-c", channels.main_url, "--override-channels", *specs, "-y"],
+        "cannot be satisfied",
+    )
 
 
 def test_prefix_that_is_not_a_conda_env_is_refused(existing, tmp_path):
@@ -113,8 +154,11 @@ def test_removing_what_is_not_installed_is_refused(existing):
 
 def test_unreadable_config_is_reported(existing, channels):
     (existing.home / ".condarc").write_text("channels: [unclosed\n")
-    _unchanged(existing, ["create", "-n", "new", "-c", channels.main_url, "delta", "-y"],
-               ".condarc is not valid YAML")
+    _unchanged(
+        existing,
+        ["create", "-n", "new", "-c", channels.main_url, "delta", "-y"],
+        ".condarc is not valid YAML",
+    )
 
 
 def test_usage_errors_exit_2(existing):

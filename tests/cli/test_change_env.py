@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from ..helpers import installed, tree_snapshot, versions
@@ -9,8 +11,34 @@ from ..helpers import installed, tree_snapshot, versions
 
 @pytest.fixture
 def pyenv(sandbox, channels):
-    sandbox.run("create", "-n", "e", "-c", channels.main_url, "--override-channels",
-                "python", "alpha=1.0", "-y")
+    sandbox.run(
+        "create",
+        "-n",
+        "e",
+        "-c",
+        channels.main_url,
+        "--override-channels",
+        "python",
+        "alpha=1.0",
+        "-y",
+    )
+    return sandbox.envs / "e"
+
+
+@pytest.fixture
+def depenv(sandbox, channels):
+    """alpha is only a dependency here (of beta 1.0), so it may move."""
+    sandbox.run(
+        "create",
+        "-n",
+        "e",
+        "-c",
+        channels.main_url,
+        "--override-channels",
+        "python",
+        "beta=1.0",
+        "-y",
+    )
     return sandbox.envs / "e"
 
 
@@ -28,39 +56,55 @@ def _apply_plan(before: dict, plan: dict) -> dict:
 @pytest.mark.parametrize(
     "verb_args",
     [
-        ("install", "beta=1.0"),
+        ("install", "delta"),
         ("install", "beta=2.0"),  # forces alpha up to 2.0
-        ("remove", "alpha"),
-        ("update", "alpha"),
+        ("remove", "beta"),  # and its dependency alpha, which nobody asked for
+        ("remove", "alpha"),  # and beta, which depends on it
+        ("update", "beta"),
     ],
 )
-def test_change_matches_the_dry_run_plan(sandbox, channels, pyenv, verb_args):
+def test_change_matches_the_dry_run_plan(sandbox, channels, depenv, verb_args):
     verb, *args = verb_args
     common = ["-n", "e", "-c", channels.main_url, "--override-channels", "--json"]
-    before = versions(pyenv)
-    snap = tree_snapshot(pyenv)
+    before = versions(depenv)
+    snap = tree_snapshot(depenv)
     dry = sandbox.run(verb, *common, *args, "--dry-run").result()
-    assert tree_snapshot(pyenv) == snap, "--dry-run must not touch the env"
+    assert tree_snapshot(depenv) == snap, "--dry-run must not touch the env"
     expected = _apply_plan(before, dry["plan"])
     assert expected != before
     real = sandbox.run(verb, *common, *args, "-y").result()
     assert real["plan"] == dry["plan"]
-    assert versions(pyenv) == expected
+    assert versions(depenv) == expected
 
 
-def test_install_then_import_and_history_records_specs(sandbox, channels, pyenv):
-    sandbox.run("install", "-n", "e", "-c", channels.main_url, "--override-channels",
-                "beta=2.0", "-y")
-    assert versions(pyenv)["alpha"] == "2.0"
-    history = (pyenv / "conda-meta" / "history").read_text()
+def test_install_then_import_and_history_records_specs(sandbox, channels, depenv):
+    sandbox.run(
+        "install", "-n", "e", "-c", channels.main_url, "--override-channels", "beta=2.0", "-y"
+    )
+    assert versions(depenv)["alpha"] == "2.0"
+    imported = subprocess.run(
+        [str(depenv / "bin" / "python"), "-c", "import alpha, beta; print(alpha.__version__)"],
+        capture_output=True,
+        text=True,
+    )
+    assert imported.stdout.strip() == "2.0", imported.stderr
+    history = (depenv / "conda-meta" / "history").read_text()
     assert "# update specs: ['beta=2.0']" in history
-    assert f"-{channels.main_url}/noarch::alpha-1.0-0" in history
-    assert f"+{channels.main_url}/noarch::alpha-2.0-0" in history
+    build = installed(depenv)["alpha"][1]
+    assert f"-{channels.main_url}/noarch::alpha-1.5-{build}" in history
+    assert f"+{channels.main_url}/noarch::alpha-2.0-{build}" in history
+
+
+def test_remove_works_offline_without_any_channel(sandbox, depenv):
+    # No -c, and the configured conda-forge is unreachable here: remove must not need it.
+    sandbox.run("remove", "-n", "e", "beta", "-y")
+    assert set(installed(depenv)) == {"python"}
 
 
 def test_remove_takes_dependents_along(sandbox, channels, pyenv):
-    sandbox.run("install", "-n", "e", "-c", channels.main_url, "--override-channels",
-                "beta=1.0", "-y")
+    sandbox.run(
+        "install", "-n", "e", "-c", channels.main_url, "--override-channels", "beta=1.0", "-y"
+    )
     sandbox.run("remove", "-n", "e", "alpha", "-y")
     names = set(installed(pyenv))
     assert "alpha" not in names and "beta" not in names and "python" in names
@@ -81,19 +125,49 @@ def test_update_all_respects_user_constraints(sandbox, channels):
 
 
 def test_strict_channel_priority_follows_the_order_given(sandbox, channels):
-    sandbox.run("create", "-n", "ex", "-c", channels.extra_url, "-c", channels.main_url,
-                "--override-channels", "python", "alpha", "-y")
+    sandbox.run(
+        "create",
+        "-n",
+        "ex",
+        "-c",
+        channels.extra_url,
+        "-c",
+        channels.main_url,
+        "--override-channels",
+        "python",
+        "alpha",
+        "-y",
+    )
     assert installed(sandbox.envs / "ex")["alpha"][0] == "9.0"
     assert installed(sandbox.envs / "ex")["alpha"][2].rstrip("/") == channels.extra_url
-    sandbox.run("create", "-n", "mx", "-c", channels.main_url, "-c", channels.extra_url,
-                "--override-channels", "python", "alpha", "-y")
+    sandbox.run(
+        "create",
+        "-n",
+        "mx",
+        "-c",
+        channels.main_url,
+        "-c",
+        channels.extra_url,
+        "--override-channels",
+        "python",
+        "alpha",
+        "-y",
+    )
     # Strict: alpha exists in main, so extra's higher version is never considered.
     assert installed(sandbox.envs / "mx")["alpha"][0] == "2.0"
 
 
 def test_channel_prefix_in_spec_picks_that_channel(sandbox, channels):
-    sandbox.run("create", "-n", "cp", "-c", channels.main_url, "--override-channels",
-                f"{channels.extra_url}::delta", "-y")
+    sandbox.run(
+        "create",
+        "-n",
+        "cp",
+        "-c",
+        channels.main_url,
+        "--override-channels",
+        f"{channels.extra_url}::delta",
+        "-y",
+    )
     version, _, channel = installed(sandbox.envs / "cp")["delta"]
     assert version == "5.0" and channel.rstrip("/") == channels.extra_url
 
@@ -104,6 +178,14 @@ def test_channel_name_prefix_resolves_through_custom_channels(sandbox, channels)
     (sandbox.home / ".condarc").write_text(
         f"custom_channels:\n  {channels.extra.name}: file://{base}\n"
     )
-    sandbox.run("create", "-n", "cn", "-c", channels.main_url, "--override-channels",
-                f"{channels.extra.name}::delta", "-y")
+    sandbox.run(
+        "create",
+        "-n",
+        "cn",
+        "-c",
+        channels.main_url,
+        "--override-channels",
+        f"{channels.extra.name}::delta",
+        "-y",
+    )
     assert installed(sandbox.envs / "cn")["delta"][0] == "5.0"

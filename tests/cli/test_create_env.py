@@ -12,14 +12,23 @@ from ..helpers import installed, tree_snapshot
 
 def test_created_env_runs_ipykernel_from_hard_linked_cache_files(sandbox, channels):
     res = sandbox.run(
-        "create", "-n", "t1", "-c", channels.main_url, "--override-channels",
-        "python", "ipykernel", "-y", "--json",
+        "create",
+        "-n",
+        "t1",
+        "-c",
+        channels.main_url,
+        "--override-channels",
+        "python",
+        "ipykernel",
+        "-y",
+        "--json",
     )
     prefix = sandbox.envs / "t1"
     assert res.result()["applied"] is True
     check = subprocess.run(
         [str(prefix / "bin" / "python"), "-c", "import sys, ipykernel; print(sys.prefix)"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert check.returncode == 0, check.stderr
     assert check.stdout.strip() == str(prefix)
@@ -34,18 +43,31 @@ def test_created_env_runs_ipykernel_from_hard_linked_cache_files(sandbox, channe
 
 
 def test_records_and_history_are_in_conda_format(sandbox, channels):
-    sandbox.run("create", "-n", "fmt", "-c", channels.main_url, "--override-channels",
-                "delta=1.0", "-y")
+    sandbox.run(
+        "create", "-n", "fmt", "-c", channels.main_url, "--override-channels", "delta=1.0", "-y"
+    )
     prefix = sandbox.envs / "fmt"
-    record = json.loads((prefix / "conda-meta" / "delta-1.0-0.json").read_text())
-    for key in ("name", "version", "build", "build_number", "channel", "url", "md5", "files",
-                "paths_data", "depends", "subdir", "fn"):
+    record = json.loads(next((prefix / "conda-meta").glob("delta-1.0-*.json")).read_text())
+    for key in (
+        "name",
+        "version",
+        "build",
+        "build_number",
+        "channel",
+        "url",
+        "md5",
+        "files",
+        "paths_data",
+        "depends",
+        "subdir",
+        "fn",
+    ):
         assert key in record, key
     assert record["name"] == "delta" and record["version"] == "1.0"
     history = (prefix / "conda-meta" / "history").read_text().splitlines()
     assert re.fullmatch(r"==> \d{4}-\d\d-\d\d \d\d:\d\d:\d\d <==", history[0])
     assert history[1].startswith("# cmd: envmgr create -n fmt")
-    assert history[2] == f"+{channels.main_url}/noarch::delta-1.0-0"
+    assert history[2] == f"+{channels.main_url}/noarch::delta-1.0-{record['build']}"
     assert history[3] == "# update specs: ['delta=1.0']"
     # conda and micromamba find it through environments.txt too.
     assert str(prefix) in (sandbox.home / ".conda" / "environments.txt").read_text()
@@ -72,15 +94,17 @@ def test_second_env_with_same_packages_adds_almost_no_data(private_sandbox, chan
 
 def test_dry_run_changes_nothing_and_prints_the_plan(sandbox, channels):
     snap = tree_snapshot(sandbox.root, sandbox.home)
-    res = sandbox.run("create", "-n", "dry", "-c", channels.main_url, "--override-channels",
-                      "delta", "--dry-run")
+    res = sandbox.run(
+        "create", "-n", "dry", "-c", channels.main_url, "--override-channels", "delta", "--dry-run"
+    )
     assert "delta" in res.stdout and "Dry run" in res.stdout
     assert tree_snapshot(sandbox.root, sandbox.home) == snap
 
 
 def test_create_without_terminal_or_yes_refuses(sandbox, channels):
-    res = sandbox.run("create", "-n", "ask", "-c", channels.main_url, "--override-channels",
-                      "delta", check=False)
+    res = sandbox.run(
+        "create", "-n", "ask", "-c", channels.main_url, "--override-channels", "delta", check=False
+    )
     assert res.returncode == 1
     assert "Pass -y" in res.stderr
     assert not (sandbox.envs / "ask").exists()
@@ -89,6 +113,15 @@ def test_create_without_terminal_or_yes_refuses(sandbox, channels):
 def test_spec_file_feeds_create(sandbox, channels, tmp_path):
     spec_file = tmp_path / "specs.txt"
     spec_file.write_text("# wanted\ndelta=1.0\n\nmanyfiles  # comment\n")
-    sandbox.run("create", "-n", "fromfile", "-c", channels.main_url, "--override-channels",
-                "-f", str(spec_file), "-y")
+    sandbox.run(
+        "create",
+        "-n",
+        "fromfile",
+        "-c",
+        channels.main_url,
+        "--override-channels",
+        "-f",
+        str(spec_file),
+        "-y",
+    )
     assert set(installed(sandbox.envs / "fromfile")) == {"delta", "manyfiles"}

@@ -38,8 +38,18 @@ def test_sigkill_during_linking_is_undone_by_the_next_command(private_sandbox, c
     sb.run("create", "-n", "k", "-c", channels.main_url, "--override-channels", "delta", "-y")
     prefix = sb.envs / "k"
     before = installed(prefix)
-    proc = sb.popen("install", "-n", "k", "-c", channels.main_url, "--override-channels",
-                    "python", "ipykernel", "-y", "--json")
+    proc = sb.popen(
+        "install",
+        "-n",
+        "k",
+        "-c",
+        channels.main_url,
+        "--override-channels",
+        "python",
+        "ipykernel",
+        "-y",
+        "--json",
+    )
     _wait_for_event(proc, "link")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -54,16 +64,34 @@ def test_sigkill_during_linking_is_undone_by_the_next_command(private_sandbox, c
 
 def test_next_install_recovers_a_killed_one_on_lock_acquisition(private_sandbox, channels):
     sb = private_sandbox
-    sb.run("create", "-n", "k2", "-c", channels.main_url, "--override-channels", "delta=1.0",
-           "-y")
+    sb.run("create", "-n", "k2", "-c", channels.main_url, "--override-channels", "delta=1.0", "-y")
     prefix = sb.envs / "k2"
-    proc = sb.popen("install", "-n", "k2", "-c", channels.main_url, "--override-channels",
-                    "python", "ipykernel", "-y", "--json")
+    proc = sb.popen(
+        "install",
+        "-n",
+        "k2",
+        "-c",
+        channels.main_url,
+        "--override-channels",
+        "python",
+        "ipykernel",
+        "-y",
+        "--json",
+    )
     _wait_for_event(proc, "link")
     proc.kill()
     proc.wait()
-    res = sb.run("install", "-n", "k2", "-c", channels.main_url, "--override-channels",
-                 "delta=1.1", "-y", "--json")
+    res = sb.run(
+        "install",
+        "-n",
+        "k2",
+        "-c",
+        channels.main_url,
+        "--override-channels",
+        "delta=1.1",
+        "-y",
+        "--json",
+    )
     assert any(e["event"] == "restore" for e in res.events())
     assert installed(prefix)["delta"][0] == "1.1"
     assert "python" not in installed(prefix)
@@ -71,19 +99,29 @@ def test_next_install_recovers_a_killed_one_on_lock_acquisition(private_sandbox,
 
 def test_connection_dropped_mid_download_leaves_env_as_it_was(private_sandbox, channels):
     sb = private_sandbox
-    sb.run("create", "-n", "d", "-c", channels.main_url, "--override-channels", "delta=1.0",
-           "-y")
+    sb.run("create", "-n", "d", "-c", channels.main_url, "--override-channels", "delta=1.0", "-y")
     prefix = sb.envs / "d"
     before = installed(prefix)
     with serve_channel(channels.main, drop_after=200_000) as url:
-        res = sb.run("install", "-n", "d", "-c", url, "--override-channels", "python",
-                     "delta=1.1", "-y", check=False)
+        res = sb.run(
+            "install",
+            "-n",
+            "d",
+            "-c",
+            url,
+            "--override-channels",
+            "python",
+            "delta=1.1",
+            "-y",
+            check=False,
+        )
         assert res.returncode == 1, res
         assert "restored to its previous state" in res.stderr
         _assert_consistent(prefix, before)
         # A failed create leaves no env behind.
-        res = sb.run("create", "-n", "d2", "-c", url, "--override-channels", "python", "-y",
-                     check=False)
+        res = sb.run(
+            "create", "-n", "d2", "-c", url, "--override-channels", "python", "-y", check=False
+        )
         assert res.returncode == 1
         assert not (sb.envs / "d2").exists()
         assert str(sb.envs / "d2") not in (sb.home / ".conda" / "environments.txt").read_text()
@@ -91,13 +129,13 @@ def test_connection_dropped_mid_download_leaves_env_as_it_was(private_sandbox, c
 
 def test_sigterm_during_slow_download_cancels_and_restores(private_sandbox, channels):
     sb = private_sandbox
-    sb.run("create", "-n", "s", "-c", channels.main_url, "--override-channels", "delta=1.0",
-           "-y")
+    sb.run("create", "-n", "s", "-c", channels.main_url, "--override-channels", "delta=1.0", "-y")
     prefix = sb.envs / "s"
     before = installed(prefix)
     with serve_channel(channels.main, chunk_delay=0.05, chunk_size=16384) as url:
-        proc = sb.popen("install", "-n", "s", "-c", url, "--override-channels", "python",
-                        "-y", "--json")
+        proc = sb.popen(
+            "install", "-n", "s", "-c", url, "--override-channels", "python", "-y", "--json"
+        )
         _wait_for_event(proc, "download-progress")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
@@ -108,15 +146,24 @@ def test_sigterm_during_slow_download_cancels_and_restores(private_sandbox, chan
 
 def test_two_installs_into_one_env_take_turns(private_sandbox, channels):
     sb = private_sandbox
-    sb.run("create", "-n", "two", "-c", channels.main_url, "--override-channels", "python",
-           "-y")
+    sb.run("create", "-n", "two", "-c", channels.main_url, "--override-channels", "python", "-y")
     prefix = sb.envs / "two"
     with serve_channel(channels.main, chunk_delay=0.02, chunk_size=16384) as url:
-        first = sb.popen("install", "-n", "two", "-c", url, "--override-channels", "ipykernel",
-                         "-y", "--json")
+        first = sb.popen(
+            "install", "-n", "two", "-c", url, "--override-channels", "ipykernel", "-y", "--json"
+        )
         _wait_for_event(first, "solve-done")
-        second = sb.popen("install", "-n", "two", "-c", channels.main_url,
-                          "--override-channels", "delta", "-y", "--json")
+        second = sb.popen(
+            "install",
+            "-n",
+            "two",
+            "-c",
+            channels.main_url,
+            "--override-channels",
+            "delta",
+            "-y",
+            "--json",
+        )
         wait = _wait_for_event(second, "lock-wait")
         assert wait["holder"]["pid"] == first.pid
         out1, err1 = first.communicate(timeout=300)
@@ -132,20 +179,35 @@ def test_two_installs_into_one_env_take_turns(private_sandbox, channels):
 
 def test_a_held_lock_times_out_with_a_message_naming_the_holder(private_sandbox, channels):
     sb = private_sandbox
-    sb.run("create", "-n", "lk", "-c", channels.main_url, "--override-channels", "python",
-           "-y")
+    sb.run("create", "-n", "lk", "-c", channels.main_url, "--override-channels", "python", "-y")
     with serve_channel(channels.main, chunk_delay=0.05, chunk_size=16384) as url:
-        first = sb.popen("install", "-n", "lk", "-c", url, "--override-channels", "ipykernel",
-                         "-y", "--json")
+        first = sb.popen(
+            "install", "-n", "lk", "-c", url, "--override-channels", "ipykernel", "-y", "--json"
+        )
         _wait_for_event(first, "solve-done")
         env = dict(sb.env, ENVMGR_LOCK_TIMEOUT="0.5")
         import subprocess
         import sys
 
         res = subprocess.run(
-            [sys.executable, "-m", "jupyter_envmgr", "install", "-n", "lk", "-c",
-             channels.main_url, "--override-channels", "delta", "-y"],
-            env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "jupyter_envmgr",
+                "install",
+                "-n",
+                "lk",
+                "-c",
+                channels.main_url,
+                "--override-channels",
+                "delta",
+                "-y",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
         )
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=60)
@@ -155,11 +217,20 @@ def test_a_held_lock_times_out_with_a_message_naming_the_holder(private_sandbox,
 
 
 def test_env_list_shows_envs_from_environments_txt(sandbox, channels, tmp_path):
-    sandbox.run("create", "-n", "named", "-c", channels.main_url, "--override-channels",
-                "delta", "-y")
+    sandbox.run(
+        "create", "-n", "named", "-c", channels.main_url, "--override-channels", "delta", "-y"
+    )
     elsewhere = tmp_path / "elsewhere" / "proj-env"
-    sandbox.run("create", "-p", str(elsewhere), "-c", channels.main_url, "--override-channels",
-                "delta", "-y")
+    sandbox.run(
+        "create",
+        "-p",
+        str(elsewhere),
+        "-c",
+        channels.main_url,
+        "--override-channels",
+        "delta",
+        "-y",
+    )
     # An env made by another tool (conda/micromamba) that only environments.txt knows about.
     foreign = tmp_path / "conda-made"
     (foreign / "conda-meta").mkdir(parents=True)
@@ -176,8 +247,9 @@ def test_env_list_shows_envs_from_environments_txt(sandbox, channels, tmp_path):
 
 def test_env_remove_deletes_and_unregisters(sandbox, channels, tmp_path):
     target = tmp_path / "gone"
-    sandbox.run("create", "-p", str(target), "-c", channels.main_url, "--override-channels",
-                "delta", "-y")
+    sandbox.run(
+        "create", "-p", str(target), "-c", channels.main_url, "--override-channels", "delta", "-y"
+    )
     sandbox.run("env", "remove", "-p", str(target), "-y")
     assert not target.exists()
     assert str(target) not in (sandbox.home / ".conda" / "environments.txt").read_text()
