@@ -1,0 +1,61 @@
+"""On a terminal: the plan, a [Y/n] prompt, and a progress line; `jupyter envmgr` works too."""
+
+from __future__ import annotations
+
+import os
+import pty
+import shutil
+import subprocess
+import sys
+import time
+
+from ..helpers import installed
+
+
+def _run_on_tty(sandbox, args, answer: bytes, timeout: float = 120) -> str:
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_envmgr", *args],
+        env=sandbox.env, stdin=slave, stdout=slave, stderr=slave, close_fds=True,
+    )
+    os.close(slave)
+    out = b""
+    answered = False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+        if not answered and b"Confirm changes: [Y/n]" in out:
+            os.write(master, answer)
+            answered = True
+    proc.wait(timeout=60)
+    os.close(master)
+    assert answered, out.decode(errors="replace")
+    return out.decode(errors="replace")
+
+
+def test_terminal_prompt_no_aborts_and_yes_applies_with_progress(sandbox, channels):
+    args = ["create", "-n", "tty", "-c", channels.main_url, "--override-channels", "delta"]
+    out = _run_on_tty(sandbox, args, b"n\n")
+    assert "Aborted: nothing was changed." in out
+    assert not (sandbox.envs / "tty").exists()
+    out = _run_on_tty(sandbox, args, b"\n")  # Enter means yes, as in micromamba
+    assert "+  delta" in out and "Summary: install 1" in out
+    assert "Linking delta (1/1)" in out
+    assert "delta" in installed(sandbox.envs / "tty")
+
+
+def test_jupyter_envmgr_is_the_same_command(sandbox, channels):
+    jupyter = shutil.which("jupyter", path=os.path.dirname(sys.executable))
+    assert jupyter, "jupyter_core's `jupyter` should be installed beside this Python"
+    proc = subprocess.run(
+        [jupyter, "envmgr", "info", "--json"], env=sandbox.env, capture_output=True, text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f'"root_prefix": "{sandbox.root}"' in proc.stdout
