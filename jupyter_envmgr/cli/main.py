@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import shlex
@@ -18,12 +19,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..engine import operations
-from ..engine.errors import Cancelled, ConfirmationRequired, EnvMgrError
+from ..engine.envfile import EnvFile, read_env_file
+from ..engine.errors import BadInput, Cancelled, ConfirmationRequired, EnvMgrError
 from ..engine.plan import Plan
-from ..engine.prefix import channel_display, read_records
-from ..engine.registry import find_env, list_envs
+from ..engine.prefix import channel_display, read_history, read_records
+from ..engine.registry import Env, find_env, list_envs
 from ..engine.settings import Settings, load_settings
+from . import env_cmds
 from .render import JsonRenderer, TextRenderer
+
+# Verb groups in their own modules: each has COMMANDS, add_parsers(sub) and run(session).
+VERB_MODULES = [env_cmds]
 
 
 def _env_args(p: argparse.ArgumentParser) -> None:
@@ -62,11 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(verb, help=text)
         _solve_args(p)
+        if verb == "install":
+            p.add_argument("--revision", type=int, help="roll back to revision N (see --revisions)")
         if verb == "update":
             p.add_argument("-a", "--all", action="store_true", help="update every package")
     p = sub.add_parser("list", help="list the packages of an environment")
     _env_args(p)
     _common(p)
+    p.add_argument("--revisions", action="store_true", help="list the revisions from history")
     p = sub.add_parser("repair", help="finish or undo an interrupted operation")
     _env_args(p)
     _common(p)
@@ -81,20 +90,31 @@ def build_parser() -> argparse.ArgumentParser:
     _env_args(p)
     _common(p)
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    env_cmds.add_export_parser(env_sub)
+    for module in VERB_MODULES:
+        module.add_parsers(sub)
+    parser.set_defaults(command_name=None)
     return parser
 
 
-def _read_spec_files(paths: Sequence[str]) -> list[str]:
-    """micromamba's `-f` spec files: one spec per line, '#' comments."""
+def _read_files(kind: str, paths: Sequence[str]) -> tuple[list[str], list[str], EnvFile | None]:
+    """`-f` files: spec lists add specs; an env YAML, @EXPLICIT list or lock file drives create
+    (install takes a YAML's specs and channels)."""
     specs: list[str] = []
+    channels: list[str] = []
+    env_file = None
     for path in paths:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                lines = fh.read().splitlines()
-        except OSError as exc:
-            raise operations.BadInput(f"Cannot read spec file {path}: {exc.strerror}.") from None
-        specs += [ln.split("#", 1)[0].strip() for ln in lines if ln.split("#", 1)[0].strip()]
-    return specs
+        parsed = read_env_file(path)
+        if parsed.kind == "specs":
+            specs += parsed.specs
+        elif kind == "create" and env_file is None:
+            env_file = parsed
+        elif parsed.kind == "yaml" and not parsed.pip:
+            specs += parsed.specs
+            channels += parsed.channels
+        else:
+            raise BadInput(f"{path}: use a {parsed.kind} file with 'create', one file at a time.")
+    return specs, channels, env_file
 
 
 class Session:
@@ -133,18 +153,23 @@ class Session:
 async def _solve_verb(s: Session) -> int:
     a = s.args
     kind = "update-all" if a.command == "update" and a.all else a.command
+    if kind == "install" and a.revision is not None:
+        kind = "rollback"
+    file_specs, file_channels, env_file = _read_files(kind, a.file)
     request = operations.Request(
         kind=kind,
         name=a.name,
         prefix=a.prefix,
-        specs=list(a.specs) + _read_spec_files(a.file),
-        channels=a.channel,
+        specs=list(a.specs) + file_specs,
+        channels=list(a.channel) + file_channels,
+        env_file=env_file,
+        revision=getattr(a, "revision", None),
         override_channels=a.override_channels,
         dry_run=a.dry_run,
         cmd=s.cmd,
     )
-    if kind == "create" and a.name is None and a.prefix is None:
-        raise operations.BadInput("Name the new environment with -n NAME or -p PREFIX.")
+    if kind == "create" and a.name is None and a.prefix is None and env_file is None:
+        raise BadInput("Name the new environment with -n NAME or -p PREFIX.")
     outcome = await operations.run(s.settings, request, confirm=s.confirm, on_event=s.on_event)
     if a.dry_run and not s.json:
         s.text.plan(outcome.plan, s.settings.channel_alias)
@@ -167,6 +192,8 @@ async def _list(s: Session) -> int:
     else:
         active = os.environ.get("CONDA_PREFIX")
         env = find_env(s.settings, prefix=active) if active else find_env(s.settings, name="base")
+    if a.revisions:
+        return _revisions(s, env)
     records = sorted(read_records(env.prefix), key=lambda r: r.name.normalized)
     rows = [
         {
@@ -188,6 +215,27 @@ async def _list(s: Session) -> int:
                 f"  {r['name']:<{w[0]}}  {r['version']:<{w[1]}}  {r['build']:<{w[2]}}  "
                 f"{r['channel']}"
             )
+    return 0
+
+
+def _revisions(s: Session, env: Env) -> int:
+    revisions = read_history(env.prefix)
+    if s.json:
+        s.json.emit(
+            {
+                "event": "result",
+                "env": env.to_json(),
+                "revisions": [dataclasses.asdict(r) for r in revisions],
+            }
+        )
+        return 0
+    for rev in revisions:
+        print(f"{rev.date}  (rev {rev.number})")
+        for dist in rev.removed:
+            print(f"    -{dist}")
+        for dist in rev.added:
+            print(f"    +{dist}")
+        print()
     return 0
 
 
@@ -260,7 +308,11 @@ async def _dispatch(s: Session) -> int:
     if cmd in ("create", "install", "remove", "update"):
         return await _solve_verb(s)
     if cmd == "env":
-        return await (_env_list(s) if s.args.env_command == "list" else _env_remove(s))
+        handler = {"list": _env_list, "remove": _env_remove, "export": env_cmds.export}
+        return await handler[s.args.env_command](s)
+    for module in VERB_MODULES:
+        if cmd in module.COMMANDS:
+            return await module.run(s)
     return await {"list": _list, "repair": _repair, "info": _info}[cmd](s)
 
 
@@ -268,6 +320,7 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.command_name = args.command
     as_json = getattr(args, "json", False)
     try:
         session = Session(args, argv)

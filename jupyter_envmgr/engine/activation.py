@@ -29,6 +29,17 @@ def state_env_vars(prefix: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in env_vars.items()}
 
 
+def write_state_env_vars(prefix: Path, env_vars: Mapping[str, str]) -> None:
+    """What `conda env config vars set` does: the vars live in conda-meta/state."""
+    path = prefix / "conda-meta" / "state"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        data = {}
+    data.setdefault("env_vars", {}).update({str(k): str(v) for k, v in env_vars.items()})
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
 def activate_scripts(prefix: Path) -> list[Path]:
     folder = prefix / "etc" / "conda" / "activate.d"
     return sorted(p for p in folder.glob("*.sh") if p.is_file()) if folder.is_dir() else []

@@ -16,8 +16,12 @@ from pathlib import Path
 
 import rattler
 
+from .activation import write_state_env_vars
+from .envfile import EnvFile
 from .errors import BadInput, EnvExists, PackageNotInstalled
+from .exact_records import explicit_records, revision_records
 from .lock import prefix_lock
+from .pip_step import check_pip_available, run_pip
 from .plan import Plan, make_plan
 from .prefix import append_history, read_records, requested_specs
 from .progress import Event, EventSink, ignore_events
@@ -27,7 +31,7 @@ from .solver import solve
 from .specs import Spec, parse_specs, solver_channels
 from .transaction import apply_plan, has_pending_journal, restore
 
-KINDS = ("create", "install", "remove", "update", "update-all")
+KINDS = ("create", "install", "remove", "update", "update-all", "rollback")
 
 # Given the plan, say yes or no (CLI prompt; server and magics confirm up front).
 Confirm = Callable[[Plan], Awaitable[bool] | bool]
@@ -43,6 +47,8 @@ class Request:
     override_channels: bool = False
     dry_run: bool = False
     cmd: str = ""  # what history's `# cmd:` line says
+    env_file: EnvFile | None = None  # create -f: YAML, @EXPLICIT or lock file
+    revision: int | None = None  # rollback target
 
 
 @dataclass
@@ -137,11 +143,21 @@ async def _solve_request(
     on_event: EventSink,
 ) -> tuple[list[rattler.RepoDataRecord], list[rattler.MatchSpec]]:
     """The solved package set and the full requested set to record."""
+    env_file = request.env_file
+    if env_file is not None and env_file.kind == "lock":
+        assert env_file.records is not None
+        return list(env_file.records), []
+    if env_file is not None and env_file.kind == "explicit":
+        return await explicit_records(settings, env_file.explicit), []
     if request.kind == "create":
         requested = [s.match_spec for s in specs]
         return await solve(settings, channels, requested, on_event=on_event), requested
     if request.kind == "remove":
         return _plan_removal(env, installed, specs)
+    if request.kind == "rollback":
+        assert request.revision is not None
+        records = await revision_records(settings, env.prefix, request.revision)
+        return records, _match_specs(_user_specs(env.prefix, installed), [])
 
     installed_names = {r.name.normalized for r in installed}
     user = _user_specs(env.prefix, installed)
@@ -198,12 +214,22 @@ async def run(
     """Carry out one request. Bad input raises before anything on disk changes."""
     if request.kind not in KINDS:
         raise BadInput(f"Unknown operation {request.kind!r}; use one of {', '.join(KINDS)}.")
+    request = _merge_env_file(request)
     specs = parse_specs(request.specs, settings)
     if request.kind in ("install", "remove", "update") and not specs:
         raise BadInput(f"Name at least one package to {request.kind}.")
+    if request.kind == "rollback" and (specs or request.revision is None):
+        raise BadInput("A rollback takes a revision number and no package names.")
     if request.kind == "update-all" and specs:
         raise BadInput("'update --all' takes no package names.")
-    channels = solver_channels(request.channels, specs, settings, request.override_channels)
+    exact = request.env_file is not None and request.env_file.kind in ("explicit", "lock")
+    # Remove, rollback and exact files never solve: they need no channel (work offline).
+    needs_channels = not exact and request.kind not in ("remove", "rollback")
+    channels = (
+        solver_channels(request.channels, specs, settings, request.override_channels)
+        if needs_channels
+        else []
+    )
     if request.kind == "create":
         return await _create(settings, request, specs, channels, confirm, on_event)
 
@@ -259,6 +285,24 @@ async def run(
         return outcome
 
 
+def _merge_env_file(request: Request) -> Request:
+    """create -f FILE: the file's name, channels and specs join the command line's."""
+    env_file = request.env_file
+    if env_file is None:
+        return request
+    if request.kind != "create":
+        raise BadInput("An environment file can only be used with 'create'.")
+    if request.name is None and request.prefix is None:
+        if not env_file.name:
+            raise BadInput(f"{env_file.path} names no environment: give one with -n NAME.")
+        request.name = env_file.name
+    if env_file.kind in ("explicit", "lock") and request.specs:
+        raise BadInput(f"{env_file.path} fixes every package; do not add specs to it.")
+    request.specs = [*request.specs, *env_file.specs]
+    request.channels = [*request.channels, *env_file.channels]
+    return request
+
+
 async def _ask(confirm: Confirm, plan: Plan) -> bool:
     answer = confirm(plan)
     if hasattr(answer, "__await__"):
@@ -276,6 +320,8 @@ async def _create(
 ) -> Outcome:
     env = new_env_target(settings, name=request.name, prefix=request.prefix)
     records, requested = await _solve_request(settings, request, env, [], specs, channels, on_event)
+    pip = request.env_file.pip if request.env_file else []
+    check_pip_available(records, pip)
     plan = make_plan(env.prefix, [], records, settings.pkgs_dirs)
     on_event(Event("plan", plan.to_json(settings.channel_alias)))
     outcome = Outcome(env, plan, False, settings.channel_alias)
@@ -300,7 +346,14 @@ async def _create(
                 requested=requested,
                 on_event=on_event,
             )
+            if pip:
+                await run_pip(env.prefix, pip, on_event)
+            if request.env_file and request.env_file.variables:
+                write_state_env_vars(env.prefix, request.env_file.variables)
             update, _ = _history_specs(request, specs)
+            if not update and request.env_file is not None:
+                # Explicit and lock files pin every package: those pins are the request.
+                update = [f"{r.name.normalized}=={r.version}={r.build}" for r in records]
             append_history(
                 env.prefix,
                 cmd=request.cmd,

@@ -23,6 +23,7 @@ from .errors import Cancelled, DownloadError, EnvMgrError
 from .plan import Plan
 from .prefix import META, dist_name, read_records, record_files
 from .progress import Event, EventSink, ProgressReporter, ignore_events
+from .record_archive import archive_records
 from .settings import Settings
 
 JOURNAL = "envmgr-journal"
@@ -172,6 +173,7 @@ async def apply_plan(
 ) -> None:
     prefix = plan.prefix
     linking = [str(settings.pkgs_dir / dist_name(r)) for r in plan.to_link]
+    archive_records(prefix, record_files(prefix))  # for rollbacks to before this change
     write_journal(
         prefix,
         operation=operation,
@@ -203,4 +205,5 @@ async def apply_plan(
                 "restored to its previous state; check the channel and try again."
             ) from None
         raise
+    archive_records(prefix, record_files(prefix))
     clear_journal(prefix)

@@ -1,0 +1,104 @@
+"""Exact package sets without a solve: an @EXPLICIT list, or the set of an earlier revision.
+
+Records come from this env's own record archive when it ever had the package (offline), else
+from the package's channel index by name, version and build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import rattler
+
+from .envfile import ExplicitEntry
+from .errors import BadInput, ChannelError, EnvMgrError
+from .prefix import Revision, read_history
+from .record_archive import archived_record
+from .settings import Settings
+from .solver import gateway_for
+from .specs import channel_url
+
+
+async def _from_channel(
+    settings: Settings, channel: str, subdir: str, name: str, version: str, build: str
+) -> list[rattler.RepoDataRecord]:
+    gateway = gateway_for(settings)
+    try:
+        found = await gateway.query(
+            [rattler.Channel(channel)],
+            [rattler.Platform(subdir)],
+            [rattler.MatchSpec(f"{name} =={version} {build}")],
+            recursive=False,
+        )
+    except Exception as exc:  # rattler's gateway errors carry the reason in their message
+        raise ChannelError(f"Could not read the index of {channel}/{subdir}: {exc}") from None
+    return [r for per_channel in found for r in per_channel]
+
+
+async def explicit_records(
+    settings: Settings, entries: Sequence[ExplicitEntry]
+) -> list[rattler.RepoDataRecord]:
+    records = []
+    for entry in entries:
+        name, version, build = entry.name_version_build
+        candidates = await _from_channel(
+            settings, entry.channel, entry.subdir, name, version, build
+        )
+        match = next((r for r in candidates if r.url == entry.url), None)
+        if match is None:
+            raise BadInput(
+                f"line {entry.line}: {entry.url} is not in its channel's index; check the URL."
+            )
+        if entry.sha256 and (match.sha256 is None or match.sha256.hex() != entry.sha256):
+            raise BadInput(f"line {entry.line}: the sha256 of {entry.file_name} does not match.")
+        if entry.md5 and (match.md5 is None or match.md5.hex() != entry.md5):
+            raise BadInput(f"line {entry.line}: the md5 of {entry.file_name} does not match.")
+        records.append(match)
+    return records
+
+
+def _split_dist(dist: str) -> tuple[str, str, str, str, str]:
+    """`<channel>/<subdir>::<name>-<version>-<build>` from conda-meta/history."""
+    channel_subdir, _, nvb = dist.rpartition("::")
+    channel, _, subdir = channel_subdir.rpartition("/")
+    name, version, build = nvb.rsplit("-", 2)
+    return channel, subdir, name, version, build
+
+
+def revision_dists(revisions: Sequence[Revision], number: int) -> dict[str, str]:
+    """Replay history up to revision `number`: package name -> history dist string."""
+    state: dict[str, str] = {}
+    for rev in revisions[: number + 1]:
+        for dist in rev.removed:
+            state.pop(_split_dist(dist)[2], None)
+        for dist in rev.added:
+            state[_split_dist(dist)[2]] = dist
+    return state
+
+
+async def revision_records(
+    settings: Settings, prefix: Path, number: int
+) -> list[rattler.RepoDataRecord]:
+    revisions = read_history(prefix)
+    if not 0 <= number < len(revisions):
+        last = len(revisions) - 1
+        raise BadInput(
+            f"Revision {number} does not exist; this environment has revisions 0 to {last} "
+            "(see 'envmgr list --revisions')."
+        )
+    records: list[rattler.RepoDataRecord] = []
+    for dist in revision_dists(revisions, number).values():
+        channel, subdir, name, version, build = _split_dist(dist)
+        record = archived_record(prefix, f"{name}-{version}-{build}")
+        if record is None:
+            url = channel_url(channel, settings)
+            found = await _from_channel(settings, url, subdir, name, version, build)
+            record = found[0] if found else None
+        if record is None:
+            raise EnvMgrError(
+                f"Revision {number} needs {name}-{version}-{build}, which is neither in this "
+                f"environment's records nor in the channel {channel}."
+            )
+        records.append(record)
+    return records

@@ -1,0 +1,105 @@
+"""Exporting an env: YAML (pinned / --from-history / --no-builds), @EXPLICIT, rattler lock."""
+
+from __future__ import annotations
+
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import rattler
+import yaml
+
+from .errors import EnvMgrError
+from .prefix import channel_display, read_records, requested_specs
+from .registry import Env
+from .settings import Settings
+
+
+def _channel_order(records: list[rattler.PrefixRecord], settings: Settings) -> list[str]:
+    """Most-used channel first: it is the one an exported env's plain specs resolve from."""
+    counts = Counter(channel_display(r.channel, settings.channel_alias) for r in records)
+    return [ch for ch, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def pip_packages(prefix: Path, records: list[rattler.PrefixRecord]) -> list[str]:
+    """`name==version` of dist-info folders no conda record owns: installed with pip."""
+    owned = {
+        str(f).split("/")[-2] for r in records for f in (r.files or []) if "dist-info/" in str(f)
+    }
+    found = []
+    for dist_info in sorted(prefix.glob("lib/python*/site-packages/*.dist-info")):
+        if dist_info.name in owned:
+            continue
+        meta = dist_info / "METADATA"
+        fields = {}
+        if meta.is_file():
+            for line in meta.read_text(encoding="utf-8", errors="replace").splitlines():
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip().lower(), value.strip())
+        if fields.get("name") and fields.get("version"):
+            found.append(f"{fields['name']}=={fields['version']}")
+    return found
+
+
+def export_yaml(
+    settings: Settings, env: Env, *, from_history: bool = False, no_builds: bool = False
+) -> str:
+    records = sorted(read_records(env.prefix), key=lambda r: r.name.normalized)
+    channels = _channel_order(records, settings)
+    if from_history:
+        deps: list = list(requested_specs(env.prefix).values())
+    else:
+        deps = []
+        for r in records:
+            pin = f"{r.name.normalized}={r.version}" + ("" if no_builds else f"={r.build}")
+            channel = channel_display(r.channel, settings.channel_alias)
+            # Strict priority takes a name from the first channel that has it: packages from a
+            # later channel keep their channel, so the file recreates the same set.
+            deps.append(pin if channels and channel == channels[0] else f"{channel}::{pin}")
+        pip = pip_packages(env.prefix, records)
+        if pip:
+            deps.append({"pip": pip})
+    doc = {"name": env.name or env.prefix.name, "channels": channels, "dependencies": deps}
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+
+
+def export_explicit(env: Env) -> str:
+    records = read_records(env.prefix)
+    by_name = {r.name.normalized: r for r in records}
+    # Dependencies first, as conda writes it; sort_topologically returns bare PackageRecords.
+    records = [by_name[r.name.normalized] for r in rattler.PrefixRecord.sort_topologically(records)]
+    lines = [
+        "# This file may be used to create an environment using:",
+        "# $ envmgr create --name <env> --file <this file>",
+        f"# platform: {rattler.Platform.current()}",
+        "@EXPLICIT",
+    ]
+    for r in records:
+        digest = f"sha256:{r.sha256.hex()}" if r.sha256 else (r.md5.hex() if r.md5 else "")
+        lines.append(f"{r.url}#{digest}" if digest else r.url)
+    return "\n".join(lines) + "\n"
+
+
+def export_lock(settings: Settings, env: Env) -> str:
+    records = read_records(env.prefix)
+    platform = rattler.LockPlatform(str(rattler.Platform.current()))
+    try:
+        lock = rattler.LockFile([platform])
+        channels = []
+        for r in records:
+            url = (r.channel or "").rstrip("/")
+            if url and url not in channels:
+                channels.append(url)
+        lock.set_channels("default", [rattler.LockChannel(c) for c in channels])
+        for r in records:
+            lock.add_conda_package("default", platform, r)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "envmgr.lock"
+            lock.to_path(path)
+            return path.read_text(encoding="utf-8")
+    except BaseException as exc:  # PanicException is a BaseException (DESIGN.md)
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise EnvMgrError(f"Writing the lock file failed: {exc}") from None
