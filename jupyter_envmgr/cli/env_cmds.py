@@ -41,17 +41,17 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("run", help="run a command in an activated environment")
     _env_args(p)
     p.add_argument("--cwd", help="working directory for the command")
-    p.add_argument("command", nargs=argparse.REMAINDER, help="the command and its arguments")
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="CMD", help="command and arguments")
     p = sub.add_parser("slurm-script", help="print a SLURM batch script running CMD in the env")
     _env_args(p)
     p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     for option in SLURM_OPTIONS:
         p.add_argument(f"--{option}", help=f"#SBATCH --{option}")
-    p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="CMD", help="-- CMD ARGS...")
 
 
 def _command(args: argparse.Namespace) -> list[str]:
-    command = list(args.command)
+    command = list(args.argv)
     if command and command[0] == "--":
         command = command[1:]
     if not command:
@@ -83,7 +83,7 @@ async def run(session: Any) -> int:
     a = session.args
     env = find_env(session.settings, name=a.name, prefix=a.prefix)
     command = _command(a)
-    if a.command_name == "slurm-script":
+    if a.command == "slurm-script":
         options = {opt: getattr(a, opt.replace("-", "_")) for opt in SLURM_OPTIONS}
         print(slurm_script(env, command, options), end="")
         return 0

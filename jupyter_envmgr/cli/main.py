@@ -93,7 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
     env_cmds.add_export_parser(env_sub)
     for module in VERB_MODULES:
         module.add_parsers(sub)
-    parser.set_defaults(command_name=None)
     return parser
 
 
@@ -123,9 +122,9 @@ class Session:
     def __init__(self, args: argparse.Namespace, argv: Sequence[str]) -> None:
         self.args = args
         self.cmd = shlex.join(["envmgr", *argv])
-        self.json = JsonRenderer() if args.json else None
+        self.json = JsonRenderer() if getattr(args, "json", False) else None
         self.text = TextRenderer()
-        self.settings: Settings = load_settings(root_prefix=args.root_prefix)
+        self.settings: Settings = load_settings(root_prefix=getattr(args, "root_prefix", None))
 
     def on_event(self, event: Any) -> None:
         (self.json or self.text).on_event(event)
@@ -320,7 +319,6 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.command_name = args.command
     as_json = getattr(args, "json", False)
     try:
         session = Session(args, argv)
