@@ -1,3 +1,10 @@
 """jupyter_envmgr: conda environments as first-class citizens of Jupyter."""
 
 __version__ = "0.1.0"
+
+
+def _jupyter_server_extension_points() -> list[dict]:
+    # Imported lazily: the engine and CLI must not pay for (or need) jupyter_server.
+    from .server.app import EnvMgrExtension
+
+    return [{"module": "jupyter_envmgr.server.app", "app": EnvMgrExtension}]

@@ -23,6 +23,7 @@ from .exact_records import explicit_records, revision_records
 from .lock import prefix_lock
 from .pip_step import check_pip_available, run_pip
 from .plan import Plan, make_plan
+from .policy import Policy
 from .prefix import append_history, read_records, requested_specs
 from .progress import Event, EventSink, ignore_events
 from .registry import Env, find_env, new_env_target, register_env, unregister_env
@@ -210,6 +211,7 @@ async def run(
     *,
     confirm: Confirm = _always_yes,
     on_event: EventSink = ignore_events,
+    policy: Policy | None = None,
 ) -> Outcome:
     """Carry out one request. Bad input raises before anything on disk changes."""
     if request.kind not in KINDS:
@@ -230,10 +232,16 @@ async def run(
         if needs_channels
         else []
     )
+    if policy is not None:
+        policy.check_channels(channels)
+        if exact and request.env_file is not None:
+            policy.check_channels(_exact_channels(request.env_file))
     if request.kind == "create":
         return await _create(settings, request, specs, channels, confirm, on_event)
 
     env = find_env(settings, name=request.name, prefix=request.prefix)
+    if policy is not None:
+        policy.check_writable(env)
     async with prefix_lock(
         env.prefix, timeout=settings.lock_timeout, on_event=on_event, cmd=request.cmd
     ):
@@ -283,6 +291,12 @@ async def run(
         outcome.applied = True
         on_event(Event("done", {"prefix": str(env.prefix)}))
         return outcome
+
+
+def _exact_channels(env_file: EnvFile) -> list[str]:
+    if env_file.records is not None:
+        return sorted({(r.channel or "").rstrip("/") for r in env_file.records})
+    return sorted({e.channel for e in env_file.explicit})
 
 
 def _merge_env_file(request: Request) -> Request:

@@ -1,0 +1,72 @@
+"""What an admin allows: channels, read-only envs, cache cleaning. Checked by every face that
+changes an environment on a user's behalf (server, later magics and widgets)."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import Forbidden
+from .registry import Env
+
+
+@dataclass(frozen=True)
+class Policy:
+    # Channel URLs (or URL prefixes) users may solve from; empty means any.
+    allowed_channels: tuple[str, ...] = ()
+    # Env names or prefixes (fnmatch patterns) that are listed and usable but never changed.
+    read_only_envs: tuple[str, ...] = ()
+    # Whole folders whose envs are read-only (e.g. a site-wide envs dir).
+    read_only_dirs: tuple[str, ...] = ()
+    allow_clean: bool = True
+
+    def is_read_only(self, env: Env) -> bool:
+        if env.is_root and not self.read_only_envs and not self.read_only_dirs:
+            return False
+        names = [env.prefix.as_posix()] + ([env.name] if env.name else [])
+        if any(fnmatch.fnmatchcase(n, pat) for n in names for pat in self.read_only_envs):
+            return True
+        for folder in self.read_only_dirs:
+            if _inside(env.prefix, Path(folder)):
+                return True
+        # A folder the server's user cannot write is read-only too: say so before trying.
+        meta = env.prefix / "conda-meta"
+        return meta.exists() and not os.access(meta, os.W_OK)
+
+    def check_writable(self, env: Env) -> None:
+        if self.is_read_only(env):
+            raise Forbidden(
+                f"The environment {env.label} is read-only here (admin policy or file "
+                "permissions). Clone it to change it."
+            )
+
+    def check_channels(self, channel_urls: Sequence[str]) -> None:
+        if not self.allowed_channels:
+            return
+        for url in channel_urls:
+            if not any(_channel_allowed(url, allowed) for allowed in self.allowed_channels):
+                raise Forbidden(
+                    f"The channel {url} is not allowed on this server; allowed: "
+                    f"{', '.join(self.allowed_channels)}."
+                )
+
+    def check_clean(self) -> None:
+        if not self.allow_clean:
+            raise Forbidden("Cleaning the shared package cache is disabled on this server.")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
+        return True
+    except ValueError:
+        return False
+
+
+def _channel_allowed(url: str, allowed: str) -> bool:
+    url = url.rstrip("/")
+    allowed = allowed.rstrip("/")
+    return url == allowed or url.startswith(allowed + "/")

@@ -1,0 +1,200 @@
+"""REST handlers: each parses the request, calls the service, and answers JSON.
+
+One base class maps the engine's errors to `{"message", "reason"}` with the error's status, and
+every verb is authenticated and authorized on the `envmgr` resource.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+
+from ..engine.errors import BadInput, EnvMgrError, EnvNotFound
+from .service import EnvService
+from .tasks import Task
+
+AUTH_RESOURCE = "envmgr"
+MAX_BODY = 1024 * 1024
+
+
+class BaseHandler(ExtensionHandlerMixin, APIHandler):
+    auth_resource = AUTH_RESOURCE
+
+    @property
+    def service(self) -> EnvService:
+        return self.settings["envmgr_service"]
+
+    def body(self) -> dict[str, Any]:
+        raw = self.request.body or b""
+        if len(raw) > MAX_BODY:
+            raise web.HTTPError(413, f"The request body is larger than {MAX_BODY} bytes.")
+        if not raw.strip():
+            return {}
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise BadInput("The request body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise BadInput("The request body must be a JSON object.")
+        return data
+
+    def _handle_request_exception(self, e: BaseException) -> None:
+        # The single place where domain errors become HTTP answers.
+        if isinstance(e, EnvMgrError):
+            self.clear()
+            self.set_status(e.status)
+            self.set_header("Content-Type", "application/json")
+            self.finish(json.dumps({"message": e.message, "reason": e.reason}))
+            return
+        super()._handle_request_exception(e)
+
+    def accepted(self, task: Task) -> None:
+        self.set_status(202)
+        self.set_header("Location", self.base_url.rstrip("/") + f"/envmgr/api/tasks/{task.id}")
+        self.finish(json.dumps(task.to_json()))
+
+
+class EnvironmentsHandler(BaseHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.finish(json.dumps({"environments": self.service.list_envs()}))
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        self.accepted(self.service.create(self.body()))
+
+
+class EnvironmentHandler(BaseHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        env = self.service.env(name)
+        self.finish(
+            json.dumps({**self.service.env_json(env), "packages": self.service.packages(env)})
+        )
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        self.accepted(self.service.delete(name))
+
+
+class PackagesHandler(BaseHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.finish(json.dumps({"packages": self.service.packages(self.service.env(name))}))
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        self.accepted(self.service.change(name, "install", self.body()))
+
+    @web.authenticated
+    @authorized
+    async def patch(self, name: str) -> None:
+        self.accepted(self.service.change(name, "update", self.body()))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        # DELETE bodies are often dropped by proxies: the specs come as ?spec=a&spec=b.
+        specs = self.get_query_arguments("spec")
+        self.accepted(self.service.change(name, "remove", {"specs": specs}))
+
+
+class ExportHandler(BaseHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        env = self.service.env(name)
+        text, filename, mime = self.service.export(env, self.get_query_argument("format", "yml"))
+        self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
+        self.finish(text, set_content_type=f"{mime}; charset=utf-8")
+
+
+class RevisionsHandler(BaseHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.finish(json.dumps({"revisions": self.service.revisions(self.service.env(name))}))
+
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        self.accepted(self.service.rollback(name, self.body()))
+
+
+class TasksHandler(BaseHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.finish(json.dumps({"tasks": [t.to_json() for t in self.service.tasks.list()]}))
+
+
+class TaskHandler(BaseHandler):
+    def task(self, task_id: str) -> Task:
+        task = self.service.tasks.get(task_id)
+        if task is None:
+            raise EnvNotFound(f"No task {task_id!r}; it may have ended long ago.")
+        return task
+
+    @web.authenticated
+    @authorized
+    async def get(self, task_id: str) -> None:
+        self.finish(json.dumps(self.task(task_id).to_json(with_events=True)))
+
+    @web.authenticated
+    @authorized
+    async def delete(self, task_id: str) -> None:
+        task = self.task(task_id)
+        self.service.tasks.cancel(task)
+        self.set_status(202)
+        self.finish(json.dumps(task.to_json()))
+
+
+class TaskEventsHandler(TaskHandler):
+    """Server-sent events: every event from the first (a late subscriber misses nothing),
+    pushed as it happens, until the task ends."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, task_id: str) -> None:
+        task = self.task(task_id)
+        self.set_header("Cache-Control", "no-cache")
+        async for event in self.service.tasks.follow(task):
+            self.set_header("Content-Type", "text/event-stream")
+            self.write(f"event: {event.get('event', 'message')}\ndata: {json.dumps(event)}\n\n")
+            try:
+                await self.flush()
+            except Exception:  # the client went away; the task goes on
+                return
+        self.finish(set_content_type="text/event-stream")
+
+
+class SettingsHandler(BaseHandler):
+    @web.authenticated
+    @authorized("execute")
+    async def get(self) -> None:
+        self.finish(json.dumps(self.service.settings_json()))
+
+
+NAME = r"(?P<name>[^/]+)"
+ROUTES: list[tuple[str, type[BaseHandler]]] = [
+    (r"/envmgr/api/environments", EnvironmentsHandler),
+    (rf"/envmgr/api/environments/{NAME}", EnvironmentHandler),
+    (rf"/envmgr/api/environments/{NAME}/packages", PackagesHandler),
+    (rf"/envmgr/api/environments/{NAME}/export", ExportHandler),
+    (rf"/envmgr/api/environments/{NAME}/revisions", RevisionsHandler),
+    (r"/envmgr/api/tasks", TasksHandler),
+    (r"/envmgr/api/tasks/(?P<task_id>[0-9a-f]{1,32})", TaskHandler),
+    (r"/envmgr/api/tasks/(?P<task_id>[0-9a-f]{1,32})/events", TaskEventsHandler),
+    (r"/envmgr/api/settings", SettingsHandler),
+]

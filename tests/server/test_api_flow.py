@@ -1,0 +1,122 @@
+"""The whole life of an env over HTTP, with pushed progress, through the real engine."""
+
+from __future__ import annotations
+
+import subprocess
+
+from ..helpers import installed
+
+
+async def test_create_install_export_delete_over_http(api, sandbox, channels):
+    final, events = await api.run(
+        "POST",
+        "environments",
+        body={
+            "name": "web",
+            "specs": ["python", "ipykernel"],
+            "channels": [channels.main_url],
+            "override_channels": True,
+        },
+    )
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "queued" and kinds[-1] == "done"
+    assert {"solve-start", "solve-done", "plan", "link"} <= set(kinds)
+    links = [e for e in events if e["event"] == "link"]
+    assert links[-1]["done"] == links[-1]["total"] == len(installed(sandbox.envs / "web"))
+    prefix = sandbox.envs / "web"
+    ok = subprocess.run([str(prefix / "bin" / "python"), "-c", "import ipykernel"])
+    assert ok.returncode == 0
+
+    _, listing = await api.call("GET", "environments")
+    assert {"name": "web", "prefix": str(prefix), "is_root": False, "read_only": False} in listing[
+        "environments"
+    ]
+
+    await api.run(
+        "POST",
+        "environments",
+        "web",
+        "packages",
+        body={"specs": ["delta=1.0"], "channels": [channels.main_url], "override_channels": True},
+    )
+    _, env = await api.call("GET", "environments", "web")
+    assert {"delta": "1.0"}.items() <= {p["name"]: p["version"] for p in env["packages"]}.items()
+
+    await api.run(
+        "PATCH",
+        "environments",
+        "web",
+        "packages",
+        body={"specs": ["delta"], "channels": [channels.main_url], "override_channels": True},
+    )
+    assert installed(prefix)["delta"][0] == "1.1"
+
+    response, text = await api.call(
+        "GET", "environments", "web", "export", params={"format": "yml"}
+    )
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert "- delta=1.1=" in text and "- ipykernel=" in text
+    _, history = await api.call(
+        "GET", "environments", "web", "export", params={"format": "from-history"}
+    )
+    assert "- delta\n" in history
+
+    _, revisions = await api.call("GET", "environments", "web", "revisions")
+    assert len(revisions["revisions"]) == 3
+    await api.run("POST", "environments", "web", "revisions", body={"revision": 1})
+    assert installed(prefix)["delta"][0] == "1.0"
+
+    await api.run("DELETE", "environments", "web", "packages", params={"spec": "delta"})
+    assert "delta" not in installed(prefix)
+
+    await api.run("DELETE", "environments", "web")
+    assert not prefix.exists()
+    _, listing = await api.call("GET", "environments")
+    assert all(e["name"] != "web" for e in listing["environments"])
+
+
+async def test_create_from_an_uploaded_environment_file(api, sandbox, channels):
+    yml = f"name: ignored\nchannels: [{channels.main_url}]\ndependencies:\n  - delta=1.0\n"
+    await api.run(
+        "POST",
+        "environments",
+        body={
+            "name": "uploaded",
+            "file": yml,
+            "filename": "environment.yml",
+            "override_channels": True,
+        },
+    )
+    assert installed(sandbox.envs / "uploaded")["delta"][0] == "1.0"
+
+
+async def test_failed_task_reports_the_solver_reason(api, sandbox, channels):
+    final, events = await api.run(
+        "POST",
+        "environments",
+        body={
+            "name": "nope",
+            "specs": ["broken-dep"],
+            "channels": [channels.main_url],
+            "override_channels": True,
+        },
+        state="failed",
+    )
+    assert final["error"]["reason"] == "unsatisfiable"
+    assert "does-not-exist" in final["error"]["message"]
+    assert not (sandbox.envs / "nope").exists()
+
+
+async def test_late_subscriber_gets_every_event_replayed(api, sandbox, channels):
+    final, first = await api.run(
+        "POST",
+        "environments",
+        body={
+            "name": "late",
+            "specs": ["delta"],
+            "channels": [channels.main_url],
+            "override_channels": True,
+        },
+    )
+    again = await api.events(final["id"])
+    assert again == first
