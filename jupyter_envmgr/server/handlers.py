@@ -194,7 +194,7 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (rf"/envmgr/api/environments/{NAME}/export", ExportHandler),
     (rf"/envmgr/api/environments/{NAME}/revisions", RevisionsHandler),
     (r"/envmgr/api/tasks", TasksHandler),
-    (r"/envmgr/api/tasks/(?P<task_id>[0-9a-f]{1,32})", TaskHandler),
-    (r"/envmgr/api/tasks/(?P<task_id>[0-9a-f]{1,32})/events", TaskEventsHandler),
+    (r"/envmgr/api/tasks/(?P<task_id>[^/]+)", TaskHandler),
+    (r"/envmgr/api/tasks/(?P<task_id>[^/]+)/events", TaskEventsHandler),
     (r"/envmgr/api/settings", SettingsHandler),
 ]
