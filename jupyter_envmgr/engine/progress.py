@@ -52,8 +52,12 @@ class ProgressReporter(rattler.InstallerReporter):
         self._linked = 0
         self._unlinked = 0
         self._last_bytes: dict[int, float] = {}
+        # Link/unlink operations running right now: a cancel waits for them to end.
+        self.in_flight = 0
+        self.last_callback = time.monotonic()
 
     def _token(self, name: str) -> int:
+        self.last_callback = time.monotonic()
         with self._lock:
             self._next += 1
             self._names[self._next] = name
@@ -85,20 +89,28 @@ class ProgressReporter(rattler.InstallerReporter):
         self._sink(Event("download-done", {"name": self._names.get(download_idx, "?")}))
 
     def on_link_start(self, operation: int, package_name: str) -> int:
+        with self._lock:
+            self.in_flight += 1
         return self._token(package_name)
 
     def on_link_complete(self, index: int) -> None:
+        self.last_callback = time.monotonic()
         with self._lock:
+            self.in_flight -= 1
             self._linked += 1
             done = self._linked
         name = self._names.get(index, "?")
         self._sink(Event("link", {"name": name, "done": done, "total": self._link_total}))
 
     def on_unlink_start(self, operation: int, package_name: str) -> int:
+        with self._lock:
+            self.in_flight += 1
         return self._token(package_name)
 
     def on_unlink_complete(self, index: int) -> None:
+        self.last_callback = time.monotonic()
         with self._lock:
+            self.in_flight -= 1
             self._unlinked += 1
             done = self._unlinked
         name = self._names.get(index, "?")

@@ -27,6 +27,8 @@ from .record_archive import archive_records
 from .settings import Settings
 
 JOURNAL = "envmgr-journal"
+QUIET_SECONDS = 0.3
+RESTORE_ATTEMPTS = 3
 
 
 def journal_dir(prefix: Path) -> Path:
@@ -152,14 +154,51 @@ async def restore(settings: Settings, prefix: Path, on_event: EventSink = ignore
 
 async def _run_to_completion(make: Callable[[], Awaitable[None]]) -> None:
     """Run a restore even while our task is being cancelled: a half-restored env is the one
-    outcome we never accept."""
-    task = asyncio.ensure_future(make())
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            continue
-    task.result()
+    outcome we never accept. rattler can fail on a prefix that a cancelled install was still
+    touching; the restore is idempotent, so it is tried again after a pause."""
+    for attempt in range(1, RESTORE_ATTEMPTS + 1):
+        task = asyncio.ensure_future(make())
+        while not task.done():
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                continue
+            except Exception:
+                break
+        if task.exception() is None or attempt == RESTORE_ATTEMPTS:
+            task.result()
+            return
+        await asyncio.sleep(0.5 * attempt)
+
+
+async def _install_cancellably(
+    install: asyncio.Future, reporter: ProgressReporter, on_event: EventSink
+) -> None:
+    """Await rattler's install so that a cancel never races the restore.
+
+    Dropping rattler's future stops its downloads and starts no new link, but a package being
+    linked right now is linked on worker threads that a cancel does not stop: a cancel first
+    waits for those to end, then drops the rest; the restore then undoes what was linked.
+    """
+    try:
+        await asyncio.shield(install)
+    except asyncio.CancelledError:
+        if reporter.in_flight > 0:
+            on_event(Event("cancel-pending", {"reason": "waiting for a package to finish linking"}))
+        while reporter.in_flight > 0 and not install.done():
+            try:
+                await asyncio.sleep(0.01)
+            except asyncio.CancelledError:
+                continue  # already cancelling
+        install.cancel()
+        # Work rattler had already handed to its threads reports in as it ends: wait until the
+        # reporter has been quiet for a moment before the restore touches the prefix.
+        while time.monotonic() - reporter.last_callback < QUIET_SECONDS:
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                continue
+        raise
 
 
 async def apply_plan(
@@ -182,8 +221,8 @@ async def apply_plan(
         site_packages=_site_packages(plan.final),
     )
     reporter = ProgressReporter(on_event, plan.to_link, plan.to_unlink)
-    try:
-        await rattler.install(
+    install = asyncio.ensure_future(
+        rattler.install(
             plan.final,
             prefix,
             cache_dir=settings.pkgs_dir,
@@ -193,6 +232,9 @@ async def apply_plan(
             reporter=reporter,
             show_progress=False,
         )
+    )
+    try:
+        await _install_cancellably(install, reporter, on_event)
     except BaseException as exc:
         await _run_to_completion(lambda: restore(settings, prefix, on_event))
         if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Int, List, Unicode
 
@@ -21,6 +23,9 @@ class EnvMgrExtension(ExtensionApp):
     ).tag(config=True)
     envs_dirs = List(
         Unicode(), help="Envs dirs to manage, first one for new envs (default: as micromamba)."
+    ).tag(config=True)
+    pkgs_dirs = List(
+        Unicode(), help="Package caches, first one written to (default: as micromamba)."
     ).tag(config=True)
     default_channels = List(
         Unicode(), help="Channels used when a request names none (default: the .condarc ones)."
@@ -46,9 +51,9 @@ class EnvMgrExtension(ExtensionApp):
         settings = load_settings(root_prefix=self.root_prefix)
         overrides = {}
         if self.envs_dirs:
-            from pathlib import Path
-
             overrides["envs_dirs"] = tuple(Path(p).expanduser().absolute() for p in self.envs_dirs)
+        if self.pkgs_dirs:
+            overrides["pkgs_dirs"] = tuple(Path(p).expanduser().absolute() for p in self.pkgs_dirs)
         if self.default_channels:
             overrides["channels"] = tuple(self.default_channels)
         settings = settings.with_overrides(**overrides) if overrides else settings
