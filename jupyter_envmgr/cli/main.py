@@ -25,11 +25,11 @@ from ..engine.plan import Plan
 from ..engine.prefix import channel_display, read_history, read_records
 from ..engine.registry import Env, find_env, list_envs
 from ..engine.settings import Settings, load_settings
-from . import env_cmds
+from . import cache_cmds, env_cmds, kernels_cmd
 from .render import JsonRenderer, TextRenderer
 
 # Verb groups in their own modules: each has COMMANDS, add_parsers(sub) and run(session).
-VERB_MODULES = [env_cmds]
+VERB_MODULES = [env_cmds, kernels_cmd, cache_cmds]
 
 
 def _env_args(p: argparse.ArgumentParser) -> None:
@@ -170,6 +170,8 @@ async def _solve_verb(s: Session) -> int:
     if kind == "create" and a.name is None and a.prefix is None and env_file is None:
         raise BadInput("Name the new environment with -n NAME or -p PREFIX.")
     outcome = await operations.run(s.settings, request, confirm=s.confirm, on_event=s.on_event)
+    if outcome.applied:
+        sync_env_kernels(s.settings)
     if a.dry_run and not s.json:
         s.text.plan(outcome.plan, s.settings.channel_alias)
     if outcome.applied:
@@ -263,6 +265,7 @@ async def _env_remove(s: Session) -> int:
             s.result({"removed": False}, "Aborted: nothing was changed.")
             return 0
     await operations.remove_env(s.settings, env, on_event=s.on_event)
+    sync_env_kernels(s.settings)
     s.result({"removed": True, "env": env.to_json()}, f"Removed {env.prefix}")
     return 0
 
@@ -330,6 +333,17 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
     except EnvMgrError as exc:
         _report_error(as_json, exc.message, exc.reason)
         return 1
+
+
+def sync_env_kernels(settings: Settings) -> None:
+    """Keep `jupyter kernelspec list` (and tools outside the server) in step with the envs."""
+    try:
+        from ..kernels import EnvKernelSpecManager, sync_kernelspecs
+
+        manager = EnvKernelSpecManager.from_jupyter_config(root_prefix=str(settings.root_prefix))
+        sync_kernelspecs(manager)
+    except Exception as exc:  # a kernels dir problem must not fail a finished install
+        print(f"warning: could not update kernelspecs: {exc}", file=sys.stderr)
 
 
 def _report_error(as_json: bool, message: str, reason: str) -> None:

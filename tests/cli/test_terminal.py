@@ -16,7 +16,11 @@ def _run_on_tty(sandbox, args, answer: bytes, timeout: float = 120) -> str:
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyter_envmgr", *args],
-        env=sandbox.env, stdin=slave, stdout=slave, stderr=slave, close_fds=True,
+        env=sandbox.env,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
     )
     os.close(slave)
     out = b""
@@ -54,7 +58,10 @@ def test_jupyter_envmgr_is_the_same_command(sandbox, channels):
     jupyter = shutil.which("jupyter", path=os.path.dirname(sys.executable))
     assert jupyter, "jupyter_core's `jupyter` should be installed beside this Python"
     proc = subprocess.run(
-        [jupyter, "envmgr", "info", "--json"], env=sandbox.env, capture_output=True, text=True,
+        [jupyter, "envmgr", "info", "--json"],
+        env=sandbox.env,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,197 @@
+"""`envmgr clean` and `envmgr usage`: parsing and rendering over engine.cache and engine.usage."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+from ..engine.cache import CleanPlan, CleanResult, clean, select_categories
+from ..engine.errors import ConfirmationRequired
+from ..engine.registry import find_env
+from ..engine.usage import UsageReport, disk_usage
+from .render import human_bytes
+
+COMMANDS = ("clean", "usage")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON (events as JSON lines)")
+    p.add_argument("-r", "--root-prefix", help="root prefix (default: $MAMBA_ROOT_PREFIX)")
+
+
+def add_parsers(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "clean", help="remove unused packages, tarballs, index cache and lock files"
+    )
+    _common(p)
+    p.add_argument("--index-cache", action="store_true", help="remove the repodata cache")
+    p.add_argument("--tarballs", action="store_true", help="remove downloaded package archives")
+    p.add_argument("--packages", action="store_true", help="remove extracted packages no env uses")
+    p.add_argument("--locks", action="store_true", help="remove lock files of removed packages")
+    p.add_argument("-a", "--all", action="store_true", help="all of the above")
+    p.add_argument("--dry-run", action="store_true", help="only show what would be removed")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+
+    p = subparsers.add_parser("usage", help="disk space and inodes of envs and the package cache")
+    _common(p)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-n", "--name", help="only this environment (and the package cache)")
+    g.add_argument("-p", "--prefix", help="only the environment at this path")
+
+
+async def run(session: Any) -> int:
+    if session.args.command == "clean":
+        return await _clean(session)
+    return await _usage(session)
+
+
+# ---------------------------------------------------------------------------------------------
+# clean
+
+
+async def _clean(s: Any) -> int:
+    a = s.args
+    categories = select_categories(
+        index_cache=a.index_cache,
+        tarballs=a.tarballs,
+        packages=a.packages,
+        locks=a.locks,
+        all=a.all,
+    )
+
+    def confirm(plan: CleanPlan) -> bool:
+        if not s.json:
+            _print_plan(plan)
+        if a.yes:
+            return True
+        if not sys.stdin.isatty():
+            raise ConfirmationRequired(
+                "Refusing to clean the package cache without confirmation: there is no terminal "
+                "to ask on. Pass -y to confirm, or --dry-run to only see the plan."
+            )
+        return input("Remove these? [y/N] ").strip().lower() in ("y", "yes")
+
+    result = await clean(
+        s.settings, categories, dry_run=a.dry_run, confirm=confirm, on_event=s.on_event
+    )
+    if s.json:
+        s.json.emit({"event": "result", "dry_run": bool(a.dry_run), **result.to_json()})
+        return 1 if result.failed else 0
+    if a.dry_run or result.plan.empty:
+        _print_plan(result.plan)
+        print("Dry run: nothing was removed." if a.dry_run else "Nothing to clean.")
+        return 0
+    _print_outcome(result)
+    return 1 if result.failed else 0
+
+
+def _print_plan(plan: CleanPlan) -> None:
+    print(f"\nPackage cache: {', '.join(map(str, plan.pkgs_dirs))}\n")
+    if plan.items:
+        rows = [(i.category, i.name, human_bytes(i.bytes), str(i.inodes)) for i in plan.items]
+        _table(("Category", "Entry", "Frees", "Inodes"), rows, left=2)
+        print()
+    for category, row in plan.by_category().items():
+        if row["items"]:
+            print(
+                f"  {category:<12} {row['items']:>5} entries  {human_bytes(row['bytes']):>10}  "
+                f"{row['inodes']:>8} inodes"
+            )
+    print(f"\n  Total: frees {human_bytes(plan.bytes)} and {plan.inodes} inodes")
+    in_use = [k for k in plan.kept if k.reason == "in-use"]
+    if in_use:
+        envs = {e for k in in_use for e in k.envs}
+        print(f"  Kept {len(in_use)} packages used by {len(envs)} environments")
+    for k in plan.kept:
+        if k.reason != "in-use":
+            why = (
+                "being written by another process" if k.reason == "busy" else "changed < 1 min ago"
+            )
+            print(f"  Skipped {k.path}: {why}")
+    print()
+
+
+def _print_outcome(result: CleanResult) -> None:
+    if not result.applied:
+        print("Aborted: nothing was removed.")
+        return
+    for k in result.skipped:
+        print(f"Skipped {k.path}: another process started using it; run clean again later.")
+    for f in result.failed:
+        print(f"error: could not remove {f['path']}: {f['message']}", file=sys.stderr)
+    print(
+        f"Removed {len(result.removed)} entries: freed {human_bytes(result.bytes)} and "
+        f"{result.inodes} inodes."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# usage
+
+
+async def _usage(s: Any) -> int:
+    a = s.args
+    envs = None
+    if a.name or a.prefix:
+        envs = [find_env(s.settings, name=a.name, prefix=a.prefix)]
+    report = await asyncio.to_thread(disk_usage, s.settings, envs=envs, on_event=s.on_event)
+    if s.json:
+        s.json.emit({"event": "result", **report.to_json()})
+        return 0
+    _print_usage(report)
+    return 0
+
+
+def _print_usage(report: UsageReport) -> None:
+    rows = []
+    for t in report.trees:
+        label = (t.name or str(t.path)) if t.kind == "env" else f"[pkgs] {t.path}"
+        shared = t.shared_cache.bytes + t.shared_envs.bytes + t.shared_other.bytes
+        rows.append(
+            (
+                label,
+                human_bytes(t.apparent_bytes),
+                human_bytes(t.real_bytes),
+                human_bytes(t.own.bytes),
+                human_bytes(shared),
+                str(t.inodes),
+                str(t.own.inodes),
+            )
+        )
+    tot = report.totals
+    rows.append(
+        (
+            "Total (each inode once)",
+            human_bytes(tot["apparent_bytes"]),
+            human_bytes(tot["real_bytes"]),
+            "",
+            "",
+            str(tot["inodes"]),
+            "",
+        )
+    )
+    print()
+    _table(
+        ("Environment", "Apparent", "Real", "Own", "Shared", "Inodes", "Own inodes"), rows, left=1
+    )
+    print()
+    for fs in report.filesystems:
+        print(
+            f"  Filesystem of {fs.paths[0]}: {human_bytes(fs.free_bytes)} free of "
+            f"{human_bytes(fs.total_bytes)}, {fs.free_inodes} of {fs.total_inodes} inodes free"
+        )
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print()
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], left: int) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    # The first `left` columns are names (left-aligned), the rest figures (right-aligned).
+    fmt = "  ".join(f"{{:<{w}}}" if i < left else f"{{:>{w}}}" for i, w in enumerate(widths))
+    print("  " + fmt.format(*header))
+    print("  " + "-" * (sum(widths) + 2 * (len(widths) - 1)))
+    for r in rows:
+        print("  " + fmt.format(*r))

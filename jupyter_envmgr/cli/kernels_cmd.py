@@ -1,0 +1,84 @@
+"""`envmgr kernels`: the Jupyter kernels of every environment, as the server lists them.
+
+Reads the same traitlets config as the server (`c.EnvKernelSpecManager.exclude_envs`,
+`name_format`, ...), so the names printed here are the names notebooks will record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..kernels.manager import EnvKernelSpec
+
+
+COMMANDS = ("kernels",)
+
+
+def add_parsers(subparsers: Any) -> None:
+    p = subparsers.add_parser("kernels", help="list the Jupyter kernels of every environment")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("-r", "--root-prefix", help="root prefix (default: $MAMBA_ROOT_PREFIX)")
+    p.add_argument(
+        "--sync",
+        action="store_true",
+        help="also (re)write them in your Jupyter kernels dir for tools outside the server "
+        "(jupyter kernelspec list, nbclient, VS Code)",
+    )
+
+
+def _row(spec: EnvKernelSpec) -> dict[str, Any]:
+    found = spec.named.found
+    return {
+        "name": spec.name,
+        "display_name": spec.spec["display_name"],
+        "language": spec.spec["language"],
+        "env": found.env.to_json(),
+        "resource_dir": spec.resource_dir,
+        "argv": spec.spec["argv"],
+        "generated": found.generated,
+    }
+
+
+def _collect(session: Any) -> tuple[list[dict[str, Any]], dict[str, list[str]] | None]:
+    # Imported here: jupyter_client costs ~80 ms, which other verbs should not pay.
+    from ..kernels.manager import EnvKernelSpecManager, sync_kernelspecs
+
+    manager = EnvKernelSpecManager.from_jupyter_config(settings=session.settings)
+    rows = [_row(s) for s in manager.env_kernel_specs().values()]
+    if not getattr(session.args, "sync", False):
+        return rows, None
+    report = sync_kernelspecs(manager)
+    return rows, {k: getattr(report, k) for k in ("written", "unchanged", "removed", "skipped")}
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        print("No environment has a kernel. Install one, e.g. 'envmgr install -n ENV ipykernel'.")
+        return
+    header = ("Kernel name", "Display name", "Environment")
+    table = [(r["name"], r["display_name"], r["env"]["name"] or r["env"]["prefix"]) for r in rows]
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *table, strict=False)]
+    for line in (header, *table):
+        print("  " + "  ".join(f"{c:<{w}}" for c, w in zip(line, widths, strict=True)).rstrip())
+
+
+async def run(session: Any) -> int:
+    # Filesystem reads only, but a cold scan of many envs takes a moment: off the loop.
+    rows, synced = await asyncio.to_thread(_collect, session)
+    if session.json:
+        result: dict[str, Any] = {"event": "result", "kernels": rows}
+        if synced is not None:
+            result["synced"] = synced
+        session.json.emit(result)
+        return 0
+    _print_table(rows)
+    if synced is not None:
+        skipped = synced["skipped"]
+        print(
+            f"\nKernelspecs written: {len(synced['written'])}, unchanged: "
+            f"{len(synced['unchanged'])}, removed: {len(synced['removed'])}"
+            + (f", skipped (name taken): {', '.join(skipped)}" if skipped else "")
+        )
+    return 0

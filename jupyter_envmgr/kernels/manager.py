@@ -1,0 +1,479 @@
+"""Every environment's kernels as Jupyter kernelspecs: live in the server, written for the rest.
+
+Why two mechanisms:
+
+* In the server, `EnvKernelSpecManager` (a `KernelSpecManager` subclass that our server
+  extension installs, see `jupyter_envmgr.kernels`) adds the env kernels to the ordinary ones on
+  every request. Nothing is written, so a kernel appears after `envmgr install ipykernel` and
+  disappears after `envmgr env remove` or an `rm -rf` of the env, without a restart and even
+  when the change came from conda or micromamba.
+* Tools outside the server (`jupyter kernelspec list`, nbclient, VS Code, `jupyter console`)
+  read kernel directories and cannot be given another manager class. For them
+  `sync_kernelspecs` writes each spec *inside its env* (`conda-meta/envmgr-kernels/<name>/`)
+  and links it from the user's kernels dir. Removing the env, by any means, leaves a dangling
+  link that jupyter_client skips: the kernel is gone without anyone cleaning up. The CLI calls
+  it after each operation; the next call prunes the dangling links.
+
+An env's own `python3` spec is always renamed `conda-env-<env>-python3`, and ordinary specs
+win any name clash, so no env ever shadows the server's `python3`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
+from jupyter_core.paths import jupyter_config_path
+from traitlets import Float, Instance, List, TraitError, Unicode, observe, validate
+from traitlets.config import Config, JSONFileConfigLoader, PyFileConfigLoader
+from traitlets.config.loader import ConfigFileNotFound
+
+from ..engine.errors import EnvMgrError
+from ..engine.settings import Settings, load_settings
+from .discovery import KernelDiscovery, mtime_key, shared_discovery
+from .names import (
+    DEFAULT_DISPLAY_NAME_FORMAT,
+    DEFAULT_NAME_FORMAT,
+    NamedKernel,
+    name_kernels,
+)
+from .provisioner import PROVISIONER_NAME
+
+# Written copies carry this file, so we recognise (and only ever delete) our own spec dirs.
+MARKER = ".envmgr-kernel"
+WRITTEN_DIR = os.path.join("conda-meta", "envmgr-kernels")
+_RESOURCE_FILES = ("kernel.js", "kernel.css")
+_SETTINGS_MAX_AGE = 60.0
+
+
+@dataclass(frozen=True)
+class EnvKernelSpec:
+    """A named env kernel as Jupyter sees it."""
+
+    name: str
+    resource_dir: str
+    spec: dict[str, Any]
+    named: NamedKernel
+
+
+@dataclass
+class _PlainCache:
+    setup: tuple  # kernel_dirs, ensure_native_kernel, allowed_kernelspecs
+    paths: list[str]  # the kernel dirs and each found kernel.json
+    key: tuple[int, ...] | None
+    specs: dict[str, dict[str, Any]]
+
+
+def kernel_spec_dict(named: NamedKernel) -> dict[str, Any]:
+    """The kernel.json content: the env's own spec, our display name and the provisioner."""
+    found = named.found
+    env = found.env
+    metadata = dict(found.spec["metadata"])
+    metadata.update(
+        conda_env_name=env.name,
+        conda_env_path=str(env.prefix),
+        # Replaces any provisioner the env's spec named: without ours the env is not activated.
+        kernel_provisioner={
+            "provisioner_name": PROVISIONER_NAME,
+            "config": {"env_prefix": str(env.prefix), "env_name": env.name},
+        },
+    )
+    return {**found.spec, "display_name": named.display_name, "metadata": metadata}
+
+
+def is_env_spec(spec: dict[str, Any]) -> bool:
+    provisioner = spec.get("metadata", {}).get("kernel_provisioner", {})
+    return isinstance(provisioner, dict) and provisioner.get("provisioner_name") == PROVISIONER_NAME
+
+
+def is_written_copy(resource_dir: str) -> bool:
+    return os.path.exists(os.path.join(resource_dir, MARKER))
+
+
+def load_jupyter_config() -> Config:
+    """The config `jupyter server` would read for us (jupyter_config, jupyter_server_config).
+
+    The CLI uses it so that `envmgr kernels` names and excludes exactly as the server does.
+    """
+    config = Config()
+    for directory in reversed(jupyter_config_path()):  # lowest priority first
+        for base in ("jupyter_config", "jupyter_server_config"):
+            for loader_class in (PyFileConfigLoader, JSONFileConfigLoader):
+                suffix = ".py" if loader_class is PyFileConfigLoader else ".json"
+                loader = loader_class(base + suffix, path=directory)
+                try:
+                    config.merge(loader.load_config())
+                except ConfigFileNotFound:
+                    continue
+                except Exception as exc:  # a broken user config must not break `envmgr`
+                    logging.getLogger(__name__).warning(
+                        "Ignoring config file %s: %s", loader.full_filename, exc
+                    )
+    return config
+
+
+class EnvKernelSpecManager(KernelSpecManager):
+    """Kernelspecs of the ordinary kernel dirs plus one per kernel of every conda environment."""
+
+    exclude_envs = List(
+        Unicode(),
+        help="""Environments whose kernels are not listed: shell-style patterns (fnmatch) matched
+        against the environment name and its full path, e.g. ["base", "test-*", "/scratch/*"].""",
+    ).tag(config=True)
+
+    name_format = Unicode(
+        DEFAULT_NAME_FORMAT,
+        help="""Kernel name of an env kernel. Fields: {env} (the env name, normalised; for an env
+        outside the envs dirs its folder name and a short hash of its path), {kernel} (the
+        kernelspec dir name, e.g. python3), {hash} (short hash of the env path). Names that
+        still collide get a hash suffix. Changing it renames kernels in existing notebooks.""",
+    ).tag(config=True)
+
+    display_name_format = Unicode(
+        DEFAULT_DISPLAY_NAME_FORMAT,
+        help="""Display name of an env kernel (launcher and kernel picker). Fields:
+        {display_name} (the env's own), {env} (env name, or path with ~), {kernel},
+        {language}, {prefix} (full path).""",
+    ).tag(config=True)
+
+    refresh_interval = Float(
+        2.0,
+        help="""Seconds during which the per-environment mtimes are not re-checked. Envs created
+        or removed show at once; changes inside an env (installing ipykernel) within this
+        delay. 0 checks every env on every request (about 4 stat calls per env).""",
+    ).tag(config=True)
+
+    root_prefix = Unicode(
+        None,
+        allow_none=True,
+        help="Root prefix to find environments in (default: $MAMBA_ROOT_PREFIX, ~/micromamba).",
+    ).tag(config=True)
+
+    settings = Instance(
+        Settings,
+        allow_none=True,
+        help="Engine settings to use instead of reading the rc files (for embedding).",
+    )
+
+    @validate("name_format", "display_name_format")
+    def _check_format(self, proposal: Any) -> str:
+        if proposal.trait.name == "name_format":
+            fields = dict(env="e", kernel="k", hash="h")
+        else:
+            fields = dict(display_name="d", env="e", kernel="k", language="l", prefix="p")
+        try:
+            proposal.value.format(**fields)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise TraitError(
+                f"{proposal.trait.name} {proposal.value!r} is not a valid format ({exc!r}); "
+                f"see the help of EnvKernelSpecManager.{proposal.trait.name}."
+            ) from None
+        return proposal.value
+
+    @observe("exclude_envs", "name_format", "display_name_format", "allowed_kernelspecs")
+    def _forget_names(self, change: Any) -> None:
+        self._named_from = None
+        self._listed = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._named_from: tuple | None = None
+        self._env_specs: dict[str, EnvKernelSpec] = {}
+        self._loaded_settings: Settings | None = None
+        self._settings_at = float("-inf")
+        self._shadow_warned: set[str] = set()
+        self._plain_cache: _PlainCache | None = None
+        self._listed: tuple | None = None
+
+    @classmethod
+    def from_jupyter_config(cls, **kwargs: Any) -> EnvKernelSpecManager:
+        return cls(config=load_jupyter_config(), **kwargs)
+
+    # --- env kernels ---------------------------------------------------------------------
+
+    def _current_settings(self) -> Settings | None:
+        if self.settings is not None:
+            return self.settings
+        # Re-read now and then: an admin may add envs_dirs to .condarc while the server runs.
+        now = time.monotonic()
+        if now - self._settings_at >= _SETTINGS_MAX_AGE:
+            self._settings_at = now
+            try:
+                self._loaded_settings = load_settings(root_prefix=self.root_prefix)
+            except EnvMgrError as exc:
+                self.log.warning("Environment kernels are not listed: %s", exc.message)
+        return self._loaded_settings
+
+    def discovery(self) -> KernelDiscovery | None:
+        settings = self._current_settings()
+        return shared_discovery(settings, self.log) if settings else None
+
+    def env_kernel_specs(self) -> dict[str, EnvKernelSpec]:
+        """name -> spec of every env kernel not excluded; cached while nothing changes."""
+        discovery = self.discovery()
+        if discovery is None:
+            return {}
+        found = discovery.kernels(max_age=self.refresh_interval)
+        if self._named_from is not found:
+            named = name_kernels(
+                found,
+                name_format=self.name_format,
+                display_name_format=self.display_name_format,
+                exclude_envs=self.exclude_envs,
+                home=discovery.settings.home,
+                logger=self.log,
+            )
+            self._env_specs = {
+                n.name: EnvKernelSpec(n.name, n.found.resource_dir, kernel_spec_dict(n), n)
+                for n in named
+            }
+            self._named_from = found
+        return self._env_specs
+
+    def _allowed(self, name: str) -> bool:
+        return not self.allowed_kernelspecs or name in self.allowed_kernelspecs
+
+    # --- KernelSpecManager API -----------------------------------------------------------
+
+    def _plain_dirs(self) -> dict[str, str]:
+        """Ordinary kernel dirs, minus the copies `sync_kernelspecs` wrote (we list live)."""
+        plain = KernelSpecManager.find_kernel_specs(self)
+        return {n: d for n, d in plain.items() if not is_written_copy(d)}
+
+    def _shadowed(self, name: str) -> None:
+        if name not in self._shadow_warned:
+            self._shadow_warned.add(name)
+            self.log.warning("Env kernel %r is hidden by a kernelspec of the same name", name)
+
+    def find_kernel_specs(self) -> dict[str, str]:
+        found = self._plain_dirs()
+        for name, spec in self.env_kernel_specs().items():
+            if name in found:
+                self._shadowed(name)
+            elif self._allowed(name):
+                found[name] = spec.resource_dir
+        return found
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        name = kernel_name.lower()
+        spec = self.env_kernel_specs().get(name)
+        if spec is not None and self._allowed(name) and name not in self._plain_dirs():
+            # A copy: the caller (the kernel manager) may change its metadata.
+            return self.kernel_spec_class(
+                resource_dir=spec.resource_dir, **copy.deepcopy(spec.spec)
+            )
+        found = super().get_kernel_spec(kernel_name)
+        if is_env_spec(found.to_dict()):
+            raise NoSuchKernel(kernel_name)  # a written copy of an env kernel no longer listed
+        return found
+
+    def _plain_specs(self) -> dict[str, dict[str, Any]]:
+        """What plain `get_all_specs` gives, cached by the mtimes of the kernel dirs and files.
+
+        Caching this part too is what lets a listing with hundreds of env kernels cost about
+        as much as jupyter_client's own listing, which re-reads every kernel.json per call.
+        """
+        setup = (tuple(self.kernel_dirs), self.ensure_native_kernel, self.allowed_kernelspecs)
+        cache = self._plain_cache
+        if cache and cache.setup == setup and cache.key is not None:
+            if mtime_key(cache.paths) == cache.key:
+                return cache.specs
+        found = self._plain_dirs()
+        paths = [*setup[0], *(os.path.join(d, "kernel.json") for d in found.values())]
+        key = mtime_key(paths)  # read before the files: a change meanwhile shows next time
+        specs: dict[str, dict[str, Any]] = {}
+        for name in found:
+            try:
+                spec = KernelSpecManager.get_kernel_spec(self, name)
+            except NoSuchKernel:
+                continue
+            except Exception:
+                self.log.warning("Error loading kernelspec %r", name, exc_info=True)
+                continue
+            specs[name] = {"resource_dir": spec.resource_dir, "spec": spec.to_dict()}
+        self._plain_cache = _PlainCache(setup, paths, key, specs)
+        return specs
+
+    def _listed_env_specs(self, plain: dict[str, Any]) -> dict[str, EnvKernelSpec]:
+        """The env kernels a listing shows: allowed, and not clashing with an ordinary spec."""
+        env_specs = self.env_kernel_specs()
+        cache = self._listed
+        if cache is None or cache[0] is not plain or cache[1] is not env_specs:
+            listed = {}
+            for name, env_spec in env_specs.items():
+                if name in plain:
+                    self._shadowed(name)
+                elif self._allowed(name):
+                    listed[name] = env_spec
+            cache = self._listed = (plain, env_specs, listed)
+        return cache[2]
+
+    def get_all_specs(self) -> dict[str, Any]:
+        plain = self._plain_specs()
+        listed = self._listed_env_specs(plain)
+        # Fresh outer dicts, as jupyter_client returns; the spec dicts are shared with the
+        # cache (jupyter_server only serialises them).
+        result = {
+            n: {"resource_dir": e["resource_dir"], "spec": e["spec"]} for n, e in plain.items()
+        }
+        for name, env_spec in listed.items():
+            result[name] = {"resource_dir": env_spec.resource_dir, "spec": env_spec.spec}
+        return result
+
+    def remove_kernel_spec(self, name: str) -> str:
+        spec = self.env_kernel_specs().get(name.lower())
+        if spec is not None:
+            # The base class would delete the env's own kernel dir, inside the env.
+            raise ValueError(
+                f"{name} is a kernel of the environment {spec.named.found.env.prefix}: remove "
+                "the environment or its kernel package, or hide it with "
+                "EnvKernelSpecManager.exclude_envs."
+            )
+        return super().remove_kernel_spec(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Written kernelspecs for tools outside the server
+
+
+@dataclass
+class SyncReport:
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _spec_text(spec: dict[str, Any]) -> str:
+    return json.dumps(spec, indent=1, sort_keys=True) + "\n"
+
+
+def _write_spec_dir(target: Path, spec: EnvKernelSpec) -> bool:
+    """Write the spec dir (kernel.json, logos, marker) atomically; False when up to date."""
+    text = _spec_text(spec.spec)
+    try:
+        if (target / "kernel.json").read_text(encoding="utf-8") == text:
+            return False
+    except OSError:
+        pass
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    source = Path(spec.resource_dir)
+    for item in source.glob("logo-*"):
+        shutil.copyfile(item, tmp / item.name)
+    for name in _RESOURCE_FILES:
+        if (source / name).is_file():
+            shutil.copyfile(source / name, tmp / name)
+    (tmp / "kernel.json").write_text(text, encoding="utf-8")
+    (tmp / MARKER).write_text(str(spec.named.found.env.prefix) + "\n", encoding="utf-8")
+    _remove(target)
+    os.rename(tmp, target)
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
+def _is_ours(entry: Path) -> bool:
+    if entry.is_symlink():
+        return WRITTEN_DIR in os.readlink(entry)
+    return (entry / MARKER).exists()
+
+
+def _link(link: Path, target: Path) -> bool:
+    if link.is_symlink() and os.readlink(link) == str(target):
+        return False
+    tmp = link.with_name(f".{link.name}.tmp{os.getpid()}")
+    _remove(tmp)
+    os.symlink(target, tmp, target_is_directory=True)
+    if link.is_dir() and not link.is_symlink():
+        shutil.rmtree(link)  # an old fallback copy; os.replace cannot replace a directory
+    os.replace(tmp, link)
+    return True
+
+
+def _place(spec: EnvKernelSpec, kernels_dir: Path, log: logging.Logger) -> bool:
+    """Write one spec into its env and link it; into kernels_dir if the env is read-only."""
+    link = kernels_dir / spec.name
+    inside = spec.named.found.env.prefix / WRITTEN_DIR / spec.name
+    try:
+        wrote = _write_spec_dir(inside, spec)
+        return _link(link, inside) or wrote
+    except OSError as exc:
+        log.info("Writing %s into its env failed (%s); writing a plain copy", spec.name, exc)
+    if link.is_symlink():
+        link.unlink()
+    return _write_spec_dir(link, spec)
+
+
+def _prune_env_copies(discovery: KernelDiscovery, wanted: set[str]) -> None:
+    """Drop copies left in envs whose kernel was renamed, excluded or uninstalled."""
+    for env in discovery.envs:
+        folder = env.prefix / WRITTEN_DIR
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            if entry.name not in wanted and (entry / MARKER).exists():
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _write_all(
+    specs: dict[str, EnvKernelSpec], folder: Path, log: logging.Logger, report: SyncReport
+) -> None:
+    for name, spec in specs.items():
+        link = folder / name
+        if (link.exists() or link.is_symlink()) and not _is_ours(link):
+            log.warning("Not writing kernel %s: %s exists and is not ours", name, link)
+            report.skipped.append(name)
+            continue
+        try:
+            changed = _place(spec, folder, log)
+        except OSError as exc:
+            log.warning("Could not write kernel %s: %s", name, exc)
+            report.skipped.append(name)
+            continue
+        (report.written if changed else report.unchanged).append(name)
+
+
+def _prune_links(specs: dict[str, EnvKernelSpec], folder: Path, report: SyncReport) -> None:
+    for entry in sorted(folder.iterdir()):
+        if entry.name not in specs and not entry.name.startswith(".") and _is_ours(entry):
+            _remove(entry)
+            report.removed.append(entry.name)
+
+
+def sync_kernelspecs(
+    manager: EnvKernelSpecManager | None = None, kernels_dir: str | os.PathLike[str] | None = None
+) -> SyncReport:
+    """Make the user's kernels dir list exactly the env kernels the server would list.
+
+    Never raises for a filesystem problem (it logs a warning): the CLI calls this after every
+    operation, and a read-only kernels dir must not turn a finished install into a failure.
+    """
+    manager = manager or EnvKernelSpecManager.from_jupyter_config()
+    folder = Path(kernels_dir or manager.user_kernel_dir)
+    report = SyncReport()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        specs = manager.env_kernel_specs()
+        _write_all(specs, folder, manager.log, report)
+        _prune_links(specs, folder, report)
+        discovery = manager.discovery()
+        if discovery is not None:
+            _prune_env_copies(discovery, set(specs))
+    except OSError as exc:
+        manager.log.warning("Could not update the kernelspecs in %s: %s", folder, exc)
+    return report
