@@ -7,11 +7,7 @@ Reads the same traitlets config as the server (`c.EnvKernelSpecManager.exclude_e
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from ..kernels.manager import EnvKernelSpec
-
+from typing import Any
 
 COMMANDS = ("kernels",)
 
@@ -28,25 +24,12 @@ def add_parsers(subparsers: Any) -> None:
     )
 
 
-def _row(spec: EnvKernelSpec) -> dict[str, Any]:
-    found = spec.named.found
-    return {
-        "name": spec.name,
-        "display_name": spec.spec["display_name"],
-        "language": spec.spec["language"],
-        "env": found.env.to_json(),
-        "resource_dir": spec.resource_dir,
-        "argv": spec.spec["argv"],
-        "generated": found.generated,
-    }
-
-
 def _collect(session: Any) -> tuple[list[dict[str, Any]], dict[str, list[str]] | None]:
     # Imported here: jupyter_client costs ~80 ms, which other verbs should not pay.
-    from ..kernels.manager import EnvKernelSpecManager, sync_kernelspecs
+    from ..kernels.manager import EnvKernelSpecManager, spec_summary, sync_kernelspecs
 
     manager = EnvKernelSpecManager.from_jupyter_config(settings=session.settings)
-    rows = [_row(s) for s in manager.env_kernel_specs().values()]
+    rows = [spec_summary(s) for s in manager.env_kernel_specs().values()]
     if not getattr(session.args, "sync", False):
         return rows, None
     report = sync_kernelspecs(manager)

@@ -336,14 +336,9 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
 
 
 def sync_env_kernels(settings: Settings) -> None:
-    """Keep `jupyter kernelspec list` (and tools outside the server) in step with the envs."""
-    try:
-        from ..kernels import EnvKernelSpecManager, sync_kernelspecs
+    from ..kernels.manager import sync_for_settings  # jupyter_client only when something changed
 
-        manager = EnvKernelSpecManager.from_jupyter_config(root_prefix=str(settings.root_prefix))
-        sync_kernelspecs(manager)
-    except Exception as exc:  # a kernels dir problem must not fail a finished install
-        print(f"warning: could not update kernelspecs: {exc}", file=sys.stderr)
+    sync_for_settings(settings)
 
 
 def _report_error(as_json: bool, message: str, reason: str) -> None:

@@ -133,7 +133,7 @@ def _parse_lock(path: str) -> EnvFile:
     try:
         lock = rattler.LockFile.from_path(Path(path))
         environment = lock.default_environment()
-        here = str(rattler.Platform.current())
+        here = str(rattler.Subdir.current())
         platform = next((p for p in lock.platforms() if p.name == here), None)
         records = (
             environment.conda_repodata_records_for_platform(platform)
@@ -147,7 +147,7 @@ def _parse_lock(path: str) -> EnvFile:
     if not records:
         raise BadInput(
             f"{path}: the lock file's default environment has no packages for "
-            f"{rattler.Platform.current()}."
+            f"{rattler.Subdir.current()}."
         )
     return EnvFile("lock", path, records=list(records))
 

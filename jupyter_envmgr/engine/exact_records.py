@@ -27,7 +27,7 @@ async def _from_channel(
     try:
         found = await gateway.query(
             [rattler.Channel(channel)],
-            [rattler.Platform(subdir)],
+            [rattler.Subdir(subdir)],
             [rattler.MatchSpec(f"{name} =={version} {build}")],
             recursive=False,
         )

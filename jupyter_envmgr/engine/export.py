@@ -73,7 +73,7 @@ def export_explicit(env: Env) -> str:
     lines = [
         "# This file may be used to create an environment using:",
         "# $ envmgr create --name <env> --file <this file>",
-        f"# platform: {rattler.Platform.current()}",
+        f"# platform: {rattler.Subdir.current()}",
         "@EXPLICIT",
     ]
     for r in records:
@@ -84,7 +84,7 @@ def export_explicit(env: Env) -> str:
 
 def export_lock(settings: Settings, env: Env) -> str:
     records = read_records(env.prefix)
-    platform = rattler.LockPlatform(str(rattler.Platform.current()))
+    platform = rattler.LockPlatform(str(rattler.Subdir.current()))
     try:
         lock = rattler.LockFile([platform])
         channels = []

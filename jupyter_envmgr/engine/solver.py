@@ -19,7 +19,7 @@ from .errors import ChannelError, Unsatisfiable
 from .progress import Event, EventSink, ignore_events
 from .settings import Settings
 
-PLATFORMS = [rattler.Platform.current(), rattler.Platform("noarch")]
+PLATFORMS = [rattler.Subdir.current(), rattler.Subdir("noarch")]
 
 _gateways: dict[Path, rattler.Gateway] = {}
 _virtual_packages: list | None = None

@@ -477,3 +477,27 @@ def sync_kernelspecs(
     except OSError as exc:
         manager.log.warning("Could not update the kernelspecs in %s: %s", folder, exc)
     return report
+
+
+def spec_summary(spec: EnvKernelSpec) -> dict[str, Any]:
+    """What the CLI and the REST API say about one env kernel."""
+    found = spec.named.found
+    return {
+        "name": spec.name,
+        "display_name": spec.spec["display_name"],
+        "language": spec.spec["language"],
+        "env": found.env.to_json(),
+        "resource_dir": spec.resource_dir,
+        "argv": spec.spec["argv"],
+        "generated": found.generated,
+    }
+
+
+def sync_for_settings(settings: Settings) -> SyncReport | None:
+    """After a change to the envs: keep `jupyter kernelspec list` (and tools outside the
+    server) in step. Never raises: a kernels dir problem must not fail a finished install."""
+    try:
+        return sync_kernelspecs(EnvKernelSpecManager.from_jupyter_config(settings=settings))
+    except Exception as exc:
+        logging.getLogger(__name__).warning("Could not update the kernelspecs: %s", exc)
+        return None

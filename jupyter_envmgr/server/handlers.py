@@ -179,6 +179,52 @@ class TaskEventsHandler(TaskHandler):
         self.finish(set_content_type="text/event-stream")
 
 
+class CloneHandler(BaseHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        self.accepted(self.service.clone(name, self.body()))
+
+
+class KernelsHandler(BaseHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        kernels = await self.service.kernels(self.kernel_spec_manager)
+        self.finish(json.dumps({"kernels": kernels}))
+
+
+class SearchHandler(BaseHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        query = self.get_query_argument("q", "")
+        channels = self.get_query_arguments("channel")
+        self.finish(json.dumps({"packages": await self.service.search(query, channels)}))
+
+
+class UsageHandler(BaseHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.finish(json.dumps(await self.service.usage(self.get_query_argument("env", None))))
+
+
+class CleanHandler(BaseHandler):
+    """Cleaning the shared cache affects every user of it: `execute`, not just `write`."""
+
+    @web.authenticated
+    @authorized("execute")
+    async def get(self) -> None:
+        categories = self.get_query_arguments("category") or ["all"]
+        self.finish(json.dumps(await self.service.clean_plan(categories)))
+
+    @web.authenticated
+    @authorized("execute")
+    async def post(self) -> None:
+        self.accepted(self.service.clean(self.body()))
+
+
 class SettingsHandler(BaseHandler):
     @web.authenticated
     @authorized("execute")
@@ -193,6 +239,11 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (rf"/envmgr/api/environments/{NAME}/packages", PackagesHandler),
     (rf"/envmgr/api/environments/{NAME}/export", ExportHandler),
     (rf"/envmgr/api/environments/{NAME}/revisions", RevisionsHandler),
+    (rf"/envmgr/api/environments/{NAME}/clone", CloneHandler),
+    (r"/envmgr/api/kernels", KernelsHandler),
+    (r"/envmgr/api/search", SearchHandler),
+    (r"/envmgr/api/usage", UsageHandler),
+    (r"/envmgr/api/clean", CleanHandler),
     (r"/envmgr/api/tasks", TasksHandler),
     (r"/envmgr/api/tasks/(?P<task_id>[^/]+)", TaskHandler),
     (r"/envmgr/api/tasks/(?P<task_id>[^/]+)/events", TaskEventsHandler),

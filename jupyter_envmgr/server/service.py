@@ -5,19 +5,24 @@ No tornado here: handlers parse HTTP, this module validates and acts, the engine
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..engine import operations
-from ..engine.envfile import read_env_file
+from ..engine.cache import clean, select_categories
+from ..engine.envfile import EnvFile, read_env_file
 from ..engine.errors import BadInput, EnvNotFound
 from ..engine.export import export_explicit, export_lock, export_yaml
 from ..engine.policy import Policy
 from ..engine.prefix import channel_display, read_history, read_records
 from ..engine.registry import Env, find_env, list_envs
+from ..engine.search import search
 from ..engine.settings import Settings
+from ..engine.specs import channel_urls
+from ..engine.usage import disk_usage
 from .tasks import Task, TaskRegistry
 
 MAX_LIST = 200
@@ -45,6 +50,20 @@ def _bool(body: Mapping[str, Any], key: str) -> bool:
     if not isinstance(value, bool):
         raise BadInput(f"'{key}' must be true or false.")
     return value
+
+
+def _categories(names: list[str]) -> tuple[str, ...]:
+    allowed = ("index-cache", "tarballs", "packages", "locks", "all")
+    bad = [n for n in names if n not in allowed]
+    if bad or not names:
+        raise BadInput(f"'categories' must list some of {', '.join(allowed)}; got {names!r}.")
+    return select_categories(
+        index_cache="index-cache" in names,
+        tarballs="tarballs" in names,
+        packages="packages" in names,
+        locks="locks" in names,
+        all="all" in names,
+    )
 
 
 def _only_keys(body: Mapping[str, Any], allowed: set[str]) -> None:
@@ -110,15 +129,69 @@ class EnvService:
         filename, mime = EXPORT_FORMATS[fmt]
         return text, filename, mime
 
+    async def usage(self, name: str | None) -> dict[str, Any]:
+        envs = [self.env(name)] if name else None
+        report = await asyncio.to_thread(disk_usage, self.settings, envs=envs)
+        return report.to_json()
+
+    async def clean_plan(self, categories: list[str]) -> dict[str, Any]:
+        self.policy.check_clean()
+        result = await clean(self.settings, _categories(categories), dry_run=True)
+        return result.plan.to_json()
+
+    async def search(self, query: str, channels: list[str]) -> list[dict[str, Any]]:
+        self.policy.check_channels(channel_urls(channels or self.settings.channels, self.settings))
+        return await search(self.settings, query, channels)
+
+    async def kernels(self, manager: Any) -> list[dict[str, Any]]:
+        from ..kernels.manager import EnvKernelSpecManager, spec_summary
+
+        if not isinstance(manager, EnvKernelSpecManager):
+            manager = EnvKernelSpecManager.from_jupyter_config(settings=self.settings)
+        specs = await asyncio.to_thread(manager.env_kernel_specs)
+        return [spec_summary(s) for s in specs.values()]
+
     # -- changing (tasks) ------------------------------------------------------------------
+    async def _sync_kernels(self) -> None:
+        from ..kernels.manager import sync_for_settings
+
+        await asyncio.to_thread(sync_for_settings, self.settings)
+
     def _start(self, request: operations.Request, label: str) -> Task:
         async def operation(sink):
             outcome = await operations.run(
                 self.settings, request, on_event=sink, policy=self.policy
             )
+            if outcome.applied:
+                await self._sync_kernels()
             return outcome.to_json()
 
         return self.tasks.start(request.kind, label, operation)
+
+    def clean(self, body: Mapping[str, Any]) -> Task:
+        self.policy.check_clean()
+        _only_keys(body, {"categories"})
+        categories = _categories(_str_list(body, "categories", required=True))
+
+        async def operation(sink):
+            result = await clean(self.settings, categories, on_event=sink)
+            return result.to_json()
+
+        return self.tasks.start("clean", None, operation)
+
+    def clone(self, env_name: str, body: Mapping[str, Any]) -> Task:
+        source = self.env(env_name)
+        _only_keys(body, {"name"})
+        name = body.get("name")
+        if not isinstance(name, str):
+            raise BadInput("'name' must be the new environment's name (a string).")
+        # The exact package set, no solve: a clone is the same env under another name.
+        exact = EnvFile("lock", f"clone of {source.label}", records=read_records(source.prefix))
+        request = operations.Request(
+            kind="create", name=name, env_file=exact,
+            cmd=f"jupyter-envmgr (server) create -n {name} --clone {source.label}",
+        )  # fmt: skip
+        return self._start(request, name)
 
     def create(self, body: Mapping[str, Any]) -> Task:
         _only_keys(body, {"name", "specs", "channels", "override_channels", "file", "filename"})
@@ -194,6 +267,7 @@ class EnvService:
 
         async def operation(sink):
             await operations.remove_env(self.settings, env, on_event=sink)
+            await self._sync_kernels()
             return {"removed": True, "env": env.to_json()}
 
         return self.tasks.start("delete", env.name, operation)

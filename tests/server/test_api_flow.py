@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 from ..helpers import installed
@@ -120,3 +121,34 @@ async def test_late_subscriber_gets_every_event_replayed(api, sandbox, channels)
     )
     again = await api.events(final["id"])
     assert again == first
+
+
+async def test_clone_kernels_search_usage_and_clean_over_http(api, sandbox, channels):
+    body = {
+        "name": "orig",
+        "specs": ["python", "ipykernel", "delta=1.0"],
+        "channels": [channels.main_url],
+        "override_channels": True,
+    }
+    await api.run("POST", "environments", body=body)
+    await api.run("POST", "environments", "orig", "clone", body={"name": "twin"})
+    assert installed(sandbox.envs / "twin") == installed(sandbox.envs / "orig")
+
+    _, kernels = await api.call("GET", "kernels")
+    names = {k["name"] for k in kernels["kernels"]}
+    assert {"conda-env-orig-python3", "conda-env-twin-python3"} <= names
+    response = await api.fetch("api", "kernelspecs")
+    assert "conda-env-twin-python3" in json.loads(response.body)["kernelspecs"]
+
+    _, found = await api.call("GET", "search", params={"q": "alpha", "channel": channels.main_url})
+    assert [p["version"] for p in found["packages"]] == ["2.0", "1.5", "1.0"]
+
+    _, usage = await api.call("GET", "usage")
+    trees = {t["path"]: t for t in usage["trees"]}
+    twin = trees[str(sandbox.envs / "twin")]
+    assert twin["inodes"] > 0 and twin["shared_bytes"] > twin["own_bytes"]
+
+    _, plan = await api.call("GET", "clean", params={"category": "packages"})
+    kept = {k["name"] for k in plan["kept"] if k["reason"] == "in-use"}
+    assert any(name.startswith("python-3") for name in kept)
+    await api.run("DELETE", "environments", "twin")
