@@ -76,7 +76,8 @@ def _run_scripts(scripts: list[Path], env: dict[str, str]) -> dict[str, str]:
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip()
         raise EnvMgrError(f"An activation script of the environment failed: {err}")
-    result: dict[str, str] = {}
+    # Variables bash sets for itself keep their values from before (PWD, SHLVL, ...).
+    result = {k: v for k, v in env.items() if k in _SHELL_NOISE}
     for item in proc.stdout.split(b"\0"):
         if b"=" in item:
             key, _, value = item.decode(errors="replace").partition("=")

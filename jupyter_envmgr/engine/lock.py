@@ -19,7 +19,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from .errors import Locked
+from .errors import Forbidden, Locked
 from .progress import Event, EventSink, ignore_events
 
 LOCK_DIR = "envmgr"
@@ -47,7 +47,12 @@ async def prefix_lock(
     prefix: Path, *, timeout: float, on_event: EventSink = ignore_events, cmd: str = ""
 ) -> AsyncIterator[None]:
     meta = prefix / "conda-meta" / LOCK_DIR
-    meta.mkdir(parents=True, exist_ok=True)
+    try:
+        meta.mkdir(parents=True, exist_ok=True)
+    except PermissionError:
+        raise Forbidden(
+            f"The environment {prefix} is not writable by you; clone it to change it."
+        ) from None
     # thread_local=False: we acquire in a worker thread (so the server loop never blocks) and
     # release wherever the operation ends; is_singleton=False: each operation has its own fd,
     # so two tasks of one server process exclude each other too (flock is per open file).

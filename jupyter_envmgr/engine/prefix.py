@@ -16,6 +16,8 @@ from pathlib import Path
 
 import rattler
 
+from .errors import EnvMgrError
+
 META = "conda-meta"
 
 
@@ -31,7 +33,16 @@ def record_files(prefix: Path) -> list[Path]:
 
 
 def read_records(prefix: Path) -> list[rattler.PrefixRecord]:
-    return [rattler.PrefixRecord.from_path(p) for p in record_files(prefix)]
+    records = []
+    for path in record_files(prefix):
+        try:
+            records.append(rattler.PrefixRecord.from_path(path))
+        except Exception as exc:  # rattler's parse errors; say which file, not a traceback
+            raise EnvMgrError(
+                f"The package record {path} is damaged ({exc}). Restore or remove that file, "
+                "then try again."
+            ) from None
+    return records
 
 
 def dist_name(record: rattler.RepoDataRecord) -> str:

@@ -21,7 +21,7 @@ from ..engine.prefix import channel_display, read_history, read_records
 from ..engine.registry import Env, find_env, list_envs
 from ..engine.search import search
 from ..engine.settings import Settings
-from ..engine.specs import channel_urls
+from ..engine.specs import channel_urls, parse_specs, solver_channels
 from ..engine.usage import disk_usage
 from .tasks import Task, TaskRegistry
 
@@ -157,7 +157,21 @@ class EnvService:
 
         await asyncio.to_thread(sync_for_settings, self.settings)
 
+    def _precheck(self, request: operations.Request) -> None:
+        """Specs and channels are checked before a task exists: bad input and forbidden
+        channels answer 400/403 at once instead of a task that fails later."""
+        if request.kind in ("remove", "rollback") or request.env_file is not None:
+            parse_specs(request.specs, self.settings)
+            return
+        specs = parse_specs(request.specs, self.settings)
+        channels = solver_channels(
+            request.channels, specs, self.settings, request.override_channels
+        )
+        self.policy.check_channels(channels)
+
     def _start(self, request: operations.Request, label: str) -> Task:
+        self._precheck(request)
+
         async def operation(sink):
             outcome = await operations.run(
                 self.settings, request, on_event=sink, policy=self.policy

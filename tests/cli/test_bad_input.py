@@ -164,3 +164,11 @@ def test_unreadable_config_is_reported(existing, channels):
 def test_usage_errors_exit_2(existing):
     res = existing.run("create", "--no-such-flag", check=False)
     assert res.returncode == 2 and "usage:" in res.stderr
+
+
+def test_a_damaged_record_is_named_not_a_traceback(existing, channels):
+    record = next((existing.envs / "here" / "conda-meta").glob("delta-*.json"))
+    record.write_text("{ not json")
+    _unchanged(
+        existing, ["install", "-n", "here", "-c", channels.main_url, "alpha", "-y"], "is damaged"
+    )
