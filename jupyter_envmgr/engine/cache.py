@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BadInput, Forbidden, Locked
+from .lock import describe_holder
 from .prefix import META
 from .progress import Event, EventSink, ignore_events
 from .registry import Env, list_envs
@@ -264,12 +265,6 @@ def _cmdline(pid: str) -> str:
     return raw.replace(b"\0", b" ").decode(errors="replace").strip() or "?"
 
 
-def _describe(holder: dict | None) -> str:
-    if not holder:
-        return "another process"
-    return f"process {holder['pid']} ({holder['cmd'][:120]})"
-
-
 @asynccontextmanager
 async def cache_lock(
     pkgs_dir: Path, *, timeout: float, on_event: EventSink = ignore_events
@@ -291,7 +286,8 @@ async def cache_lock(
                 if time.monotonic() >= deadline:
                     raise Locked(
                         f"The package cache {pkgs_dir} is being written by "
-                        f"{_describe(lock_holder(path))} (an install or download is running) and "
+                        f"{describe_holder(lock_holder(path))} (an install or download is "
+                        "running) and "
                         f"was not released within {timeout:g} s. Nothing was removed: wait for "
                         "it to finish and run clean again."
                     )

@@ -35,6 +35,13 @@ class EnvExists(EnvMgrError):
     reason = "env-exists"
 
 
+class Conflict(EnvMgrError):
+    """The request clashes with the current state (e.g. cancelling a finished task)."""
+
+    status = 409
+    reason = "conflict"
+
+
 class Unsatisfiable(EnvMgrError):
     """The solver found no solution; the message carries its explanation."""
 

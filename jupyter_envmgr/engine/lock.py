@@ -36,10 +36,12 @@ def lock_holder(prefix: Path) -> dict | None:
         return None
 
 
-def _describe(holder: dict | None) -> str:
+def describe_holder(holder: dict | None) -> str:
+    """`process 123 on host (envmgr install ...)` for a lock-holder record, as users read it."""
     if not holder:
         return "another process"
-    return f"process {holder.get('pid')} on {holder.get('host')} ({holder.get('cmd', '?')})"
+    host = f" on {holder['host']}" if holder.get("host") else ""
+    return f"process {holder.get('pid')}{host} ({str(holder.get('cmd', '?'))[:120]})"
 
 
 @asynccontextmanager
@@ -72,9 +74,9 @@ async def prefix_lock(
             except Timeout:
                 if time.monotonic() >= deadline:
                     raise Locked(
-                        f"The environment {prefix} is locked by {_describe(lock_holder(prefix))}"
-                        f" and was not released within {timeout:g} s. Wait for it to finish "
-                        "and try again."
+                        f"The environment {prefix} is locked by "
+                        f"{describe_holder(lock_holder(prefix))} and was not released within "
+                        f"{timeout:g} s. Wait for it to finish and try again."
                     ) from None
     owner = meta / OWNER_NAME
     try:

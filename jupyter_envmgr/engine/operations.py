@@ -8,6 +8,7 @@ installed records as `locked` so that nothing moves unless it has to.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 from collections.abc import Awaitable, Callable, Sequence
@@ -246,7 +247,7 @@ async def run(
         env.prefix, timeout=settings.lock_timeout, on_event=on_event, cmd=request.cmd
     ):
         await recover_if_needed(settings, env.prefix, on_event)
-        installed = read_records(env.prefix)
+        installed = await asyncio.to_thread(read_records, env.prefix)
         records, requested = await _solve_request(
             settings, request, env, installed, specs, channels, on_event
         )

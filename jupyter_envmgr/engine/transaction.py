@@ -99,6 +99,13 @@ def _package_paths(extracted: Path, site_packages: str | None) -> list[str]:
     except (FileNotFoundError, ValueError):
         return []
     result = []
+    try:
+        link = json.loads((extracted / "info" / "link.json").read_text(encoding="utf-8"))
+        entry_points = link.get("noarch", {}).get("entry_points", [])
+    except (FileNotFoundError, ValueError, AttributeError):
+        entry_points = []
+    # Console scripts the installer generates from link.json are in no paths.json.
+    result += [f"bin/{ep.split('=')[0].strip()}" for ep in entry_points if "=" in ep]
     for entry in paths.get("paths", []):
         rel = entry.get("_path", "")
         if rel.startswith("site-packages/") and site_packages:
@@ -212,8 +219,10 @@ async def apply_plan(
 ) -> None:
     prefix = plan.prefix
     linking = [str(settings.pkgs_dir / dist_name(r)) for r in plan.to_link]
-    archive_records(prefix, record_files(prefix))  # for rollbacks to before this change
-    write_journal(
+    # Records of big packages list every file: parsing and copying them stays off the loop.
+    await asyncio.to_thread(archive_records, prefix, record_files(prefix))
+    await asyncio.to_thread(
+        write_journal,
         prefix,
         operation=operation,
         created=created,
@@ -247,5 +256,5 @@ async def apply_plan(
                 "restored to its previous state; check the channel and try again."
             ) from None
         raise
-    archive_records(prefix, record_files(prefix))
+    await asyncio.to_thread(archive_records, prefix, record_files(prefix))
     clear_journal(prefix)

@@ -14,7 +14,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..engine.errors import BadInput, EnvMgrError, EnvNotFound
+from ..engine.errors import BadInput, Conflict, EnvMgrError, EnvNotFound
 from .service import EnvService
 from .tasks import Task
 
@@ -139,13 +139,15 @@ class TasksHandler(BaseHandler):
         self.finish(json.dumps({"tasks": [t.to_json() for t in self.service.tasks.list()]}))
 
 
-class TaskHandler(BaseHandler):
+class TaskLookup(BaseHandler):
     def task(self, task_id: str) -> Task:
         task = self.service.tasks.get(task_id)
         if task is None:
             raise EnvNotFound(f"No task {task_id!r}; it may have ended long ago.")
         return task
 
+
+class TaskHandler(TaskLookup):
     @web.authenticated
     @authorized
     async def get(self, task_id: str) -> None:
@@ -155,12 +157,14 @@ class TaskHandler(BaseHandler):
     @authorized
     async def delete(self, task_id: str) -> None:
         task = self.task(task_id)
+        if task.finished:
+            raise Conflict(f"Task {task_id} already ended ({task.state}); nothing to cancel.")
         self.service.tasks.cancel(task)
         self.set_status(202)
         self.finish(json.dumps(task.to_json()))
 
 
-class TaskEventsHandler(TaskHandler):
+class TaskEventsHandler(TaskLookup):
     """Server-sent events: every event from the first (a late subscriber misses nothing),
     pushed as it happens, until the task ends."""
 

@@ -18,7 +18,7 @@ from ..engine.errors import BadInput, EnvNotFound
 from ..engine.export import export_explicit, export_lock, export_yaml
 from ..engine.policy import Policy
 from ..engine.prefix import channel_display, read_history, read_records
-from ..engine.registry import Env, find_env, list_envs
+from ..engine.registry import Env, find_env, list_envs, new_env_target
 from ..engine.search import search
 from ..engine.settings import Settings
 from ..engine.specs import channel_urls, parse_specs, solver_channels
@@ -160,6 +160,12 @@ class EnvService:
     def _precheck(self, request: operations.Request) -> None:
         """Specs and channels are checked before a task exists: bad input and forbidden
         channels answer 400/403 at once instead of a task that fails later."""
+        if request.kind == "create":
+            new_env_target(self.settings, name=request.name)  # bad or taken name: 400/409
+        if request.kind == "rollback":
+            last = len(read_history(self.env(request.name or "").prefix)) - 1
+            if request.revision is None or not 0 <= request.revision <= last:
+                raise BadInput(f"Revision {request.revision} does not exist (0 to {last}).")
         if request.kind in ("remove", "rollback") or request.env_file is not None:
             parse_specs(request.specs, self.settings)
             return
