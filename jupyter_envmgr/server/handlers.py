@@ -63,7 +63,11 @@ class EnvironmentsHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.finish(json.dumps({"environments": self.service.list_envs()}))
+        if self.get_query_argument("sizes", "false").lower() in ("1", "true", "yes"):
+            envs = await self.service.list_envs_with_sizes()
+        else:
+            envs = self.service.list_envs()
+        self.finish(json.dumps({"environments": envs}))
 
     @web.authenticated
     @authorized

@@ -143,6 +143,10 @@ async def test_clone_kernels_search_usage_and_clean_over_http(api, sandbox, chan
     _, found = await api.call("GET", "search", params={"q": "alpha", "channel": channels.main_url})
     assert [p["version"] for p in found["packages"]] == ["2.0", "1.5", "1.0"]
 
+    _, sized = await api.call("GET", "environments", params={"sizes": "true"})
+    twin_size = next(e for e in sized["environments"] if e["name"] == "twin")["size"]
+    assert twin_size["real_bytes"] > 0 and twin_size["shared_bytes"] > twin_size["own_bytes"]
+
     _, usage = await api.call("GET", "usage")
     trees = {t["path"]: t for t in usage["trees"]}
     twin = trees[str(sandbox.envs / "twin")]
