@@ -27,6 +27,9 @@ async def test_create_install_export_delete_over_http(api, sandbox, channels):
     prefix = sandbox.envs / "web"
     ok = subprocess.run([str(prefix / "bin" / "python"), "-c", "import ipykernel"])
     assert ok.returncode == 0
+    # The new env has a kernel at once, without a restart or a manual step.
+    response = await api.fetch("api", "kernelspecs")
+    assert "conda-env-web-python3" in json.loads(response.body)["kernelspecs"]
 
     _, listing = await api.call("GET", "environments")
     assert {"name": "web", "prefix": str(prefix), "is_root": False, "read_only": False} in listing[
