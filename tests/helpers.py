@@ -119,3 +119,10 @@ def files_on_disk(prefix: Path) -> set[str]:
                 continue  # rattler's install writes this marker into every prefix
             result.add(os.path.normpath(os.path.join(rel_dir, name)))
     return result
+
+
+def on(channel: str, name: str, *specs: str, json: bool = False) -> list[str]:
+    """The arguments of `envmgr VERB -n NAME -c CHANNEL --override-channels SPECS... -y`."""
+    return ["-n", name, "-c", channel, "--override-channels", *specs, "-y"] + (
+        ["--json"] if json else []
+    )

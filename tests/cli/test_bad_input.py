@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ..helpers import tree_snapshot
+from ..helpers import on, tree_snapshot
 
 
 @pytest.fixture
 def existing(sandbox, channels):
-    sandbox.run(
-        "create", "-n", "here", "-c", channels.main_url, "--override-channels", "delta=1.0", "-y"
-    )
+    sandbox.run("create", *on(channels.main_url, "here", "delta=1.0"))
     return sandbox
 
 

@@ -6,39 +6,19 @@ import subprocess
 
 import pytest
 
-from ..helpers import installed, tree_snapshot, versions
+from ..helpers import installed, on, tree_snapshot, versions
 
 
 @pytest.fixture
 def pyenv(sandbox, channels):
-    sandbox.run(
-        "create",
-        "-n",
-        "e",
-        "-c",
-        channels.main_url,
-        "--override-channels",
-        "python",
-        "alpha=1.0",
-        "-y",
-    )
+    sandbox.run("create", *on(channels.main_url, "e", "python", "alpha=1.0"))
     return sandbox.envs / "e"
 
 
 @pytest.fixture
 def depenv(sandbox, channels):
     """alpha is only a dependency here (of beta 1.0), so it may move."""
-    sandbox.run(
-        "create",
-        "-n",
-        "e",
-        "-c",
-        channels.main_url,
-        "--override-channels",
-        "python",
-        "beta=1.0",
-        "-y",
-    )
+    sandbox.run("create", *on(channels.main_url, "e", "python", "beta=1.0"))
     return sandbox.envs / "e"
 
 
@@ -78,9 +58,7 @@ def test_change_matches_the_dry_run_plan(sandbox, channels, depenv, verb_args):
 
 
 def test_install_then_import_and_history_records_specs(sandbox, channels, depenv):
-    sandbox.run(
-        "install", "-n", "e", "-c", channels.main_url, "--override-channels", "beta=2.0", "-y"
-    )
+    sandbox.run("install", *on(channels.main_url, "e", "beta=2.0"))
     assert versions(depenv)["alpha"] == "2.0"
     imported = subprocess.run(
         [str(depenv / "bin" / "python"), "-c", "import alpha, beta; print(alpha.__version__)"],
@@ -102,9 +80,7 @@ def test_remove_works_offline_without_any_channel(sandbox, depenv):
 
 
 def test_remove_takes_dependents_along(sandbox, channels, pyenv):
-    sandbox.run(
-        "install", "-n", "e", "-c", channels.main_url, "--override-channels", "beta=1.0", "-y"
-    )
+    sandbox.run("install", *on(channels.main_url, "e", "beta=1.0"))
     sandbox.run("remove", "-n", "e", "alpha", "-y")
     names = set(installed(pyenv))
     assert "alpha" not in names and "beta" not in names and "python" in names
@@ -158,16 +134,7 @@ def test_strict_channel_priority_follows_the_order_given(sandbox, channels):
 
 
 def test_channel_prefix_in_spec_picks_that_channel(sandbox, channels):
-    sandbox.run(
-        "create",
-        "-n",
-        "cp",
-        "-c",
-        channels.main_url,
-        "--override-channels",
-        f"{channels.extra_url}::delta",
-        "-y",
-    )
+    sandbox.run("create", *on(channels.main_url, "cp", f"{channels.extra_url}::delta"))
     version, _, channel = installed(sandbox.envs / "cp")["delta"]
     assert version == "5.0" and channel.rstrip("/") == channels.extra_url
 
@@ -178,14 +145,5 @@ def test_channel_name_prefix_resolves_through_custom_channels(sandbox, channels)
     (sandbox.home / ".condarc").write_text(
         f"custom_channels:\n  {channels.extra.name}: file://{base}\n"
     )
-    sandbox.run(
-        "create",
-        "-n",
-        "cn",
-        "-c",
-        channels.main_url,
-        "--override-channels",
-        f"{channels.extra.name}::delta",
-        "-y",
-    )
+    sandbox.run("create", *on(channels.main_url, "cn", f"{channels.extra.name}::delta"))
     assert installed(sandbox.envs / "cn")["delta"][0] == "5.0"

@@ -7,22 +7,11 @@ import os
 import re
 import subprocess
 
-from ..helpers import installed, tree_snapshot
+from ..helpers import installed, on, tree_snapshot
 
 
 def test_created_env_runs_ipykernel_from_hard_linked_cache_files(sandbox, channels):
-    res = sandbox.run(
-        "create",
-        "-n",
-        "t1",
-        "-c",
-        channels.main_url,
-        "--override-channels",
-        "python",
-        "ipykernel",
-        "-y",
-        "--json",
-    )
+    res = sandbox.run("create", *on(channels.main_url, "t1", "python", "ipykernel", json=True))
     prefix = sandbox.envs / "t1"
     assert res.result()["applied"] is True
     check = subprocess.run(
@@ -43,9 +32,7 @@ def test_created_env_runs_ipykernel_from_hard_linked_cache_files(sandbox, channe
 
 
 def test_records_and_history_are_in_conda_format(sandbox, channels):
-    sandbox.run(
-        "create", "-n", "fmt", "-c", channels.main_url, "--override-channels", "delta=1.0", "-y"
-    )
+    sandbox.run("create", *on(channels.main_url, "fmt", "delta=1.0"))
     prefix = sandbox.envs / "fmt"
     record = json.loads(next((prefix / "conda-meta").glob("delta-1.0-*.json")).read_text())
     for key in (

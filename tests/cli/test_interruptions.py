@@ -9,7 +9,7 @@ import time
 
 from jupyter_envmgr.channels import serve_channel
 
-from ..helpers import files_on_disk, installed, owned_files
+from ..helpers import files_on_disk, installed, on, owned_files
 
 
 def _wait_for_event(proc, kind: str, timeout: float = 120) -> dict:
@@ -35,21 +35,10 @@ def _assert_consistent(prefix, expected):
 
 def test_sigkill_during_linking_is_undone_by_the_next_command(private_sandbox, channels):
     sb = private_sandbox
-    sb.run("create", "-n", "k", "-c", channels.main_url, "--override-channels", "delta", "-y")
+    sb.run("create", *on(channels.main_url, "k", "delta"))
     prefix = sb.envs / "k"
     before = installed(prefix)
-    proc = sb.popen(
-        "install",
-        "-n",
-        "k",
-        "-c",
-        channels.main_url,
-        "--override-channels",
-        "python",
-        "ipykernel",
-        "-y",
-        "--json",
-    )
+    proc = sb.popen("install", *on(channels.main_url, "k", "python", "ipykernel", json=True))
     _wait_for_event(proc, "link")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -58,40 +47,19 @@ def test_sigkill_during_linking_is_undone_by_the_next_command(private_sandbox, c
     assert repaired["repaired"] is True
     _assert_consistent(prefix, before)
     # The env is usable afterwards: the same install now succeeds.
-    sb.run("install", "-n", "k", "-c", channels.main_url, "--override-channels", "python", "-y")
+    sb.run("install", *on(channels.main_url, "k", "python"))
     assert "python" in installed(prefix)
 
 
 def test_next_install_recovers_a_killed_one_on_lock_acquisition(private_sandbox, channels):
     sb = private_sandbox
-    sb.run("create", "-n", "k2", "-c", channels.main_url, "--override-channels", "delta=1.0", "-y")
+    sb.run("create", *on(channels.main_url, "k2", "delta=1.0"))
     prefix = sb.envs / "k2"
-    proc = sb.popen(
-        "install",
-        "-n",
-        "k2",
-        "-c",
-        channels.main_url,
-        "--override-channels",
-        "python",
-        "ipykernel",
-        "-y",
-        "--json",
-    )
+    proc = sb.popen("install", *on(channels.main_url, "k2", "python", "ipykernel", json=True))
     _wait_for_event(proc, "link")
     proc.kill()
     proc.wait()
-    res = sb.run(
-        "install",
-        "-n",
-        "k2",
-        "-c",
-        channels.main_url,
-        "--override-channels",
-        "delta=1.1",
-        "-y",
-        "--json",
-    )
+    res = sb.run("install", *on(channels.main_url, "k2", "delta=1.1", json=True))
     assert any(e["event"] == "restore" for e in res.events())
     assert installed(prefix)["delta"][0] == "1.1"
     assert "python" not in installed(prefix)
@@ -99,29 +67,20 @@ def test_next_install_recovers_a_killed_one_on_lock_acquisition(private_sandbox,
 
 def test_connection_dropped_mid_download_leaves_env_as_it_was(private_sandbox, channels):
     sb = private_sandbox
-    sb.run("create", "-n", "d", "-c", channels.main_url, "--override-channels", "delta=1.0", "-y")
+    sb.run("create", *on(channels.main_url, "d", "delta=1.0"))
     prefix = sb.envs / "d"
     before = installed(prefix)
     with serve_channel(channels.main, drop_after=200_000) as url:
         res = sb.run(
             "install",
-            "-n",
-            "d",
-            "-c",
-            url,
-            "--override-channels",
-            "python",
-            "delta=1.1",
-            "-y",
+            *on(url, "d", "python", "delta=1.1"),
             check=False,
         )
         assert res.returncode == 1, res
         assert "restored to its previous state" in res.stderr
         _assert_consistent(prefix, before)
         # A failed create leaves no env behind.
-        res = sb.run(
-            "create", "-n", "d2", "-c", url, "--override-channels", "python", "-y", check=False
-        )
+        res = sb.run("create", *on(url, "d2", "python"), check=False)
         assert res.returncode == 1
         assert not (sb.envs / "d2").exists()
         assert str(sb.envs / "d2") not in (sb.home / ".conda" / "environments.txt").read_text()
@@ -129,13 +88,11 @@ def test_connection_dropped_mid_download_leaves_env_as_it_was(private_sandbox, c
 
 def test_sigterm_during_slow_download_cancels_and_restores(private_sandbox, channels):
     sb = private_sandbox
-    sb.run("create", "-n", "s", "-c", channels.main_url, "--override-channels", "delta=1.0", "-y")
+    sb.run("create", *on(channels.main_url, "s", "delta=1.0"))
     prefix = sb.envs / "s"
     before = installed(prefix)
     with serve_channel(channels.main, chunk_delay=0.05, chunk_size=16384) as url:
-        proc = sb.popen(
-            "install", "-n", "s", "-c", url, "--override-channels", "python", "-y", "--json"
-        )
+        proc = sb.popen("install", *on(url, "s", "python", json=True))
         _wait_for_event(proc, "download-progress")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
@@ -146,24 +103,12 @@ def test_sigterm_during_slow_download_cancels_and_restores(private_sandbox, chan
 
 def test_two_installs_into_one_env_take_turns(private_sandbox, channels):
     sb = private_sandbox
-    sb.run("create", "-n", "two", "-c", channels.main_url, "--override-channels", "python", "-y")
+    sb.run("create", *on(channels.main_url, "two", "python"))
     prefix = sb.envs / "two"
     with serve_channel(channels.main, chunk_delay=0.02, chunk_size=16384) as url:
-        first = sb.popen(
-            "install", "-n", "two", "-c", url, "--override-channels", "ipykernel", "-y", "--json"
-        )
+        first = sb.popen("install", *on(url, "two", "ipykernel", json=True))
         _wait_for_event(first, "solve-done")
-        second = sb.popen(
-            "install",
-            "-n",
-            "two",
-            "-c",
-            channels.main_url,
-            "--override-channels",
-            "delta",
-            "-y",
-            "--json",
-        )
+        second = sb.popen("install", *on(channels.main_url, "two", "delta", json=True))
         wait = _wait_for_event(second, "lock-wait")
         assert wait["holder"]["pid"] == first.pid
         out1, err1 = first.communicate(timeout=300)
@@ -179,11 +124,9 @@ def test_two_installs_into_one_env_take_turns(private_sandbox, channels):
 
 def test_a_held_lock_times_out_with_a_message_naming_the_holder(private_sandbox, channels):
     sb = private_sandbox
-    sb.run("create", "-n", "lk", "-c", channels.main_url, "--override-channels", "python", "-y")
+    sb.run("create", *on(channels.main_url, "lk", "python"))
     with serve_channel(channels.main, chunk_delay=0.05, chunk_size=16384) as url:
-        first = sb.popen(
-            "install", "-n", "lk", "-c", url, "--override-channels", "ipykernel", "-y", "--json"
-        )
+        first = sb.popen("install", *on(url, "lk", "ipykernel", json=True))
         _wait_for_event(first, "solve-done")
         env = dict(sb.env, ENVMGR_LOCK_TIMEOUT="0.5")
         import subprocess
@@ -217,9 +160,7 @@ def test_a_held_lock_times_out_with_a_message_naming_the_holder(private_sandbox,
 
 
 def test_env_list_shows_envs_from_environments_txt(sandbox, channels, tmp_path):
-    sandbox.run(
-        "create", "-n", "named", "-c", channels.main_url, "--override-channels", "delta", "-y"
-    )
+    sandbox.run("create", *on(channels.main_url, "named", "delta"))
     elsewhere = tmp_path / "elsewhere" / "proj-env"
     sandbox.run(
         "create",

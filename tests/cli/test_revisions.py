@@ -6,7 +6,7 @@ import shutil
 
 from jupyter_envmgr.channels import serve_channel
 
-from ..helpers import installed, tree_snapshot
+from ..helpers import installed, on, tree_snapshot
 
 
 def test_rollback_restores_the_exact_previous_set_offline(private_sandbox, channels):
@@ -27,7 +27,7 @@ def test_rollback_restores_the_exact_previous_set_offline(private_sandbox, chann
 
 
 def test_unknown_revision_is_refused(sandbox, channels):
-    sandbox.run("create", "-n", "r", "-c", channels.main_url, "--override-channels", "delta", "-y")
+    sandbox.run("create", *on(channels.main_url, "r", "delta"))
     snap = tree_snapshot(sandbox.envs)
     res = sandbox.run("install", "-n", "r", "--revision", "7", "-y", check=False)
     assert res.returncode == 1 and "Revision 7 does not exist" in res.stderr

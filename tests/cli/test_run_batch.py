@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from ..helpers import on
+
 PROBE = (
     "import os, sys, json; print(json.dumps({'prefix': sys.prefix, "
     "'activated': os.environ.get('ENVMGR_TEST_ACTIVATED'), 'state': os.environ.get('MYVAR'), "
@@ -16,17 +18,7 @@ PROBE = (
 
 @pytest.fixture
 def actenv(sandbox, channels):
-    sandbox.run(
-        "create",
-        "-n",
-        "act",
-        "-c",
-        channels.main_url,
-        "--override-channels",
-        "python",
-        "activate-pkg",
-        "-y",
-    )
+    sandbox.run("create", *on(channels.main_url, "act", "python", "activate-pkg"))
     prefix = sandbox.envs / "act"
     (prefix / "conda-meta" / "state").write_text(json.dumps({"env_vars": {"MYVAR": "it's $x"}}))
     return prefix

@@ -19,7 +19,7 @@ from jupyter_envmgr.channels import serve_channel
 from jupyter_envmgr.engine import cache
 from jupyter_envmgr.engine.settings import load_settings
 
-from ..helpers import Sandbox, files_on_disk, owned_files, tree_snapshot
+from ..helpers import Sandbox, files_on_disk, on, owned_files, tree_snapshot
 
 OLD = time.time() - 3600  # leftovers this old are stale for clean
 
@@ -198,9 +198,7 @@ def test_clean_refuses_while_another_process_writes_the_cache(private_sandbox, c
     snapshot = tree_snapshot(unused, unused.with_name(unused.name + ".lock"))
 
     with serve_channel(channels.main, chunk_delay=0.25, chunk_size=64) as url:
-        install = sb.popen(
-            "create", "-n", "new", "-c", url, "--override-channels", "delta=1.1", "-y"
-        )
+        install = sb.popen("create", *on(url, "new", "delta=1.1"))
         _wait_until_locked(sb.pkgs / ".cache.lock", install)
         for args in (("--all", "-y"), ("--all", "--dry-run")):
             res = sb.run("clean", *args, "--json", check=False)

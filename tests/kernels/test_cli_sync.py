@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+from ..helpers import on
+
 
 def _kernelspecs(sandbox) -> dict:
     jupyter = os.path.join(os.path.dirname(sys.executable), "jupyter")
@@ -23,17 +25,7 @@ def _kernelspecs(sandbox) -> dict:
 
 
 def test_create_and_remove_keep_jupyter_kernelspec_list_in_step(sandbox, channels):
-    sandbox.run(
-        "create",
-        "-n",
-        "nb",
-        "-c",
-        channels.main_url,
-        "--override-channels",
-        "python",
-        "ipykernel",
-        "-y",
-    )
+    sandbox.run("create", *on(channels.main_url, "nb", "python", "ipykernel"))
     specs = _kernelspecs(sandbox)
     assert "conda-env-nb-python3" in specs
     spec = specs["conda-env-nb-python3"]["spec"]

@@ -21,7 +21,7 @@ from jupyter_envmgr.kernels.discovery import KernelDiscovery
 from jupyter_envmgr.kernels.manager import sync_kernelspecs
 from jupyter_envmgr.kernels.names import prefix_hash
 
-from ..helpers import Sandbox
+from ..helpers import Sandbox, on
 from . import age, clone, create, manager, replace_file
 
 KERNEL = Path("share", "jupyter", "kernels")
@@ -105,9 +105,7 @@ def test_ipykernel_installed_later_shows_and_env_removal_hides_it(sandbox, chann
     mgr = manager(sandbox, tmp_path)
     assert "conda-env-late-python3" not in mgr.get_all_specs()
 
-    sandbox.run(
-        "install", "-n", "late", "-c", channels.main_url, "--override-channels", "ipykernel", "-y"
-    )
+    sandbox.run("install", *on(channels.main_url, "late", "ipykernel"))
     assert "conda-env-late-python3" in mgr.get_all_specs()
 
     gone = clone(late, sandbox.envs / "gone")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ..helpers import installed
+from ..helpers import installed, on
 
 
 @pytest.fixture
@@ -17,16 +17,7 @@ def envmgr_config(channels):
 
 
 async def test_read_only_envs_are_listed_but_never_changed(api, sandbox, channels):
-    sandbox.run(
-        "create",
-        "-n",
-        "shared-data",
-        "-c",
-        channels.main_url,
-        "--override-channels",
-        "delta=1.0",
-        "-y",
-    )
+    sandbox.run("create", *on(channels.main_url, "shared-data", "delta=1.0"))
     _, listing = await api.call("GET", "environments")
     entry = next(e for e in listing["environments"] if e["name"] == "shared-data")
     assert entry["read_only"] is True
