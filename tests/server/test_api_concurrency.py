@@ -5,9 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from jupyter_envmgr.channels import serve_channel
 
 from ..helpers import installed, on
+
+
+@pytest.fixture
+def own_pkgs(tmp_path, sandbox):
+    # A cold cache shared by the CLI and the server: downloads really happen (and are slow).
+    pkgs = tmp_path / "own-pkgs"
+    sandbox.env["CONDA_PKGS_DIRS"] = str(pkgs)
+    return pkgs
+
+
+@pytest.fixture
+def envmgr_config(own_pkgs):
+    return {"pkgs_dirs": [str(own_pkgs)]}
 
 
 async def _state_seen(api, task_id, state, timeout=60):
