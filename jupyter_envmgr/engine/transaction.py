@@ -132,6 +132,19 @@ def _remove_orphans(prefix: Path, linking: Sequence[str], site: str | None) -> i
     return removed
 
 
+def _repair_damaged_records(prefix: Path, saved: dict[str, Path]) -> None:
+    """A process killed while writing a record leaves half a JSON file: put back our copy of it,
+    or drop it if it belonged to the interrupted operation (the restore unlinks its files)."""
+    for path in record_files(prefix):
+        try:
+            rattler.PrefixRecord.from_path(path)
+        except Exception:
+            if path.name in saved:
+                shutil.copy2(saved[path.name], path)
+            else:
+                path.unlink()
+
+
 async def restore(settings: Settings, prefix: Path, on_event: EventSink = ignore_events) -> None:
     """Put the env back to what the journal recorded, or remove it if it was being created."""
     journal = read_journal(prefix)
@@ -143,10 +156,9 @@ async def restore(settings: Settings, prefix: Path, on_event: EventSink = ignore
     if journal.get("created"):
         shutil.rmtree(prefix, ignore_errors=True)
         return
-    previous = [
-        rattler.PrefixRecord.from_path(p)
-        for p in sorted((journal_dir(prefix) / "records").glob("*.json"))
-    ]
+    saved = sorted((journal_dir(prefix) / "records").glob("*.json"))
+    previous = [rattler.PrefixRecord.from_path(p) for p in saved]
+    _repair_damaged_records(prefix, {p.name: p for p in saved})
     await rattler.install(
         previous,
         prefix,

@@ -195,3 +195,21 @@ def test_env_remove_deletes_and_unregisters(sandbox, channels, tmp_path):
     assert not target.exists()
     assert str(target) not in (sandbox.home / ".conda" / "environments.txt").read_text()
     assert os.path.isdir(sandbox.pkgs)  # the cache stays
+
+
+def test_recovery_survives_a_record_cut_in_half_by_the_kill(private_sandbox, channels):
+    sb = private_sandbox
+    sb.run("create", *on(channels.main_url, "half", "delta=1.0"))
+    prefix = sb.envs / "half"
+    before = installed(prefix)
+    proc = sb.popen("install", *on(channels.main_url, "half", "python", "ipykernel", json=True))
+    _wait_for_event(proc, "link")
+    proc.kill()
+    proc.wait()
+    # As if the kill had landed while rattler wrote a record: a new one and an old one, torn.
+    new_record = next(p for p in (prefix / "conda-meta").glob("*.json") if "delta" not in p.name)
+    new_record.write_text(new_record.read_text()[:100])
+    old_record = next((prefix / "conda-meta").glob("delta-*.json"))
+    old_record.write_text("{")
+    sb.run("repair", "-n", "half")
+    _assert_consistent(prefix, before)
