@@ -171,19 +171,25 @@ async def restore(settings: Settings, prefix: Path, on_event: EventSink = ignore
     on_event(Event("restored", {"prefix": str(prefix), "packages": len(previous)}))
 
 
+async def _await_ignoring_cancel(future: asyncio.Future) -> None:
+    """Wait for `future` to end even if our own task is cancelled meanwhile; its outcome stays
+    in the future for the caller to read."""
+    while not future.done():
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError:
+            continue
+        except Exception:
+            break
+
+
 async def _run_to_completion(make: Callable[[], Awaitable[None]]) -> None:
     """Run a restore even while our task is being cancelled: a half-restored env is the one
     outcome we never accept. rattler can fail on a prefix that a cancelled install was still
     touching; the restore is idempotent, so it is tried again after a pause."""
     for attempt in range(1, RESTORE_ATTEMPTS + 1):
         task = asyncio.ensure_future(make())
-        while not task.done():
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                continue
-            except Exception:
-                break
+        await _await_ignoring_cancel(task)
         if task.exception() is None or attempt == RESTORE_ATTEMPTS:
             task.result()
             return
@@ -268,5 +274,10 @@ async def apply_plan(
                 "restored to its previous state; check the channel and try again."
             ) from None
         raise
-    await asyncio.to_thread(archive_records, prefix, record_files(prefix))
+    # The install is done: a cancel arriving now must not leave a journal that would undo it.
+    bookkeeping = asyncio.ensure_future(
+        asyncio.to_thread(archive_records, prefix, record_files(prefix))
+    )
+    await _await_ignoring_cancel(bookkeeping)
+    bookkeeping.result()
     clear_journal(prefix)

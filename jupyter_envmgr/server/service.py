@@ -177,12 +177,15 @@ class EnvService:
             last = len(read_history(self.env(request.name or "").prefix)) - 1
             if request.revision is None or not 0 <= request.revision <= last:
                 raise BadInput(f"Revision {request.revision} does not exist (0 to {last}).")
-        if request.kind in ("remove", "rollback") or request.env_file is not None:
+        env_file = request.env_file
+        if request.kind in ("remove", "rollback") or (env_file and env_file.kind != "yaml"):
             parse_specs(request.specs, self.settings)
             return
-        specs = parse_specs(request.specs, self.settings)
+        file_specs = list(env_file.specs) if env_file else []
+        file_channels = list(env_file.channels) if env_file else []
+        specs = parse_specs([*request.specs, *file_specs], self.settings)
         channels = solver_channels(
-            request.channels, specs, self.settings, request.override_channels
+            [*request.channels, *file_channels], specs, self.settings, request.override_channels
         )
         self.policy.check_channels(channels)
 

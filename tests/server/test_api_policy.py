@@ -58,3 +58,17 @@ async def test_cleaning_can_be_disabled(api):
     _, error = await api.call("GET", "clean", expect=403)
     assert "disabled" in error["message"]
     await api.call("POST", "clean", body={"categories": ["all"]}, expect=403)
+
+
+async def test_an_uploaded_file_naming_a_forbidden_channel_is_refused_at_once(
+    api, sandbox, channels
+):
+    yml = f"channels: [{channels.extra_url}]\ndependencies: [delta]\n"
+    _, error = await api.call(
+        "POST",
+        "environments",
+        expect=403,
+        body={"name": "fromfile", "file": yml, "override_channels": True},
+    )
+    assert channels.extra_url in error["message"]
+    assert not (sandbox.envs / "fromfile").exists()
