@@ -70,7 +70,7 @@ def test_unknown_local_channel_is_refused(existing, tmp_path):
     missing = f"file://{tmp_path}/no-such-channel"
     _unchanged(
         existing,
-        ["create", "-n", "new", "-c", missing, "--override-channels", "delta", "-y"],
+        ["create", *on(missing, "new", "delta")],
         "does not exist",
     )
 
@@ -79,16 +79,7 @@ def test_folder_that_is_not_a_channel_is_refused(existing, tmp_path):
     (tmp_path / "empty").mkdir()
     _unchanged(
         existing,
-        [
-            "create",
-            "-n",
-            "new",
-            "-c",
-            str(tmp_path / "empty"),
-            "--override-channels",
-            "delta",
-            "-y",
-        ],
+        ["create", *on(str(tmp_path / "empty"), "new", "delta")],
         "could not read a channel",
     )
 
@@ -96,16 +87,7 @@ def test_folder_that_is_not_a_channel_is_refused(existing, tmp_path):
 def test_unreachable_channel_is_refused(existing):
     _unchanged(
         existing,
-        [
-            "create",
-            "-n",
-            "new",
-            "-c",
-            "http://127.0.0.1:9/nothing",
-            "--override-channels",
-            "delta",
-            "-y",
-        ],
+        ["create", *on("http://127.0.0.1:9/nothing", "new", "delta")],
         "could not read a channel",
     )
 

@@ -65,6 +65,16 @@ class Api:
         assert final["state"] == state, final
         return final, events
 
+    async def create(self, channel, name, *specs, state="done"):
+        """POST environments with `specs` from `channel` only; follow the task to `state`."""
+        body = {
+            "name": name,
+            "specs": list(specs),
+            "channels": [channel],
+            "override_channels": True,
+        }
+        return await self.run("POST", "environments", body=body, state=state)
+
     async def wait_for_event(self, task_id, kind, timeout=60):
         for _ in range(int(timeout * 20)):
             _, task = await self.call("GET", "tasks", task_id)

@@ -178,16 +178,7 @@ def _cases(main_url):
 
 
 async def test_over_a_hundred_bad_requests_get_4xx_and_change_nothing(api, sandbox, channels):
-    await api.run(
-        "POST",
-        "environments",
-        body={
-            "name": "taken",
-            "specs": ["delta=1.0"],
-            "channels": [channels.main_url],
-            "override_channels": True,
-        },
-    )
+    await api.create(channels.main_url, "taken", "delta=1.0")
     cases = _cases(channels.main_url)
     assert len(cases) >= 100
     snap = tree_snapshot(sandbox.root, skip=(str(sandbox.pkgs / "cache"),))

@@ -32,16 +32,7 @@ def _service(jp_serverapp):
 
 
 async def test_cancel_during_a_slow_download_restores_the_env(api, sandbox, channels, jp_serverapp):
-    await api.run(
-        "POST",
-        "environments",
-        body={
-            "name": "slow",
-            "specs": ["delta=1.0"],
-            "channels": [channels.main_url],
-            "override_channels": True,
-        },
-    )
+    await api.create(channels.main_url, "slow", "delta=1.0")
     prefix = sandbox.envs / "slow"
     before = installed(prefix)
     with serve_channel(channels.main, chunk_delay=0.05, chunk_size=16384) as url:
@@ -85,16 +76,7 @@ async def test_cancel_of_a_create_during_download_leaves_no_env(api, sandbox, ch
 
 
 async def test_cancel_during_linking_restores_the_env(api, sandbox, channels, jp_serverapp):
-    await api.run(
-        "POST",
-        "environments",
-        body={
-            "name": "lnk",
-            "specs": ["delta=1.0"],
-            "channels": [channels.main_url],
-            "override_channels": True,
-        },
-    )
+    await api.create(channels.main_url, "lnk", "delta=1.0")
     prefix = sandbox.envs / "lnk"
     before = installed(prefix)
     _, task = await api.call(

@@ -9,16 +9,7 @@ from ..helpers import installed
 
 
 async def test_create_install_export_delete_over_http(api, sandbox, channels):
-    final, events = await api.run(
-        "POST",
-        "environments",
-        body={
-            "name": "web",
-            "specs": ["python", "ipykernel"],
-            "channels": [channels.main_url],
-            "override_channels": True,
-        },
-    )
+    final, events = await api.create(channels.main_url, "web", "python", "ipykernel")
     kinds = [e["event"] for e in events]
     assert kinds[0] == "queued" and kinds[-1] == "done"
     assert {"solve-start", "solve-done", "plan", "link"} <= set(kinds)
@@ -95,33 +86,14 @@ async def test_create_from_an_uploaded_environment_file(api, sandbox, channels):
 
 
 async def test_failed_task_reports_the_solver_reason(api, sandbox, channels):
-    final, events = await api.run(
-        "POST",
-        "environments",
-        body={
-            "name": "nope",
-            "specs": ["broken-dep"],
-            "channels": [channels.main_url],
-            "override_channels": True,
-        },
-        state="failed",
-    )
+    final, events = await api.create(channels.main_url, "nope", "broken-dep", state="failed")
     assert final["error"]["reason"] == "unsatisfiable"
     assert "does-not-exist" in final["error"]["message"]
     assert not (sandbox.envs / "nope").exists()
 
 
 async def test_late_subscriber_gets_every_event_replayed(api, sandbox, channels):
-    final, first = await api.run(
-        "POST",
-        "environments",
-        body={
-            "name": "late",
-            "specs": ["delta"],
-            "channels": [channels.main_url],
-            "override_channels": True,
-        },
-    )
+    final, first = await api.create(channels.main_url, "late", "delta")
     again = await api.events(final["id"])
     assert again == first
 
