@@ -20,9 +20,15 @@ class _ChannelHandler(SimpleHTTPRequestHandler):
     chunk_size: int = 65536
     drop_after: int | None = None
     stopping: threading.Event
+    requests: list[str] | None = None
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # tests stay quiet
+
+    def send_head(self) -> Any:
+        if self.requests is not None:  # tests assert what was (not) fetched
+            self.requests.append(self.path)
+        return super().send_head()
 
     def _is_package(self) -> bool:
         return self.path.split("?", 1)[0].endswith(_PACKAGE_SUFFIXES)
@@ -65,12 +71,14 @@ def serve_channel(
     chunk_delay: float = 0.0,
     chunk_size: int = 65536,
     drop_after: int | None = None,
+    requests: list[str] | None = None,
 ) -> Iterator[str]:
     """Serve ``channel_dir`` on ``http://127.0.0.1:<random port>``; yield that base URL.
 
     ``chunk_delay`` seconds pass between ``chunk_size`` chunks of package files (repodata is
     served at full speed).  ``drop_after`` closes the connection after that many bytes of a
-    package file, once the correct Content-Length was sent.
+    package file, once the correct Content-Length was sent. Every requested path is appended
+    to ``requests`` when a list is given.
     """
     stopping = threading.Event()
     handler = type(
@@ -81,6 +89,7 @@ def serve_channel(
             "chunk_size": max(1, int(chunk_size)),
             "drop_after": drop_after,
             "stopping": stopping,
+            "requests": requests,
         },
     )
     server = _QuietServer(("127.0.0.1", 0), partial(handler, directory=str(channel_dir)))

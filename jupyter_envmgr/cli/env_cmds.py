@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +73,7 @@ async def export(session: Any) -> int:
             session.settings, env, from_history=a.from_history, no_builds=a.no_builds
         )
     if a.file:
-        Path(a.file).write_text(text, encoding="utf-8")
+        _write_export(a.file, text)
     if session.json:
         session.json.emit({"event": "result", "env": env.to_json(), "text": text})
     elif not a.file:
@@ -94,7 +96,41 @@ async def run(session: Any) -> int:
     if program is None:
         raise BadInput(f"'{command[0]}' is not found in {env.label} nor on PATH.")
     if a.cwd:
-        os.chdir(a.cwd)
-    # exec: the command's exit code, signals and terminal are the user's, with no shell between.
-    os.execve(program, command, environ)
+        _change_dir(a.cwd)
+    _exec(program, command, environ)
     return 0  # not reached
+
+
+def _write_export(file: str, text: str) -> None:
+    try:
+        Path(file).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(
+            f"Cannot write {file}: {exc.strerror or exc}. Give a file in an existing folder "
+            "you can write to, or leave out -f to print the export."
+        ) from None
+
+
+def _change_dir(cwd: str) -> None:
+    try:
+        os.chdir(cwd)
+    except OSError as exc:
+        raise BadInput(
+            f"Cannot use --cwd {cwd}: {exc.strerror or exc}. Give an existing folder."
+        ) from None
+
+
+def _exec(program: str, command: list[str], environ: dict[str, str]) -> None:
+    # exec: the command's exit code, signals and terminal are the user's, with no shell between.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execve(program, command, environ)
+    except OSError as exc:
+        hint = (
+            f" Make it executable (chmod +x {program}), or put its interpreter first "
+            "(e.g. bash or python)."
+            if isinstance(exc, PermissionError) or exc.errno == errno.ENOEXEC
+            else ""
+        )
+        raise BadInput(f"Cannot run {program}: {exc.strerror or exc}.{hint}") from None

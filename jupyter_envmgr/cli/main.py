@@ -23,6 +23,7 @@ from ..engine.envfile import EnvFile, read_env_file
 from ..engine.errors import BadInput, Cancelled, ConfirmationRequired, EnvMgrError
 from ..engine.plan import Plan
 from ..engine.prefix import channel_display, read_history, read_records
+from ..engine.rattler_guard import is_panic
 from ..engine.registry import Env, find_env, list_envs
 from ..engine.settings import Settings, load_settings
 from . import cache_cmds, env_cmds, kernels_cmd
@@ -332,6 +333,11 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         return 130
     except EnvMgrError as exc:
         _report_error(as_json, exc.message, exc.reason)
+        return 1
+    except BaseException as exc:
+        if not is_panic(exc):  # a Rust panic past the engine's guards: still one error line
+            raise
+        _report_error(as_json, f"Internal error in rattler: {exc}", "engine-panic")
         return 1
 
 

@@ -420,11 +420,11 @@ def _classify(pkgs_dir: Path, entry: os.DirEntry, names: set[str]) -> list[_Cand
         return None  # rattler's whole-cache lock: never removed (we may be holding it)
     if name == INDEX_DIR and is_dir:
         return _index_groups(path)
-    if name.endswith(".partial") or (name.startswith(".") and _TEMP_RE.match(name)):
+    if name.endswith(".partial") or (name.startswith(".") and _TEMP_RE.fullmatch(name)):
         if name.endswith(".lock"):
             return None
         return [_Candidate("partial", name, (path,), key=_dir_key(path))]
-    if is_dir and _DIST_RE.match(name):
+    if is_dir and _DIST_RE.fullmatch(name):
         lock = pkgs_dir / f"{name}.lock"
         has_lock = lock.name in names
         paths = (path, lock) if has_lock else (path,)

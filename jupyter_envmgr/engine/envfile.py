@@ -2,11 +2,19 @@
 
 The format is picked by content first, then extension, like micromamba. Every error names the
 file, the line and what to write instead, and is raised before anything on disk changes.
+
+These files come from users (a path on the command line, an upload to the server), so they are
+read with limits: a size cap enforced while reading, regular files only, and YAML composed
+without aliases and with a nesting and node budget.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,11 +22,26 @@ import rattler
 import yaml
 
 from .errors import BadInput
+from .pip_requirements import check_pip_requirement
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_YAML_DEPTH = 20  # an env file nests 4 levels (root, dependencies, pip, entry)
+MAX_YAML_NODES = 20_000  # thousands of dependencies; far below what makes composing slow
+MAX_VARIABLES = 200
+MAX_VARIABLE_CHARS = 4096
+MAX_DISPLAY_NAME_CHARS = 200
 YAML_KEYS = ("name", "channels", "dependencies", "prefix", "variables")
-_MD5 = re.compile(r"^[0-9a-f]{32}$")
-_SHA256 = re.compile(r"^(sha256:)?[0-9a-f]{64}$")
+_MD5 = re.compile(r"[0-9a-f]{32}")
+_SHA256 = re.compile(r"(sha256:)?[0-9a-f]{64}")
+_ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_FILE_KINDS = {
+    stat.S_ISDIR: "a folder",
+    stat.S_ISFIFO: "a named pipe (FIFO)",
+    stat.S_ISCHR: "a character device",
+    stat.S_ISBLK: "a block device",
+    stat.S_ISSOCK: "a socket",
+}
 
 
 @dataclass
@@ -50,7 +73,7 @@ class ExplicitEntry:
 @dataclass
 class EnvFile:
     kind: str  # "yaml" | "explicit" | "lock" | "specs"
-    path: str
+    path: str  # what messages call the file: its path, or an upload's name
     name: str | None = None
     channels: list[str] = field(default_factory=list)
     specs: list[str] = field(default_factory=list)
@@ -60,35 +83,146 @@ class EnvFile:
     records: list[rattler.RepoDataRecord] | None = None  # a lock file's exact packages
 
 
-def _read_text(path: str) -> str:
-    p = Path(path)
+# ---------------------------------------------------------------------------------------------
+# Reading the bytes
+
+
+def _too_large(name: str) -> BadInput:
+    return BadInput(
+        f"{name} is larger than {MAX_FILE_BYTES // 1024 // 1024} MB; an environment file is a "
+        "short text file."
+    )
+
+
+def _require_regular_file(path: str) -> None:
+    """Refuse folders, FIFOs, devices and sockets from their stat, before any open() that could
+    block (a FIFO) or never end (/dev/zero)."""
     try:
-        if p.stat().st_size > MAX_FILE_BYTES:
-            raise BadInput(f"{path} is larger than {MAX_FILE_BYTES // 1024 // 1024} MB.")
-        return p.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
         raise BadInput(f"The file {path} does not exist.") from None
-    except UnicodeDecodeError:
-        raise BadInput(f"{path} is not UTF-8 text.") from None
     except OSError as exc:
         raise BadInput(f"Cannot read {path}: {exc.strerror}.") from None
+    for is_kind, what in _FILE_KINDS.items():
+        if is_kind(st.st_mode):
+            raise BadInput(f"{path} is {what}, not a file: give the path of an environment file.")
+    if not stat.S_ISREG(st.st_mode):
+        raise BadInput(f"{path} is not a regular file: give the path of an environment file.")
+
+
+def _read_bounded(path: str) -> bytes:
+    """At most MAX_FILE_BYTES + 1 bytes, whatever stat says (/proc files say 0, files grow)."""
+    # O_NONBLOCK: should the path become a FIFO after the stat, open() still returns at once.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise BadInput(f"{path} is not a regular file: give the path of an environment file.")
+        chunks: list[bytes] = []
+        left = MAX_FILE_BYTES + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1024 * 1024))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > MAX_FILE_BYTES:
+        raise _too_large(path)
+    return data
+
+
+def _decode(data: bytes, name: str) -> str:
+    if b"\0" in data:
+        raise BadInput(f"{name} is not a text file (it holds NUL bytes): give an environment file.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInput(
+            f"{name} is not a text file (it is not UTF-8): save it as UTF-8 text."
+        ) from None
+
+
+def _read_text(path: str) -> str:
+    _require_regular_file(path)
+    try:
+        data = _read_bounded(path)
+    except FileNotFoundError:
+        raise BadInput(f"The file {path} does not exist.") from None
+    except OSError as exc:
+        raise BadInput(f"Cannot read {path}: {exc.strerror}.") from None
+    return _decode(data, path)
+
+
+def _check_uploaded_text(text: str, name: str) -> str:
+    if not isinstance(text, str):
+        raise BadInput(f"{name}: the file's content must be text.")
+    # A char is at least one UTF-8 byte: a text this long is too large before encoding it.
+    if len(text) > MAX_FILE_BYTES:
+        raise _too_large(name)
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # lone surrogates: not text any editor would save
+        raise BadInput(f"{name} is not a text file (it is not valid UTF-8).") from None
+    if size > MAX_FILE_BYTES:
+        raise _too_large(name)
+    if "\0" in text:
+        raise BadInput(f"{name} is not a text file (it holds NUL bytes): give an environment file.")
+    return text.removeprefix("\ufeff")
+
+
+def _safe_display_name(name: str) -> str:
+    """An upload's name as messages may show it: one line, of a sane length."""
+    if not isinstance(name, str) or not name.strip():
+        return "the uploaded file"
+    shown = _CONTROL_CHARS.sub("?", name.strip())
+    if len(shown) > MAX_DISPLAY_NAME_CHARS:
+        shown = shown[:MAX_DISPLAY_NAME_CHARS] + "..."
+    return shown
+
+
+# ---------------------------------------------------------------------------------------------
+# Picking the format
 
 
 def read_env_file(path: str) -> EnvFile:
-    text = _read_text(path)
+    """A user's env file from disk (`-f PATH`): any of the four formats."""
+    return _parse_text(_read_text(path), path)
+
+
+def read_env_text(text: str, display_name: str) -> EnvFile:
+    """An uploaded env file's text; `display_name` (the user's file name) picks the format by
+    its extension and is the only name any message shows, never a temporary path."""
+    name = _safe_display_name(display_name)
+    return _parse_text(_check_uploaded_text(text, name), name)
+
+
+def _parse_text(text: str, name: str) -> EnvFile:
     lines = [ln.strip() for ln in text.splitlines()]
     if "@EXPLICIT" in lines:
-        return _parse_explicit(path, text)
+        return _parse_explicit(name, text)
     if (
-        path.endswith(".lock")
+        name.endswith(".lock")
         or re.search(r"^environments:", text, re.M)
         and re.search(r"^version:", text, re.M)
     ):
-        return _parse_lock(path)
-    if path.endswith((".yml", ".yaml")) or re.search(r"^(dependencies|channels|name):", text, re.M):
-        return parse_env_yaml(text, path)
+        return _parse_lock_text(text, name)
+    if name.endswith((".yml", ".yaml")) or re.search(r"^(dependencies|channels|name):", text, re.M):
+        return parse_env_yaml(text, name)
+    return _parse_spec_list(text, name)
+
+
+def _no_packages(name: str, hint: str) -> BadInput:
+    return BadInput(f"{name}: names no packages; {hint}.")
+
+
+def _parse_spec_list(text: str, name: str) -> EnvFile:
     specs = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
-    return EnvFile("specs", path, specs=[s for s in specs if s])
+    env = EnvFile("specs", name, specs=[s for s in specs if s])
+    if not env.specs:
+        raise _no_packages(name, "write one package spec per line, e.g. 'numpy>=1.26'")
+    return env
 
 
 def _parse_explicit(path: str, text: str) -> EnvFile:
@@ -101,37 +235,53 @@ def _parse_explicit(path: str, text: str) -> EnvFile:
             continue
         if not line or line.startswith("#") or not seen:
             continue
-        url, _, digest = line.partition("#")
-        url = url.strip()
-        if not re.match(r"^(https?|file)://", url) or not url.endswith((".conda", ".tar.bz2")):
-            raise BadInput(
-                f"{path}, line {number}: {url!r} is not a package URL (http(s):// or file:// "
-                "ending in .conda or .tar.bz2)."
-            )
-        entry = ExplicitEntry(number, url)
-        digest = digest.strip().lower()
-        if digest:
-            if _MD5.match(digest):
-                entry.md5 = digest
-            elif _SHA256.match(digest):
-                entry.sha256 = digest.removeprefix("sha256:")
-            else:
-                raise BadInput(f"{path}, line {number}: {digest!r} is not an md5 or sha256 hash.")
-        try:
-            _ = entry.name_version_build  # checks the file name splits in three
-        except ValueError:
-            raise BadInput(
-                f"{path}, line {number}: the file name is not <name>-<version>-<build>."
-            ) from None
-        env.explicit.append(entry)
+        env.explicit.append(_explicit_entry(path, number, line))
     if not env.explicit:
-        raise BadInput(f"{path}: the @EXPLICIT list names no package.")
+        raise _no_packages(path, "list one package URL per line after '@EXPLICIT'")
     return env
 
 
-def _parse_lock(path: str) -> EnvFile:
+def _explicit_entry(path: str, number: int, line: str) -> ExplicitEntry:
+    url, _, digest = line.partition("#")
+    url = url.strip()
+    if not re.match(r"(https?|file)://", url) or not url.endswith((".conda", ".tar.bz2")):
+        raise BadInput(
+            f"{path}, line {number}: {url!r} is not a package URL (http(s):// or file:// "
+            "ending in .conda or .tar.bz2)."
+        )
+    entry = ExplicitEntry(number, url)
+    digest = digest.strip().lower()
+    if digest:
+        if _MD5.fullmatch(digest):
+            entry.md5 = digest
+        elif _SHA256.fullmatch(digest):
+            entry.sha256 = digest.removeprefix("sha256:")
+        else:
+            raise BadInput(f"{path}, line {number}: {digest!r} is not an md5 or sha256 hash.")
     try:
-        lock = rattler.LockFile.from_path(Path(path))
+        _ = entry.name_version_build  # checks the file name splits in three
+    except ValueError:
+        raise BadInput(
+            f"{path}, line {number}: the file name is not <name>-<version>-<build>."
+        ) from None
+    return entry
+
+
+def _parse_lock_text(text: str, name: str) -> EnvFile:
+    # rattler reads lock files only from a path: parse the text we already read (and bounded)
+    # from a private copy, so a file swapped after our read is never what gets parsed.
+    with tempfile.TemporaryDirectory(prefix="envmgr-lock-") as tmp:
+        copy = Path(tmp) / "env.lock"
+        copy.write_text(text, encoding="utf-8")
+        try:
+            return _parse_lock(copy, name)
+        except BadInput as exc:
+            raise BadInput(exc.message.replace(str(copy), name)) from None
+
+
+def _parse_lock(path: Path, name: str) -> EnvFile:
+    try:
+        lock = rattler.LockFile.from_path(path)
         environment = lock.default_environment()
         here = str(rattler.Subdir.current())
         platform = next((p for p in lock.platforms() if p.name == here), None)
@@ -143,80 +293,184 @@ def _parse_lock(path: str) -> EnvFile:
     except BaseException as exc:  # rattler's PanicException is a BaseException (DESIGN.md)
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
-        raise BadInput(f"{path} is not a valid lock file: {exc}") from None
+        raise BadInput(f"{name} is not a valid lock file: {exc}") from None
     if not records:
         raise BadInput(
-            f"{path}: the lock file's default environment has no packages for "
+            f"{name}: the lock file's default environment has no packages for "
             f"{rattler.Subdir.current()}."
         )
-    return EnvFile("lock", path, records=list(records))
+    return EnvFile("lock", name, records=list(records))
+
+
+# ---------------------------------------------------------------------------------------------
+# environment.yml
+
+
+class _Refused(Exception):
+    """A limit of _LimitedLoader, raised while composing; parse_env_yaml names the file."""
+
+    def __init__(self, mark: yaml.Mark | None, problem: str) -> None:
+        super().__init__(problem)
+        self.mark = mark
+        self.problem = problem
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """Composes nodes as SafeLoader does, refusing anchors and aliases (a 443-byte "billion
+    laughs" file expands to gigabytes; conda env files never need them) and counting depth and
+    nodes as it goes, so a 5000-deep `[[[...` stops at level MAX_YAML_DEPTH, before Python's
+    recursion limit."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            raise _Refused(
+                event.start_mark,
+                f"aliases ('*{event.anchor}') are not allowed; write the value out in full",
+            )
+        if getattr(event, "anchor", None) is not None:
+            raise _Refused(
+                event.start_mark,
+                f"anchors ('&{event.anchor}') are not allowed; write each value out in full",
+            )
+        self._nodes += 1
+        if self._nodes > MAX_YAML_NODES:
+            raise _Refused(event.start_mark, f"more than {MAX_YAML_NODES} YAML values")
+        if self._depth >= MAX_YAML_DEPTH:
+            raise _Refused(
+                event.start_mark, f"nested deeper than {MAX_YAML_DEPTH} levels of lists or mappings"
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _compose(text: str, path: str) -> yaml.Node | None:
+    loader = _LimitedLoader(text)
+    try:
+        return loader.get_single_node()
+    except _Refused as exc:
+        where = f", line {exc.mark.line + 1}" if exc.mark else ""
+        raise BadInput(f"{path}{where}: {exc.problem}.") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise BadInput(f"{path}{where}: not valid YAML ({problem}).") from None
+    finally:
+        loader.dispose()
 
 
 def _mark(node: yaml.Node) -> str:
     return f"line {node.start_mark.line + 1}"
 
 
+def _scalar_text(node: yaml.Node) -> str | None:
+    return str(node.value) if isinstance(node, yaml.ScalarNode) else None
+
+
 def _string_list(node: yaml.Node, path: str, key: str) -> list[str]:
+    return [text for _item, text in _string_items(node, path, key)]
+
+
+def _string_items(node: yaml.Node, path: str, key: str) -> Iterator[tuple[yaml.Node, str]]:
     if not isinstance(node, yaml.SequenceNode):
         raise BadInput(f"{path}, {_mark(node)}: '{key}' must be a list.")
-    values = []
     for item in node.value:
-        if not isinstance(item, yaml.ScalarNode) or not str(item.value).strip():
+        text = _scalar_text(item)
+        if text is None or not text.strip():
             raise BadInput(f"{path}, {_mark(item)}: each entry of '{key}' must be text.")
-        values.append(str(item.value).strip())
-    return values
+        yield item, text.strip()
 
 
 def parse_env_yaml(text: str, path: str = "environment.yml") -> EnvFile:
     """An `environment.yml` (conda's format), checked key by key with line numbers."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise BadInput(f"{path}{where}: not valid YAML ({problem}).") from None
+    root = _compose(text, path)
+    if root is None:  # empty, or only comments
+        raise _no_packages(path, "list them under 'dependencies:', e.g. '- python'")
     if not isinstance(root, yaml.MappingNode):
         raise BadInput(f"{path}: an environment file must be a mapping with 'dependencies'.")
     env = EnvFile("yaml", path)
     for key_node, value in root.value:
-        key = str(key_node.value)
+        key = _scalar_text(key_node)
         if key not in YAML_KEYS:
+            shown = repr(key) if key is not None else "that is not text"
             raise BadInput(
-                f"{path}, {_mark(key_node)}: unknown key '{key}'; allowed keys are "
+                f"{path}, {_mark(key_node)}: unknown key {shown}; allowed keys are "
                 f"{', '.join(YAML_KEYS)}."
             )
         if key == "name":
-            if not isinstance(value, yaml.ScalarNode):
+            env.name = _scalar_text(value)
+            if env.name is None:
                 raise BadInput(f"{path}, {_mark(value)}: 'name' must be text.")
-            env.name = str(value.value)
         elif key == "channels":
             env.channels = _string_list(value, path, "channels")
         elif key == "variables":
-            if not isinstance(value, yaml.MappingNode):
-                raise BadInput(f"{path}, {_mark(value)}: 'variables' must be a mapping.")
-            env.variables = {str(k.value): str(v.value) for k, v in value.value}
+            env.variables = _read_variables(value, path)
         elif key == "dependencies":
             _read_dependencies(value, path, env)
     if not env.specs:
-        raise BadInput(f"{path}: 'dependencies' lists no package.")
+        raise _no_packages(path, "list them under 'dependencies:', e.g. '- python'")
     return env
+
+
+def _read_variables(node: yaml.Node, path: str) -> dict[str, str]:
+    """`variables:` end up in conda-meta/state and in every activation: short scalar values
+    under names a shell can export."""
+    if not isinstance(node, yaml.MappingNode):
+        raise BadInput(f"{path}, {_mark(node)}: 'variables' must be a mapping.")
+    if len(node.value) > MAX_VARIABLES:
+        raise BadInput(f"{path}, {_mark(node)}: more than {MAX_VARIABLES} variables.")
+    variables: dict[str, str] = {}
+    for key_node, value_node in node.value:
+        key = _scalar_text(key_node)
+        if key is None or not _ENV_VAR_NAME.fullmatch(key):
+            shown = repr(key) if key is not None else "a list or mapping"
+            raise BadInput(
+                f"{path}, {_mark(key_node)}: {shown} is not a variable name; use letters, "
+                "digits and '_', not starting with a digit (e.g. MY_VAR)."
+            )
+        value = _scalar_text(value_node)
+        if value is None:
+            raise BadInput(
+                f"{path}, {_mark(value_node)}: the value of {key} must be text, a number or "
+                "true/false, not a list or mapping."
+            )
+        if len(value) > MAX_VARIABLE_CHARS:
+            raise BadInput(
+                f"{path}, {_mark(value_node)}: the value of {key} is longer than "
+                f"{MAX_VARIABLE_CHARS} characters."
+            )
+        variables[key] = value
+    return variables
 
 
 def _read_dependencies(node: yaml.Node, path: str, env: EnvFile) -> None:
     if not isinstance(node, yaml.SequenceNode):
         raise BadInput(f"{path}, {_mark(node)}: 'dependencies' must be a list.")
     for item in node.value:
-        if isinstance(item, yaml.ScalarNode) and str(item.value).strip():
-            env.specs.append(str(item.value).strip())
+        text = _scalar_text(item)
+        if text is not None and text.strip():
+            env.specs.append(text.strip())
         elif isinstance(item, yaml.MappingNode) and len(item.value) == 1:
             key_node, value = item.value[0]
-            if key_node.value != "pip":
+            key = _scalar_text(key_node)
+            if key != "pip":
                 raise BadInput(
                     f"{path}, {_mark(key_node)}: only a 'pip:' list may appear among the "
-                    f"dependencies, not '{key_node.value}:'."
+                    f"dependencies, not {key!r}."
                 )
-            env.pip += _string_list(value, path, "pip")
+            env.pip += [
+                check_pip_requirement(line, f"{path}, {_mark(pip_item)}")
+                for pip_item, line in _string_items(value, path, "pip")
+            ]
         else:
             raise BadInput(
                 f"{path}, {_mark(item)}: each dependency must be a spec such as 'numpy>=1.26' "

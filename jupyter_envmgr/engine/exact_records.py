@@ -14,10 +14,12 @@ import rattler
 from .envfile import ExplicitEntry
 from .errors import BadInput, ChannelError, EnvMgrError
 from .prefix import Revision, read_history
+from .rattler_guard import rattler_guard
 from .record_archive import archived_record
 from .settings import Settings
 from .solver import gateway_for
 from .specs import channel_url
+from .urls import canonical_url, package_channel
 
 
 async def _from_channel(
@@ -25,12 +27,15 @@ async def _from_channel(
 ) -> list[rattler.RepoDataRecord]:
     gateway = gateway_for(settings)
     try:
-        found = await gateway.query(
-            [rattler.Channel(channel)],
-            [rattler.Subdir(subdir)],
-            [rattler.MatchSpec(f"{name} =={version} {build}")],
-            recursive=False,
-        )
+        with rattler_guard(f"reading the index of {channel}/{subdir}"):
+            found = await gateway.query(
+                [rattler.Channel(channel)],
+                [rattler.Subdir(subdir)],
+                [rattler.MatchSpec(f"{name} =={version} {build}")],
+                recursive=False,
+            )
+    except EnvMgrError:
+        raise
     except Exception as exc:  # rattler's gateway errors carry the reason in their message
         raise ChannelError(f"Could not read the index of {channel}/{subdir}: {exc}") from None
     return [r for per_channel in found for r in per_channel]
@@ -42,10 +47,11 @@ async def explicit_records(
     records = []
     for entry in entries:
         name, version, build = entry.name_version_build
+        url = canonical_url(entry.url)
         candidates = await _from_channel(
-            settings, entry.channel, entry.subdir, name, version, build
+            settings, package_channel(url), entry.subdir, name, version, build
         )
-        match = next((r for r in candidates if r.url == entry.url), None)
+        match = next((r for r in candidates if canonical_url(r.url) == url), None)
         if match is None:
             raise BadInput(
                 f"line {entry.line}: {entry.url} is not in its channel's index; check the URL."
@@ -75,6 +81,11 @@ def revision_dists(revisions: Sequence[Revision], number: int) -> dict[str, str]
         for dist in rev.added:
             state[_split_dist(dist)[2]] = dist
     return state
+
+
+def revision_channels(revisions: Sequence[Revision], number: int) -> set[str]:
+    """The channels (as history spells them) of the packages revision `number` had."""
+    return {_split_dist(dist)[0] for dist in revision_dists(revisions, number).values()}
 
 
 async def revision_records(

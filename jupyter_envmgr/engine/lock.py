@@ -19,7 +19,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from .errors import Forbidden, Locked
+from .errors import EnvNotFound, Forbidden, Locked
 from .progress import Event, EventSink, ignore_events
 
 LOCK_DIR = "envmgr"
@@ -49,6 +49,9 @@ async def prefix_lock(
     prefix: Path, *, timeout: float, on_event: EventSink = ignore_events, cmd: str = ""
 ) -> AsyncIterator[None]:
     meta = prefix / "conda-meta" / LOCK_DIR
+    if not prefix.is_dir():
+        # Never make a folder by locking it: an env deleted meanwhile must stay deleted.
+        raise EnvNotFound(f"The environment {prefix} no longer exists.")
     try:
         meta.mkdir(parents=True, exist_ok=True)
     except PermissionError:

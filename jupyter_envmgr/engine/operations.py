@@ -9,29 +9,32 @@ installed records as `locked` so that nothing moves unless it has to.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
 import re
 import shutil
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import rattler
 
 from .activation import write_state_env_vars
 from .envfile import EnvFile
-from .errors import BadInput, EnvExists, PackageNotInstalled
-from .exact_records import explicit_records, revision_records
+from .errors import BadInput, EnvExists, EnvNotFound, PackageNotInstalled
+from .exact_records import explicit_records, revision_channels, revision_records
 from .lock import prefix_lock
 from .pip_step import check_pip_available, run_pip
 from .plan import Plan, make_plan
 from .policy import Policy
-from .prefix import append_history, read_records, requested_specs
+from .prefix import META, append_history, read_history, read_records, requested_specs
 from .progress import Event, EventSink, ignore_events
 from .registry import Env, find_env, new_env_target, register_env, unregister_env
 from .settings import Settings
 from .solver import solve
-from .specs import Spec, parse_specs, solver_channels
-from .transaction import apply_plan, has_pending_journal, restore
+from .specs import Spec, channel_url, check_local_channels, parse_specs, solver_channels
+from .transaction import apply_plan, has_pending_journal, read_journal, restore
 
 KINDS = ("create", "install", "remove", "update", "update-all", "rollback")
 
@@ -206,15 +209,22 @@ def _history_specs(request: Request, specs: Sequence[Spec]) -> tuple[list[str], 
     return texts, []
 
 
-async def run(
-    settings: Settings,
-    request: Request,
-    *,
-    confirm: Confirm = _always_yes,
-    on_event: EventSink = ignore_events,
-    policy: Policy | None = None,
-) -> Outcome:
-    """Carry out one request. Bad input raises before anything on disk changes."""
+@dataclass(frozen=True)
+class Prepared:
+    """A request checked whole: what `execute` carries out, with nothing left to validate that
+    the request itself could get wrong."""
+
+    request: Request  # with its env file's name, specs and channels merged in
+    specs: list[Spec]
+    channels: list[str]  # canonical URLs in priority order; [] when nothing is solved
+    env: Env  # the existing env, or where a new one goes
+    policy: Policy | None
+
+
+def prepare(settings: Settings, request: Request, policy: Policy | None = None) -> Prepared:
+    """Validate a request before anything starts: every 4xx (bad input, forbidden channel or
+    package URL, read-only env, unknown env or revision) is raised here; nothing is fetched,
+    nothing on disk is changed. Blocking file reads: call it off the event loop."""
     if request.kind not in KINDS:
         raise BadInput(f"Unknown operation {request.kind!r}; use one of {', '.join(KINDS)}.")
     request = _merge_env_file(request)
@@ -225,7 +235,8 @@ async def run(
         raise BadInput("A rollback takes a revision number and no package names.")
     if request.kind == "update-all" and specs:
         raise BadInput("'update --all' takes no package names.")
-    exact = request.env_file is not None and request.env_file.kind in ("explicit", "lock")
+    env_file = request.env_file
+    exact = env_file is not None and env_file.kind in ("explicit", "lock")
     # Remove, rollback and exact files never solve: they need no channel (work offline).
     needs_channels = not exact and request.kind not in ("remove", "rollback")
     channels = (
@@ -234,42 +245,82 @@ async def run(
         else []
     )
     if policy is not None:
+        # Policy first: a forbidden channel is refused the same whether it exists or not.
         policy.check_channels(channels)
-        if exact and request.env_file is not None:
-            policy.check_channels(_exact_channels(request.env_file))
+        policy.check_package_urls([s.url for s in specs if s.url])
+        if env_file is not None:
+            policy.check_package_urls(exact_file_urls(env_file))
+            policy.check_pip(env_file.pip)
+    check_local_channels(channels)
     if request.kind == "create":
-        return await _create(settings, request, specs, channels, confirm, on_event)
+        env = new_env_target(settings, name=request.name, prefix=request.prefix)
+    else:
+        env = find_env(settings, name=request.name, prefix=request.prefix)
+        if policy is not None:
+            policy.check_writable(env)
+    if request.kind == "rollback":
+        assert request.revision is not None
+        channels_needed = rollback_channels(settings, env.prefix, request.revision)
+        if policy is not None:
+            policy.check_channels(channels_needed)
+    return Prepared(request, specs, channels, env, policy)
 
-    env = find_env(settings, name=request.name, prefix=request.prefix)
-    if policy is not None:
-        policy.check_writable(env)
+
+async def run(
+    settings: Settings,
+    request: Request,
+    *,
+    confirm: Confirm = _always_yes,
+    on_event: EventSink = ignore_events,
+    policy: Policy | None = None,
+) -> Outcome:
+    """Prepare and execute one request (the CLI's path; the server prepares before a task)."""
+    prepared = await asyncio.to_thread(prepare, settings, request, policy)
+    return await execute(settings, prepared, confirm=confirm, on_event=on_event)
+
+
+async def execute(
+    settings: Settings,
+    prepared: Prepared,
+    *,
+    confirm: Confirm = _always_yes,
+    on_event: EventSink = ignore_events,
+) -> Outcome:
+    """Carry out a prepared request: lock, recover, solve, plan, confirm, apply, history."""
+    request, specs, channels, env = (
+        prepared.request,
+        prepared.specs,
+        prepared.channels,
+        prepared.env,
+    )
+    if request.kind == "create":
+        return await _create(settings, prepared, confirm, on_event)
     async with prefix_lock(
         env.prefix, timeout=settings.lock_timeout, on_event=on_event, cmd=request.cmd
     ):
-        await recover_if_needed(settings, env.prefix, on_event)
+        if await recover_if_needed(settings, env.prefix, on_event) == "removed":
+            raise EnvNotFound(
+                f"No environment named {env.label}: it was being created when its process was "
+                "killed, and the half-made environment has been removed. Create it again."
+            )
         installed = await asyncio.to_thread(read_records, env.prefix)
         records, requested = await _solve_request(
             settings, request, env, installed, specs, channels, on_event
         )
         plan = make_plan(env.prefix, installed, records, settings.pkgs_dirs)
+        if prepared.policy is not None and request.kind == "rollback":
+            # What a rollback links may be downloaded again: from allowed channels only.
+            prepared.policy.check_package_urls([r.url for r in plan.to_link])
         on_event(Event("plan", plan.to_json(settings.channel_alias)))
         outcome = Outcome(env, plan, False, settings.channel_alias)
         if request.dry_run or (not plan.empty and not await _ask(confirm, plan)):
             return outcome
+        update, remove = _history_specs(request, specs)
         if plan.empty:
             # Nothing moves, but the request is remembered (export --from-history, update
             # --all), as conda records a spec that was already satisfied.
             if specs:
-                update, remove = _history_specs(request, specs)
-                append_history(
-                    env.prefix,
-                    cmd=request.cmd,
-                    added=[],
-                    removed=[],
-                    channel_alias=settings.channel_alias,
-                    update_specs=update,
-                    remove_specs=remove,
-                )
+                _commit_history(settings, env.prefix, request, plan, update, remove)
             return outcome
         await apply_plan(
             settings,
@@ -279,25 +330,47 @@ async def run(
             requested=requested,
             on_event=on_event,
         )
-        update, remove = _history_specs(request, specs)
-        append_history(
-            env.prefix,
-            cmd=request.cmd,
-            added=plan.to_link,
-            removed=plan.to_unlink,
-            channel_alias=settings.channel_alias,
-            update_specs=update,
-            remove_specs=remove,
-        )
+        _commit_history(settings, env.prefix, request, plan, update, remove)
         outcome.applied = True
         on_event(Event("done", {"prefix": str(env.prefix)}))
         return outcome
 
 
-def _exact_channels(env_file: EnvFile) -> list[str]:
+def _commit_history(
+    settings: Settings,
+    prefix: Path,
+    request: Request,
+    plan: Plan,
+    update: list[str],
+    remove: list[str],
+) -> None:
+    append_history(
+        prefix,
+        cmd=request.cmd,
+        added=plan.to_link,
+        removed=plan.to_unlink,
+        channel_alias=settings.channel_alias,
+        update_specs=update,
+        remove_specs=remove,
+    )
+
+
+def exact_file_urls(env_file: EnvFile) -> list[str]:
+    """Every package URL an explicit or lock file (or a clone) can make us download."""
     if env_file.records is not None:
-        return sorted({(r.channel or "").rstrip("/") for r in env_file.records})
-    return sorted({e.channel for e in env_file.explicit})
+        return [r.url for r in env_file.records]
+    return [e.url for e in env_file.explicit]
+
+
+def rollback_channels(settings: Settings, prefix: Path, number: int) -> list[str]:
+    """The channels a rollback to revision `number` may read (checked before it starts)."""
+    revisions = read_history(prefix)
+    if not 0 <= number < len(revisions):
+        raise BadInput(
+            f"Revision {number} does not exist; this environment has revisions 0 to "
+            f"{len(revisions) - 1} (see 'envmgr list --revisions')."
+        )
+    return sorted({channel_url(c, settings) for c in revision_channels(revisions, number)})
 
 
 def _merge_env_file(request: Request) -> Request:
@@ -307,15 +380,19 @@ def _merge_env_file(request: Request) -> Request:
         return request
     if request.kind != "create":
         raise BadInput("An environment file can only be used with 'create'.")
-    if request.name is None and request.prefix is None:
+    name = request.name
+    if name is None and request.prefix is None:
         if not env_file.name:
             raise BadInput(f"{env_file.path} names no environment: give one with -n NAME.")
-        request.name = env_file.name
+        name = env_file.name
     if env_file.kind in ("explicit", "lock") and request.specs:
         raise BadInput(f"{env_file.path} fixes every package; do not add specs to it.")
-    request.specs = [*request.specs, *env_file.specs]
-    request.channels = [*request.channels, *env_file.channels]
-    return request
+    return dataclasses.replace(
+        request,
+        name=name,
+        specs=[*request.specs, *env_file.specs],
+        channels=[*request.channels, *env_file.channels],
+    )
 
 
 async def _ask(confirm: Confirm, plan: Plan) -> bool:
@@ -326,15 +403,12 @@ async def _ask(confirm: Confirm, plan: Plan) -> bool:
 
 
 async def _create(
-    settings: Settings,
-    request: Request,
-    specs: list[Spec],
-    channels: list[str],
-    confirm: Confirm,
-    on_event: EventSink,
+    settings: Settings, prepared: Prepared, confirm: Confirm, on_event: EventSink
 ) -> Outcome:
-    env = new_env_target(settings, name=request.name, prefix=request.prefix)
-    records, requested = await _solve_request(settings, request, env, [], specs, channels, on_event)
+    request, specs, env = prepared.request, prepared.specs, prepared.env
+    records, requested = await _solve_request(
+        settings, request, env, [], specs, prepared.channels, on_event
+    )
     pip = request.env_file.pip if request.env_file else []
     check_pip_available(records, pip)
     plan = make_plan(env.prefix, [], records, settings.pkgs_dirs)
@@ -343,16 +417,17 @@ async def _create(
     if request.dry_run or not await _ask(confirm, plan):
         return outcome
     env.prefix.parent.mkdir(parents=True, exist_ok=True)
+    env.prefix.mkdir(exist_ok=True)  # an empty folder given with -p is fine
+    owned = False  # only a prefix this create has claimed is removed when it fails
     try:
-        # mkdir is atomic: of two creates of one name, exactly one gets here.
-        env.prefix.mkdir()
-    except FileExistsError:
-        if any(env.prefix.iterdir()):
-            raise EnvExists(f"{env.prefix} was created by someone else meanwhile.") from None
-    async with prefix_lock(
-        env.prefix, timeout=settings.lock_timeout, on_event=on_event, cmd=request.cmd
-    ):
-        try:
+        async with prefix_lock(
+            env.prefix, timeout=settings.lock_timeout, on_event=on_event, cmd=request.cmd
+        ):
+            # Of two creates of one name, the second gets the lock after the first made the
+            # env: it must find it taken, not link into it.
+            if not _holds_nothing(env.prefix):
+                raise EnvExists(f"{env.prefix} was created by someone else meanwhile.")
+            owned = True
             await apply_plan(
                 settings,
                 plan,
@@ -362,48 +437,88 @@ async def _create(
                 on_event=on_event,
             )
             if pip:
-                await run_pip(env.prefix, pip, on_event)
+                await run_pip(env.prefix, pip, on_event, index_urls=_pip_indexes(prepared))
             if request.env_file and request.env_file.variables:
                 write_state_env_vars(env.prefix, request.env_file.variables)
             update, _ = _history_specs(request, specs)
             if not update and request.env_file is not None:
                 # Explicit and lock files pin every package: those pins are the request.
                 update = [f"{r.name.normalized}=={r.version}={r.build}" for r in records]
-            append_history(
-                env.prefix,
-                cmd=request.cmd,
-                added=plan.to_link,
-                removed=[],
-                channel_alias=settings.channel_alias,
-                update_specs=update,
-            )
-        except BaseException:
+            _commit_history(settings, env.prefix, request, plan, update, [])
+    except BaseException:
+        if owned:
             shutil.rmtree(env.prefix, ignore_errors=True)
-            raise
+        raise
     register_env(settings, env.prefix)
     outcome.applied = True
     on_event(Event("done", {"prefix": str(env.prefix)}))
     return outcome
 
 
-async def recover_if_needed(settings: Settings, prefix: Path, on_event: EventSink) -> bool:
-    """Finish what a killed process left: called with the env's lock held."""
-    if not has_pending_journal(prefix):
+def _pip_indexes(prepared: Prepared) -> tuple[str, ...]:
+    return prepared.policy.pip_index_urls if prepared.policy is not None else ()
+
+
+def _holds_nothing(prefix: Path) -> bool:
+    """Nothing but our own bookkeeping in it: a folder about to become an env."""
+    try:
+        entries = list(prefix.iterdir())
+        meta = list((prefix / META).iterdir()) if (prefix / META).is_dir() else []
+    except OSError:
         return False
-    await restore(settings, prefix, on_event)
-    return True
+    return all(e.name == META for e in entries) and all(m.name.startswith("envmgr") for m in meta)
+
+
+def _is_unfinished_create(prefix: Path) -> bool:
+    """A create killed before its journal was written leaves conda-meta/ holding nothing but
+    our own bookkeeping: no record, no history (every env we or conda make has a history)."""
+    return (prefix / META).is_dir() and _holds_nothing(prefix)
+
+
+async def recover_if_needed(
+    settings: Settings, prefix: Path, on_event: EventSink
+) -> Literal["none", "restored", "removed"]:
+    """Finish what a killed process left: called with the env's lock held. A killed create is
+    undone by removing the half-made env (it never existed for the user)."""
+    journal = read_journal(prefix)
+    if journal is None and _is_unfinished_create(prefix):
+        await asyncio.to_thread(shutil.rmtree, prefix, True)
+    elif has_pending_journal(prefix):
+        await restore(settings, prefix, on_event)
+        if not (journal is not None and journal.get("created")):
+            return "restored"
+    else:
+        return "none"
+    unregister_env(settings, prefix)
+    on_event(Event("restored", {"prefix": str(prefix), "removed": True}))
+    return "removed"
 
 
 async def repair(settings: Settings, env: Env, on_event: EventSink = ignore_events) -> bool:
     """Take the lock and restore an interrupted operation, if any. True if something was done."""
     async with prefix_lock(env.prefix, timeout=settings.lock_timeout, on_event=on_event):
-        return await recover_if_needed(settings, env.prefix, on_event)
+        return await recover_if_needed(settings, env.prefix, on_event) != "none"
+
+
+def check_removable(env: Env, policy: Policy | None = None) -> None:
+    """What `env remove` refuses, before anything starts."""
+    if env.is_root:
+        raise BadInput("The root environment (base) cannot be removed.")
+    if policy is not None:
+        policy.check_writable(env)
 
 
 async def remove_env(settings: Settings, env: Env, on_event: EventSink = ignore_events) -> None:
     """Delete an env (never the root prefix), under its lock so no operation is cut in half."""
-    if env.is_root:
-        raise BadInput("The root environment (base) cannot be removed.")
+    check_removable(env)
+    if env.prefix.is_symlink():
+        # An env dir that links elsewhere (e.g. to scratch): remove the link, never what an
+        # admin or the user put behind it.
+        target = os.path.realpath(env.prefix)
+        env.prefix.unlink()
+        unregister_env(settings, env.prefix)
+        on_event(Event("done", {"prefix": str(env.prefix), "removed": True, "kept": target}))
+        return
     async with prefix_lock(env.prefix, timeout=settings.lock_timeout, on_event=on_event):
         # Moving it aside first makes the removal look atomic to listings and kernels.
         trash = env.prefix.with_name(f".{env.prefix.name}.removing")

@@ -23,18 +23,38 @@ def check_pip_available(records: Sequence[rattler.RepoDataRecord], pip: Sequence
         )
 
 
-async def run_pip(prefix: Path, requirements: Sequence[str], on_event: EventSink) -> None:
+def _index_args(index_urls: Sequence[str]) -> list[str]:
+    """An admin's pip indexes, and nothing else: `--isolated` ignores pip.conf and PIP_*
+    variables that could add other indexes or find-links."""
+    if not index_urls:
+        return []
+    args = ["--isolated", "--index-url", index_urls[0]]
+    for url in index_urls[1:]:
+        args += ["--extra-index-url", url]
+    return args
+
+
+async def run_pip(
+    prefix: Path,
+    requirements: Sequence[str],
+    on_event: EventSink,
+    *,
+    index_urls: Sequence[str] = (),
+) -> None:
+    """`requirements` were checked to be requirement specifiers only (pip_requirements.py):
+    no option line, path, URL or VCS reaches pip."""
     with tempfile.TemporaryDirectory(prefix="envmgr-pip-") as tmp:
         req = Path(tmp) / "requirements.txt"
         req.write_text("\n".join(requirements) + "\n", encoding="utf-8")
         argv = [
             str(prefix / "bin" / "python"), "-m", "pip", "install", "--no-input",
-            "--disable-pip-version-check", "-r", str(req),
+            "--disable-pip-version-check", *_index_args(index_urls), "-r", str(req),
         ]  # fmt: skip
         on_event(Event("pip-start", {"requirements": list(requirements)}))
         proc = await asyncio.create_subprocess_exec(
             *argv,
             env=activated_environ(prefix),
+            cwd=tmp,  # whatever pip writes beside it lands in our temp dir, not the server's
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .errors import Forbidden
 from .registry import Env
+from .urls import package_channel, url_is_under
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class Policy:
     # Whole folders whose envs are read-only (e.g. a site-wide envs dir).
     read_only_dirs: tuple[str, ...] = ()
     allow_clean: bool = True
+    # Package indexes a `pip:` section may install from. Under an allow list pip is refused
+    # unless this names the indexes; without one, pip uses its own configuration.
+    pip_index_urls: tuple[str, ...] = ()
 
     def is_read_only(self, env: Env) -> bool:
         if env.is_root and not self.read_only_envs and not self.read_only_dirs:
@@ -44,14 +48,28 @@ class Policy:
             )
 
     def check_channels(self, channel_urls: Sequence[str]) -> None:
+        """Every channel (a canonical URL, see urls.py) must be at or below an allowed one."""
         if not self.allowed_channels:
             return
         for url in channel_urls:
-            if not any(_channel_allowed(url, allowed) for allowed in self.allowed_channels):
+            if not any(url_is_under(url, allowed) for allowed in self.allowed_channels):
                 raise Forbidden(
                     f"The channel {url} is not allowed on this server; allowed: "
                     f"{', '.join(self.allowed_channels)}."
                 )
+
+    def check_package_urls(self, urls: Sequence[str]) -> None:
+        """Package URLs (explicit and lock files, `pkg[url=...]`, clones, rollbacks): the
+        channel each one comes from must be allowed."""
+        if self.allowed_channels:
+            self.check_channels(sorted({package_channel(u) for u in urls}))
+
+    def check_pip(self, lines: Sequence[str]) -> None:
+        if lines and self.allowed_channels and not self.pip_index_urls:
+            raise Forbidden(
+                "This server only installs from its allowed channels; 'pip:' sections are "
+                "disabled (an admin can allow them with c.EnvMgrExtension.pip_index_urls)."
+            )
 
     def check_clean(self) -> None:
         if not self.allow_clean:
@@ -64,9 +82,3 @@ def _inside(path: Path, folder: Path) -> bool:
         return True
     except ValueError:
         return False
-
-
-def _channel_allowed(url: str, allowed: str) -> bool:
-    url = url.rstrip("/")
-    allowed = allowed.rstrip("/")
-    return url == allowed or url.startswith(allowed + "/")

@@ -16,7 +16,8 @@ from .settings import Settings
 
 # conda forbids '/', ' ', ':', '#'; we also refuse anything that is not plain ASCII so that
 # look-alike unicode names, control characters and shell metacharacters never become paths.
-_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}$")
+# Used with fullmatch: `$` would also match before a trailing newline ("e1\n").
+_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}")
 RESERVED_NAMES = {"base", "root"}
 
 
@@ -39,7 +40,7 @@ def validate_env_name(name: str) -> str:
         raise BadInput("The environment name is empty. Give a name such as 'data-analysis'.")
     if name in RESERVED_NAMES:
         raise BadInput(f"'{name}' is reserved for the root environment. Choose another name.")
-    if name in (".", "..") or not _NAME_RE.match(name):
+    if name in (".", "..") or not _NAME_RE.fullmatch(name):
         raise BadInput(
             f"{name!r} is not a valid environment name: use up to 100 ASCII letters, digits and "
             "'_', '.', '+', '-', starting with a letter, digit or '_' (no '/', spaces or ':')."
@@ -118,8 +119,11 @@ def find_env(settings: Settings, *, name: str | None = None, prefix: str | None 
 
 
 def _user_path(text: str) -> Path:
-    if not isinstance(text, str) or not text.strip() or "\0" in text:
-        raise BadInput("The prefix path is empty or contains a NUL character.")
+    if not isinstance(text, str) or not text.strip():
+        raise BadInput("The prefix path is empty.")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        # A newline would split the path across two lines of environments.txt.
+        raise BadInput(f"The prefix path {text!r} contains a control character (a newline?).")
     return Path(os.path.abspath(os.path.expanduser(text)))
 
 

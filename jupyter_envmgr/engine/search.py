@@ -6,8 +6,9 @@ from collections.abc import Sequence
 
 import rattler
 
-from .errors import BadInput, ChannelError
+from .errors import BadInput, ChannelError, EnvMgrError
 from .prefix import channel_display
+from .rattler_guard import rattler_guard
 from .settings import Settings
 from .solver import PLATFORMS, gateway_for
 from .specs import channel_urls, parse_spec
@@ -24,9 +25,12 @@ async def search(
     urls = channel_urls(list(channels) or list(settings.channels), settings)
     gateway = gateway_for(settings)
     try:
-        found = await gateway.query(
-            [rattler.Channel(u) for u in urls], PLATFORMS, [spec.match_spec], recursive=False
-        )
+        with rattler_guard("searching the channels"):
+            found = await gateway.query(
+                [rattler.Channel(u) for u in urls], PLATFORMS, [spec.match_spec], recursive=False
+            )
+    except EnvMgrError:
+        raise
     except Exception as exc:  # rattler's gateway errors say which channel failed and why
         raise ChannelError(f"Could not read a channel's package index: {exc}") from None
     records = [r for per_channel in found for r in per_channel if spec.match_spec.matches(r)]

@@ -17,6 +17,7 @@ from rattler.exceptions import (
 
 from .errors import ChannelError, Unsatisfiable
 from .progress import Event, EventSink, ignore_events
+from .rattler_guard import rattler_guard
 from .settings import Settings
 
 PLATFORMS = [rattler.Subdir.current(), rattler.Subdir("noarch")]
@@ -61,19 +62,20 @@ async def solve(
     on_event(Event("solve-start", {"specs": [str(s) for s in specs], "channels": list(channels)}))
     started = time.monotonic()
     try:
-        records = await rattler.solve(
-            [rattler.Channel(url) for url in channels],
-            list(specs),
-            gateway=gateway,
-            platforms=PLATFORMS,
-            locked_packages=list(locked),
-            virtual_packages=virtual_packages(),
-            channel_priority=(
-                rattler.ChannelPriority.Disabled
-                if settings.channel_priority == "disabled"
-                else rattler.ChannelPriority.Strict
-            ),
-        )
+        with rattler_guard("solving"):
+            records = await rattler.solve(
+                [rattler.Channel(url) for url in channels],
+                list(specs),
+                gateway=gateway,
+                platforms=PLATFORMS,
+                locked_packages=list(locked),
+                virtual_packages=virtual_packages(),
+                channel_priority=(
+                    rattler.ChannelPriority.Disabled
+                    if settings.channel_priority == "disabled"
+                    else rattler.ChannelPriority.Strict
+                ),
+            )
     except (GatewayError, FetchRepoDataError, InvalidChannelError, IoError) as exc:
         raise ChannelError(
             f"Could not read a channel's package index: {_explain(exc)}. Check the channel "

@@ -11,43 +11,44 @@ from pathlib import Path
 import rattler
 
 from .errors import BadInput, ChannelError
+from .rattler_guard import rattler_guard
 from .settings import Settings
+from .urls import canonical_url, parse_url
 
-_CHANNEL_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
+_CHANNEL_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*")
 SPEC_EXAMPLES = "Write specs like 'numpy', 'numpy>=1.26', 'numpy=1.26.4' or 'conda-forge::numpy'."
 
 
 def channel_url(text: str, settings: Settings) -> str:
-    """A channel name, URL or local folder -> the URL rattler reads (no trailing slash)."""
+    """A channel name, URL or local folder -> the canonical URL rattler reads (see urls.py).
+
+    Nothing is probed on disk here: policy is checked on the result first, so that a channel
+    outside the allow list is refused the same whether or not it exists (`check_local_channels`
+    looks at folders afterwards)."""
     if not isinstance(text, str) or not text.strip() or any(ord(c) < 32 for c in text):
         raise ChannelError("A channel is empty or contains control characters.")
     text = text.strip()
     if "://" in text:
-        scheme = text.split("://", 1)[0].lower()
-        if scheme not in ("http", "https", "file"):
-            raise ChannelError(
-                f"Channel {text!r} uses the unsupported scheme {scheme!r}: use https://, "
-                "http:// or file://, or a channel name such as 'conda-forge'."
-            )
-        if scheme == "file":
-            folder = Path(text[len("file://") :])
-            if not folder.is_dir():
-                raise ChannelError(f"Channel {text!r}: the folder {folder} does not exist.")
-        return text.rstrip("/")
+        return canonical_url(text)
     if text.startswith(("/", "./", "../", "~")):
-        folder = Path(os.path.abspath(os.path.expanduser(text)))
-        if not folder.is_dir():
-            raise ChannelError(f"Channel {text!r}: the folder {folder} does not exist.")
-        return "file://" + str(folder)
-    if not _CHANNEL_NAME_RE.match(text):
+        return canonical_url("file://" + os.path.abspath(os.path.expanduser(text)))
+    if not _CHANNEL_NAME_RE.fullmatch(text):
         raise ChannelError(
             f"{text!r} is not a channel name: use a name such as 'conda-forge', a URL, or a "
             "local folder path."
         )
     first = text.split("/", 1)[0]
     if first in settings.custom_channels:
-        return f"{settings.custom_channels[first]}/{text}"
-    return f"{settings.channel_alias}/{text}"
+        return canonical_url(f"{settings.custom_channels[first]}/{text}")
+    return canonical_url(f"{settings.channel_alias}/{text}")
+
+
+def check_local_channels(urls: Sequence[str]) -> None:
+    """file:// channels must be folders: say so before a solve fails on them."""
+    for url in urls:
+        parsed = parse_url(url)
+        if parsed.scheme == "file" and not Path(parsed.path).is_dir():
+            raise ChannelError(f"Channel {url}: the folder {parsed.path} does not exist.")
 
 
 def channel_urls(texts: Sequence[str], settings: Settings) -> list[str]:
@@ -66,7 +67,20 @@ class Spec:
     text: str  # as the user wrote it, recorded in history
     name: str
     match_spec: rattler.MatchSpec
-    channel: str | None  # the URL of `channel::` when given
+    channel: str | None  # the canonical URL of `channel::` or `[channel=...]` when given
+    url: str | None = None  # the canonical package URL of `[url=...]` or a spec that is a URL
+
+
+# rattler panics on numbers that overflow 64 bits (a build number of 20 digits): no real
+# version or build has such a run of digits, so it is refused before rattler sees it.
+_LONG_NUMBER = re.compile(r"\d{19,}")
+_URL_KEY = re.compile(r'url="([^"]*)"')
+
+
+def _spec_url(spec: rattler.MatchSpec) -> str | None:
+    """The package URL of `pkg[url=...]` (rattler keeps it only in the canonical text)."""
+    match = _URL_KEY.search(str(spec))
+    return canonical_url(match.group(1)) if match else None
 
 
 def parse_spec(text: str, settings: Settings) -> Spec:
@@ -77,6 +91,8 @@ def parse_spec(text: str, settings: Settings) -> Spec:
         raise BadInput(f"A package spec is empty. {SPEC_EXAMPLES}")
     if any(ord(c) < 32 for c in text) or len(text) > 500:
         raise BadInput(f"Package spec {text[:60]!r} has control characters or is too long.")
+    if _LONG_NUMBER.search(text):
+        raise BadInput(f"Package spec {text!r} has a number too large for a version or build.")
     channel = None
     body = text
     if "::" in text:
@@ -84,7 +100,10 @@ def parse_spec(text: str, settings: Settings) -> Spec:
         channel_text, body = text.rsplit("::", 1)
         channel = channel_url(channel_text, settings)
     try:
-        spec = rattler.MatchSpec(body)
+        with rattler_guard(f"reading the spec {text!r}", BadInput):
+            spec = rattler.MatchSpec(body)
+    except BadInput:
+        raise
     except Exception as exc:  # rattler raises its own exception types, all with a message
         raise BadInput(f"Could not read package spec {text!r}: {exc}. {SPEC_EXAMPLES}") from None
     if spec.name is None:
@@ -92,11 +111,26 @@ def parse_spec(text: str, settings: Settings) -> Spec:
     name = spec.name.normalized if hasattr(spec.name, "normalized") else str(spec.name)
     if "*" in name:
         raise BadInput(f"Package spec {text!r}: wildcards in package names are not supported.")
-    if spec.channel is not None and channel is None:
-        channel = str(spec.channel.base_url).rstrip("/")
+    if spec.channel is not None:
+        inner = channel_url(str(spec.channel.base_url), settings)
+        if channel is not None and inner != channel:
+            raise BadInput(f"Package spec {text!r} names two channels; give one.")
+        channel = inner
+    url = _spec_url(spec)
     if channel is not None:
-        spec = rattler.MatchSpec(f"{channel}::{body}")
-    return Spec(text=text, name=name, match_spec=spec, channel=channel)
+        with rattler_guard(f"reading the spec {text!r}", BadInput):
+            spec = rattler.MatchSpec(f"{channel}::{_without_channel_key(body)}")
+    return Spec(text=text, name=name, match_spec=spec, channel=channel, url=url)
+
+
+def _without_channel_key(body: str) -> str:
+    """`pkg[channel=X, version=1]` -> `pkg[version=1]`: the channel goes before '::' instead."""
+    spec = rattler.MatchSpec(body)
+    if spec.channel is None:
+        return body
+    canonical = str(spec)
+    stripped = re.sub(r'channel="[^"]*",?\s*', "", canonical).replace(", ]", "]")
+    return stripped.replace("[]", "")
 
 
 def parse_specs(texts: Sequence[str], settings: Settings) -> list[Spec]:

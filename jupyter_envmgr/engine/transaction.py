@@ -23,6 +23,7 @@ from .errors import Cancelled, DownloadError, EnvMgrError
 from .plan import Plan
 from .prefix import META, dist_name, read_records, record_files
 from .progress import Event, EventSink, ProgressReporter, ignore_events
+from .rattler_guard import RattlerPanic, is_panic
 from .record_archive import archive_records
 from .settings import Settings
 
@@ -117,19 +118,74 @@ def _package_paths(extracted: Path, site_packages: str | None) -> list[str]:
 
 
 def _remove_orphans(prefix: Path, linking: Sequence[str], site: str | None) -> int:
-    """Delete files a half-linked package left that no restored record owns."""
+    """Delete files a half-linked package left that no restored record owns, then the
+    directories they leave empty: an empty `tornado/` would import as a namespace package."""
     records = read_records(prefix)
-    owned = {str(f) for r in records for f in (r.files or [])}
+    owned = {os.path.normpath(str(f)) for r in records for f in (r.files or [])}
+    paths = {
+        rel
+        for extracted in linking
+        for rel in map(os.path.normpath, _package_paths(Path(extracted), site))
+        if rel not in owned
+    }
+    orphans = _inside_prefix(prefix, paths)
     removed = 0
-    for extracted in linking:
-        for rel in _package_paths(Path(extracted), site):
-            if rel in owned:
-                continue
-            target = prefix / rel
-            if target.is_file() or target.is_symlink():
-                target.unlink()
-                removed += 1
+    for rel in orphans:
+        target = prefix / rel
+        if target.is_file() or target.is_symlink():
+            target.unlink()
+            removed += 1
+    _remove_empty_parents(prefix, orphans, keep=_parents(owned))
     return removed
+
+
+def _inside_prefix(prefix: Path, rels: set[str]) -> list[str]:
+    """The paths strictly below the prefix, also once symlinked directories on the way are
+    followed: what we delete must be the env's, never a file or folder elsewhere."""
+    verdicts: dict[str, bool] = {}  # per parent directory: a package has thousands of files
+    inside = []
+    for rel in sorted(rels):
+        if os.path.isabs(rel) or rel == os.curdir or rel.split(os.sep)[0] == os.pardir:
+            continue
+        parent = os.path.dirname(rel)
+        if parent not in verdicts:
+            verdicts[parent] = _resolves_inside(prefix, parent)
+        if verdicts[parent]:
+            inside.append(rel)
+    return inside
+
+
+def _resolves_inside(prefix: Path, rel: str) -> bool:
+    real_prefix = os.path.realpath(prefix)
+    real = os.path.realpath(prefix / rel)
+    return os.path.commonpath([real, real_prefix]) == real_prefix
+
+
+def _parents(rels: set[str] | Sequence[str]) -> set[str]:
+    """Every directory (relative to the prefix, the prefix itself excluded) holding one of
+    `rels`, at any depth."""
+    parents: set[str] = set()
+    for rel in rels:
+        parent = os.path.dirname(rel)
+        while parent and parent not in parents:
+            parents.add(parent)
+            parent = os.path.dirname(parent)
+    return parents
+
+
+def _remove_empty_parents(prefix: Path, orphans: Sequence[str], keep: set[str]) -> None:
+    """Remove the orphans' directories that are now empty, deepest first so that a folder
+    emptied by removing its subfolders goes too. A directory a restored record's file lives
+    in is kept even if that file is missing: the record still claims it."""
+    candidates = _parents(orphans) - keep
+    for rel in sorted(candidates, key=lambda r: r.count(os.sep), reverse=True):
+        path = prefix / rel
+        if path.is_symlink() or not path.is_dir() or not _resolves_inside(prefix, rel):
+            continue
+        try:
+            path.rmdir()  # only ever succeeds on an empty directory
+        except OSError:
+            continue
 
 
 def _repair_damaged_records(prefix: Path, saved: dict[str, Path]) -> None:
@@ -268,6 +324,11 @@ async def apply_plan(
             raise Cancelled(f"Cancelled; {prefix} was restored to its previous state.") from None
         if isinstance(exc, EnvMgrError):
             raise
+        if is_panic(exc):
+            raise RattlerPanic(
+                f"rattler failed while installing into {prefix} ({exc}). The environment was "
+                "restored to its previous state."
+            ) from None
         if isinstance(exc, Exception):
             raise DownloadError(
                 f"Installing into {prefix} failed: {str(exc).strip()}. The environment was "

@@ -82,6 +82,10 @@ def resolve_program(prefix: Path, program: str) -> tuple[str | None, str]:
         path = str(prefix / "bin" / program)
     if not os.path.exists(path):
         return None, f"its program {path} does not exist"
+    # `bin/evil -> /bin/sh` is inside by name only: what would run is where the links lead.
+    target = os.path.realpath(path)
+    if not _inside(target, Path(os.path.realpath(prefix))):
+        return None, f"its program {path} leads to {target}, outside the environment"
     return path, ""
 
 
@@ -152,11 +156,16 @@ def site_packages(prefix: Path) -> Path | None:
     return None
 
 
-def ipykernel_kernel(env: Env, sp: Path) -> FoundKernel | None:
+def ipykernel_kernel(env: Env, sp: Path, logger: logging.Logger = log) -> FoundKernel | None:
     """The spec `python -m ipykernel install` would write, for an ipykernel that has none."""
     pkg = sp / "ipykernel"
     python = env.prefix / "bin" / "python"
     if not (pkg / "__init__.py").is_file() or not python.exists():
+        return None
+    # The same rule as for a spec the env ships: its python must not lead out of the env.
+    program, why = resolve_program(env.prefix, "python")
+    if program is None:
+        _warn(env, "python3", why, logger)
         return None
     resources = pkg / "resources"
     spec = {
@@ -191,7 +200,7 @@ def scan_env(env: Env, logger: logging.Logger = log) -> tuple[list[str], list[Fo
     # A `python3` dir, even a broken one, is the env's own say on its Python kernel.
     if "python3" not in names and not any(_runs_ipykernel(k) for k in kernels):
         sp = site_packages(env.prefix)
-        made = ipykernel_kernel(env, sp) if sp else None
+        made = ipykernel_kernel(env, sp, logger) if sp else None
         if made:
             kernels.append(made)
     return names, kernels

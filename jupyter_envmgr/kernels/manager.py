@@ -12,7 +12,9 @@ Why two mechanisms:
   `sync_kernelspecs` writes each spec *inside its env* (`conda-meta/envmgr-kernels/<name>/`)
   and links it from the user's kernels dir. Removing the env, by any means, leaves a dangling
   link that jupyter_client skips: the kernel is gone without anyone cleaning up. The CLI calls
-  it after each operation; the next call prunes the dangling links.
+  it after each operation; the next call prunes the dangling links. Nothing is ever written
+  into an env that is read-only (admin policy or file permissions): its specs are plain copies
+  in the user's kernels dir, which stay until the next sync after the env is gone.
 
 An env's own `python3` spec is always renamed `conda-env-<env>-python3`, and ordinary specs
 win any name clash, so no env ever shadows the server's `python3`.
@@ -26,6 +28,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,9 +37,11 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKerne
 from jupyter_core.paths import jupyter_config_path
 from traitlets import Float, Instance, List, TraitError, Unicode, observe, validate
 from traitlets.config import Config, JSONFileConfigLoader, PyFileConfigLoader
-from traitlets.config.loader import ConfigFileNotFound
+from traitlets.config.loader import ConfigFileNotFound, LazyConfigValue
 
 from ..engine.errors import EnvMgrError
+from ..engine.policy import Policy
+from ..engine.registry import Env
 from ..engine.settings import Settings, load_settings
 from .discovery import KernelDiscovery, mtime_key, shared_discovery
 from .names import (
@@ -52,6 +57,9 @@ MARKER = ".envmgr-kernel"
 WRITTEN_DIR = os.path.join("conda-meta", "envmgr-kernels")
 _RESOURCE_FILES = ("kernel.js", "kernel.css")
 _SETTINGS_MAX_AGE = 60.0
+
+# Tells which envs must never be written to (the server passes its Policy.is_read_only).
+ReadOnly = Callable[[Env], bool]
 
 
 @dataclass(frozen=True)
@@ -405,25 +413,55 @@ def _link(link: Path, target: Path) -> bool:
     return True
 
 
-def _place(spec: EnvKernelSpec, kernels_dir: Path, log: logging.Logger) -> bool:
-    """Write one spec into its env and link it; into kernels_dir if the env is read-only."""
+def _place(spec: EnvKernelSpec, kernels_dir: Path, log: logging.Logger, *, in_env: bool) -> bool:
+    """Write one spec into its env and link it, or (`in_env` False, or the env refuses the
+    write) write a plain copy into kernels_dir. True when something changed."""
     link = kernels_dir / spec.name
-    inside = spec.named.found.env.prefix / WRITTEN_DIR / spec.name
-    try:
-        wrote = _write_spec_dir(inside, spec)
-        return _link(link, inside) or wrote
-    except OSError as exc:
-        log.info("Writing %s into its env failed (%s); writing a plain copy", spec.name, exc)
+    if in_env:
+        inside = spec.named.found.env.prefix / WRITTEN_DIR / spec.name
+        try:
+            wrote = _write_spec_dir(inside, spec)
+            return _link(link, inside) or wrote
+        except OSError as exc:
+            log.info("Writing %s into its env failed (%s); writing a plain copy", spec.name, exc)
     if link.is_symlink():
-        link.unlink()
+        link.unlink()  # a link into an env that has become read-only since
     return _write_spec_dir(link, spec)
 
 
-def _prune_env_copies(discovery: KernelDiscovery, wanted: set[str]) -> None:
-    """Drop copies left in envs whose kernel was renamed, excluded or uninstalled."""
+def configured_read_only(config: Config) -> ReadOnly:
+    """The server's read-only rule (`c.EnvMgrExtension.read_only_envs` and `read_only_dirs`)
+    read from the Jupyter config: the CLI has no Policy object, and must not write into the
+    envs the server keeps read-only either."""
+    section = config.get("EnvMgrExtension", {})
+
+    def listed(key: str) -> tuple[str, ...]:
+        value = section.get(key, [])
+        if isinstance(value, LazyConfigValue):  # c.EnvMgrExtension.read_only_envs.append(...)
+            value = value.get_value([])
+        return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
+
+    dirs = tuple(os.path.expanduser(d) for d in listed("read_only_dirs"))
+    return Policy(read_only_envs=listed("read_only_envs"), read_only_dirs=dirs).is_read_only
+
+
+def _closed_envs(envs: set[Env], read_only: ReadOnly) -> set[Path]:
+    """Prefixes we must not write into: read-only by the rule, or conda-meta/ not writable
+    (asked before trying, so that a failed attempt cannot leave a half-made folder)."""
+    closed = set()
+    for env in envs:
+        meta = env.prefix / "conda-meta"
+        if read_only(env) or not os.access(meta, os.W_OK):
+            closed.add(env.prefix)
+    return closed
+
+
+def _prune_env_copies(discovery: KernelDiscovery, wanted: set[str], closed: set[Path]) -> None:
+    """Drop copies left in envs whose kernel was renamed, excluded or uninstalled; a
+    read-only env keeps even stale ones (they are unused: no link leads there)."""
     for env in discovery.envs:
         folder = env.prefix / WRITTEN_DIR
-        if not folder.is_dir():
+        if env.prefix in closed or not folder.is_dir():
             continue
         for entry in folder.iterdir():
             if entry.name not in wanted and (entry / MARKER).exists():
@@ -431,7 +469,11 @@ def _prune_env_copies(discovery: KernelDiscovery, wanted: set[str]) -> None:
 
 
 def _write_all(
-    specs: dict[str, EnvKernelSpec], folder: Path, log: logging.Logger, report: SyncReport
+    specs: dict[str, EnvKernelSpec],
+    folder: Path,
+    log: logging.Logger,
+    report: SyncReport,
+    closed: set[Path],
 ) -> None:
     for name, spec in specs.items():
         link = folder / name
@@ -440,7 +482,8 @@ def _write_all(
             report.skipped.append(name)
             continue
         try:
-            changed = _place(spec, folder, log)
+            in_env = spec.named.found.env.prefix not in closed
+            changed = _place(spec, folder, log, in_env=in_env)
         except OSError as exc:
             log.warning("Could not write kernel %s: %s", name, exc)
             report.skipped.append(name)
@@ -456,24 +499,34 @@ def _prune_links(specs: dict[str, EnvKernelSpec], folder: Path, report: SyncRepo
 
 
 def sync_kernelspecs(
-    manager: EnvKernelSpecManager | None = None, kernels_dir: str | os.PathLike[str] | None = None
+    manager: EnvKernelSpecManager | None = None,
+    kernels_dir: str | os.PathLike[str] | None = None,
+    *,
+    read_only: ReadOnly | None = None,
 ) -> SyncReport:
     """Make the user's kernels dir list exactly the env kernels the server would list.
+
+    `read_only` tells the envs nothing may be written into (default: the read-only rule of
+    the manager's Jupyter config); envs whose conda-meta/ we cannot write count as read-only
+    too. Their kernels are written as plain copies into the kernels dir instead.
 
     Never raises for a filesystem problem (it logs a warning): the CLI calls this after every
     operation, and a read-only kernels dir must not turn a finished install into a failure.
     """
     manager = manager or EnvKernelSpecManager.from_jupyter_config()
     folder = Path(kernels_dir or manager.user_kernel_dir)
+    read_only = read_only or configured_read_only(manager.config)
     report = SyncReport()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         specs = manager.env_kernel_specs()
-        _write_all(specs, folder, manager.log, report)
-        _prune_links(specs, folder, report)
         discovery = manager.discovery()
+        listed = set(discovery.envs) if discovery else set()
+        closed = _closed_envs(listed | {s.named.found.env for s in specs.values()}, read_only)
+        _write_all(specs, folder, manager.log, report, closed)
+        _prune_links(specs, folder, report)
         if discovery is not None:
-            _prune_env_copies(discovery, set(specs))
+            _prune_env_copies(discovery, set(specs), closed)
     except OSError as exc:
         manager.log.warning("Could not update the kernelspecs in %s: %s", folder, exc)
     return report
@@ -493,11 +546,15 @@ def spec_summary(spec: EnvKernelSpec) -> dict[str, Any]:
     }
 
 
-def sync_for_settings(settings: Settings) -> SyncReport | None:
+def sync_for_settings(
+    settings: Settings, *, read_only: ReadOnly | None = None
+) -> SyncReport | None:
     """After a change to the envs: keep `jupyter kernelspec list` (and tools outside the
-    server) in step. Never raises: a kernels dir problem must not fail a finished install."""
+    server) in step, writing nothing into the envs `read_only` names (see sync_kernelspecs).
+    Never raises: a kernels dir problem must not fail a finished install."""
     try:
-        return sync_kernelspecs(EnvKernelSpecManager.from_jupyter_config(settings=settings))
+        manager = EnvKernelSpecManager.from_jupyter_config(settings=settings)
+        return sync_kernelspecs(manager, read_only=read_only)
     except Exception as exc:
         logging.getLogger(__name__).warning("Could not update the kernelspecs: %s", exc)
         return None

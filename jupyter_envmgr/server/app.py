@@ -10,6 +10,7 @@ from traitlets import Bool, Int, List, Unicode
 from ..engine.policy import Policy
 from ..engine.settings import load_settings
 from ..engine.specs import channel_urls
+from ..engine.urls import canonical_url
 from .handlers import ROUTES
 from .service import EnvService
 from .tasks import TaskRegistry
@@ -43,6 +44,11 @@ class EnvMgrExtension(ExtensionApp):
     max_concurrent_tasks = Int(2, help="Operations that run at once; more wait queued.").tag(
         config=True
     )
+    pip_index_urls = List(
+        Unicode(),
+        help="Package indexes a 'pip:' section may install from (the first is pip's "
+        "--index-url). With allowed_channels set and this empty, 'pip:' sections are refused.",
+    ).tag(config=True)
     allow_clean = Bool(True, help="Whether users may clean the shared package cache.").tag(
         config=True
     )
@@ -50,8 +56,17 @@ class EnvMgrExtension(ExtensionApp):
     def initialize_settings(self) -> None:
         settings = load_settings(root_prefix=self.root_prefix)
         overrides = {}
-        if self.envs_dirs:
-            overrides["envs_dirs"] = tuple(Path(p).expanduser().absolute() for p in self.envs_dirs)
+        envs_dirs = [Path(p).expanduser().absolute() for p in self.envs_dirs] or list(
+            settings.envs_dirs
+        )
+        # Envs in read-only dirs are listed and have kernels (changes are refused by policy);
+        # new envs still go to the first envs dir.
+        envs_dirs += [
+            d for d in (Path(p).expanduser().absolute() for p in self.read_only_dirs)
+            if d not in envs_dirs
+        ]  # fmt: skip
+        if tuple(envs_dirs) != tuple(settings.envs_dirs):
+            overrides["envs_dirs"] = tuple(envs_dirs)
         if self.pkgs_dirs:
             overrides["pkgs_dirs"] = tuple(Path(p).expanduser().absolute() for p in self.pkgs_dirs)
         if self.default_channels:
@@ -60,8 +75,9 @@ class EnvMgrExtension(ExtensionApp):
         policy = Policy(
             allowed_channels=tuple(channel_urls(self.allowed_channels, settings)),
             read_only_envs=tuple(self.read_only_envs),
-            read_only_dirs=tuple(self.read_only_dirs),
+            read_only_dirs=tuple(str(Path(p).expanduser().absolute()) for p in self.read_only_dirs),
             allow_clean=self.allow_clean,
+            pip_index_urls=tuple(canonical_url(u) for u in self.pip_index_urls),
         )
         tasks = TaskRegistry(max_concurrent=self.max_concurrent_tasks)
         self.service = EnvService(settings, policy, tasks)

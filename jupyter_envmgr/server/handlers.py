@@ -20,6 +20,26 @@ from .tasks import Task
 
 AUTH_RESOURCE = "envmgr"
 MAX_BODY = 1024 * 1024
+MAX_DEPTH = 32
+
+
+def _check_json(value: Any, depth: int = 0) -> None:
+    """JSON allows what Python text cannot carry on: a lone surrogate ("\\ud800") fails later,
+    when it is written to a file or a log. Refuse it, and deep nesting, at the door."""
+    if depth > MAX_DEPTH:
+        raise BadInput(f"The request body nests deeper than {MAX_DEPTH} levels.")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadInput("The request body contains text that is not valid Unicode.") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_json(key, depth + 1)
+            _check_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json(item, depth + 1)
 
 
 class BaseHandler(ExtensionHandlerMixin, APIHandler):
@@ -39,8 +59,11 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError):
             raise BadInput("The request body is not valid JSON.") from None
+        except RecursionError:
+            raise BadInput(f"The request body nests deeper than {MAX_DEPTH} levels.") from None
         if not isinstance(data, dict):
             raise BadInput("The request body must be a JSON object.")
+        _check_json(data)
         return data
 
     def _handle_request_exception(self, e: BaseException) -> None:
@@ -72,7 +95,7 @@ class EnvironmentsHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        self.accepted(self.service.create(self.body()))
+        self.accepted(await self.service.create(self.body()))
 
 
 class EnvironmentHandler(BaseHandler):
@@ -80,9 +103,8 @@ class EnvironmentHandler(BaseHandler):
     @authorized
     async def get(self, name: str) -> None:
         env = self.service.env(name)
-        self.finish(
-            json.dumps({**self.service.env_json(env), "packages": self.service.packages(env)})
-        )
+        packages = await self.service.packages(env)
+        self.finish(json.dumps({**self.service.env_json(env), "packages": packages}))
 
     @web.authenticated
     @authorized
@@ -94,24 +116,24 @@ class PackagesHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        self.finish(json.dumps({"packages": self.service.packages(self.service.env(name))}))
+        self.finish(json.dumps({"packages": await self.service.packages(self.service.env(name))}))
 
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        self.accepted(self.service.change(name, "install", self.body()))
+        self.accepted(await self.service.change(name, "install", self.body()))
 
     @web.authenticated
     @authorized
     async def patch(self, name: str) -> None:
-        self.accepted(self.service.change(name, "update", self.body()))
+        self.accepted(await self.service.change(name, "update", self.body()))
 
     @web.authenticated
     @authorized
     async def delete(self, name: str) -> None:
         # DELETE bodies are often dropped by proxies: the specs come as ?spec=a&spec=b.
         specs = self.get_query_arguments("spec")
-        self.accepted(self.service.change(name, "remove", {"specs": specs}))
+        self.accepted(await self.service.change(name, "remove", {"specs": specs}))
 
 
 class ExportHandler(BaseHandler):
@@ -119,7 +141,8 @@ class ExportHandler(BaseHandler):
     @authorized
     async def get(self, name: str) -> None:
         env = self.service.env(name)
-        text, filename, mime = self.service.export(env, self.get_query_argument("format", "yml"))
+        fmt = self.get_query_argument("format", "yml")
+        text, filename, mime = await self.service.export(env, fmt)
         self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
         self.finish(text, set_content_type=f"{mime}; charset=utf-8")
 
@@ -128,12 +151,13 @@ class RevisionsHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        self.finish(json.dumps({"revisions": self.service.revisions(self.service.env(name))}))
+        revisions = await self.service.revisions(self.service.env(name))
+        self.finish(json.dumps({"revisions": revisions}))
 
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        self.accepted(self.service.rollback(name, self.body()))
+        self.accepted(await self.service.rollback(name, self.body()))
 
 
 class TasksHandler(BaseHandler):
@@ -191,7 +215,7 @@ class CloneHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def post(self, name: str) -> None:
-        self.accepted(self.service.clone(name, self.body()))
+        self.accepted(await self.service.clone(name, self.body()))
 
 
 class KernelsHandler(BaseHandler):

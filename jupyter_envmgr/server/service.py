@@ -6,22 +6,21 @@ No tornado here: handlers parse HTTP, this module validates and acts, the engine
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..engine import operations
 from ..engine.cache import clean, select_categories
-from ..engine.envfile import EnvFile, read_env_file
+from ..engine.envfile import EnvFile, read_env_text
 from ..engine.errors import BadInput, EnvNotFound
 from ..engine.export import export_explicit, export_lock, export_yaml
 from ..engine.policy import Policy
 from ..engine.prefix import channel_display, read_history, read_records
-from ..engine.registry import Env, find_env, list_envs, new_env_target
+from ..engine.registry import Env, find_env, list_envs, validate_env_name
 from ..engine.search import search
 from ..engine.settings import Settings
-from ..engine.specs import channel_urls, parse_specs, solver_channels
+from ..engine.specs import channel_urls, check_local_channels
 from ..engine.usage import disk_usage
 from .tasks import Task, TaskRegistry
 
@@ -106,7 +105,11 @@ class EnvService:
             for e in envs
         ]
 
-    def packages(self, env: Env) -> list[dict[str, Any]]:
+    async def packages(self, env: Env) -> list[dict[str, Any]]:
+        # Records of big envs list every file: parsed in a thread, never on the event loop.
+        return await asyncio.to_thread(self._packages, env)
+
+    def _packages(self, env: Env) -> list[dict[str, Any]]:
         alias = self.settings.channel_alias
         return [
             {
@@ -119,18 +122,24 @@ class EnvService:
             for r in sorted(read_records(env.prefix), key=lambda r: r.name.normalized)
         ]
 
-    def revisions(self, env: Env) -> list[dict[str, Any]]:
+    async def revisions(self, env: Env) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self._revisions, env)
+
+    def _revisions(self, env: Env) -> list[dict[str, Any]]:
         return [
             {"number": r.number, "date": r.date, "cmd": r.cmd, "added": r.added,
              "removed": r.removed}
             for r in read_history(env.prefix)
         ]  # fmt: skip
 
-    def export(self, env: Env, fmt: str) -> tuple[str, str, str]:
+    async def export(self, env: Env, fmt: str) -> tuple[str, str, str]:
         if fmt not in EXPORT_FORMATS:
             raise BadInput(
                 f"Unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}."
             )
+        return await asyncio.to_thread(self._export, env, fmt)
+
+    def _export(self, env: Env, fmt: str) -> tuple[str, str, str]:
         if fmt == "explicit":
             text = export_explicit(env)
         elif fmt == "lock":
@@ -151,8 +160,12 @@ class EnvService:
         return result.plan.to_json()
 
     async def search(self, query: str, channels: list[str]) -> list[dict[str, Any]]:
-        self.policy.check_channels(channel_urls(channels or self.settings.channels, self.settings))
-        return await search(self.settings, query, channels)
+        if len(channels) > MAX_LIST:
+            raise BadInput(f"'channel' is given more than {MAX_LIST} times.")
+        urls = channel_urls(channels or self.settings.channels, self.settings)
+        self.policy.check_channels(urls)
+        check_local_channels(urls)
+        return await search(self.settings, query, urls)
 
     async def kernels(self, manager: Any) -> list[dict[str, Any]]:
         from ..kernels.manager import EnvKernelSpecManager, spec_summary
@@ -166,36 +179,17 @@ class EnvService:
     async def _sync_kernels(self) -> None:
         from ..kernels.manager import sync_for_settings
 
-        await asyncio.to_thread(sync_for_settings, self.settings)
-
-    def _precheck(self, request: operations.Request) -> None:
-        """Specs and channels are checked before a task exists: bad input and forbidden
-        channels answer 400/403 at once instead of a task that fails later."""
-        if request.kind == "create":
-            new_env_target(self.settings, name=request.name)  # bad or taken name: 400/409
-        if request.kind == "rollback":
-            last = len(read_history(self.env(request.name or "").prefix)) - 1
-            if request.revision is None or not 0 <= request.revision <= last:
-                raise BadInput(f"Revision {request.revision} does not exist (0 to {last}).")
-        env_file = request.env_file
-        if request.kind in ("remove", "rollback") or (env_file and env_file.kind != "yaml"):
-            parse_specs(request.specs, self.settings)
-            return
-        file_specs = list(env_file.specs) if env_file else []
-        file_channels = list(env_file.channels) if env_file else []
-        specs = parse_specs([*request.specs, *file_specs], self.settings)
-        channels = solver_channels(
-            [*request.channels, *file_channels], specs, self.settings, request.override_channels
+        await asyncio.to_thread(
+            sync_for_settings, self.settings, read_only=self.policy.is_read_only
         )
-        self.policy.check_channels(channels)
 
-    def _start(self, request: operations.Request, label: str) -> Task:
-        self._precheck(request)
+    async def _start(self, request: operations.Request, label: str) -> Task:
+        # Every check the request can fail happens here, before a task exists (4xx at once);
+        # the task only executes what was prepared.
+        prepared = await asyncio.to_thread(operations.prepare, self.settings, request, self.policy)
 
         async def operation(sink):
-            outcome = await operations.run(
-                self.settings, request, on_event=sink, policy=self.policy
-            )
+            outcome = await operations.execute(self.settings, prepared, on_event=sink)
             if outcome.applied:
                 await self._sync_kernels()
             return outcome.to_json()
@@ -213,28 +207,28 @@ class EnvService:
 
         return self.tasks.start("clean", None, operation)
 
-    def clone(self, env_name: str, body: Mapping[str, Any]) -> Task:
+    async def clone(self, env_name: str, body: Mapping[str, Any]) -> Task:
         source = self.env(env_name)
         _only_keys(body, {"name"})
         name = body.get("name")
         if not isinstance(name, str):
             raise BadInput("'name' must be the new environment's name (a string).")
         # The exact package set, no solve: a clone is the same env under another name.
-        exact = EnvFile("lock", f"clone of {source.label}", records=read_records(source.prefix))
+        records = await asyncio.to_thread(read_records, source.prefix)
+        exact = EnvFile("lock", f"clone of {source.label}", records=records)
         request = operations.Request(
             kind="create", name=name, env_file=exact,
             cmd=f"jupyter-envmgr (server) create -n {name} --clone {source.label}",
         )  # fmt: skip
-        return self._start(request, name)
+        return await self._start(request, name)
 
-    def create(self, body: Mapping[str, Any]) -> Task:
+    async def create(self, body: Mapping[str, Any]) -> Task:
         _only_keys(body, {"name", "specs", "channels", "override_channels", "file", "filename"})
         name = body.get("name")
         if not isinstance(name, str):
             raise BadInput("'name' must be the new environment's name (a string).")
-        env_file = None
-        if "file" in body:
-            env_file = self._uploaded_file(body)
+        validate_env_name(name)  # before reading an upload: a bad name costs nothing
+        env_file = await self._uploaded_file(body) if "file" in body else None
         request = operations.Request(
             kind="create",
             name=name,
@@ -244,45 +238,42 @@ class EnvService:
             env_file=env_file,
             cmd=f"jupyter-envmgr (server) create -n {name}",
         )
-        return self._start(request, name)
+        return await self._start(request, name)
 
-    def _uploaded_file(self, body: Mapping[str, Any]):
+    async def _uploaded_file(self, body: Mapping[str, Any]) -> EnvFile:
         text = body.get("file")
         filename = body.get("filename", "environment.yml")
         if not isinstance(text, str) or not isinstance(filename, str):
             raise BadInput("'file' must be the file's text and 'filename' its name.")
-        suffix = (
-            Path(filename).suffix
-            if Path(filename).suffix in (".yml", ".yaml", ".txt", ".lock")
-            else ".yml"
-        )
-        with tempfile.TemporaryDirectory(prefix="envmgr-upload-") as tmp:
-            path = Path(tmp) / f"upload{suffix}"
-            path.write_text(text, encoding="utf-8")
-            parsed = read_env_file(str(path))
-        parsed.path = filename  # errors name the user's file, not our temp copy
-        return parsed
+        if not filename.strip() or len(filename) > 255 or any(ord(c) < 32 for c in filename):
+            raise BadInput("'filename' must be a file name of at most 255 characters.")
+        # Parsed with limits (size, YAML aliases and depth) in a thread: a hostile file can
+        # neither stall the server nor make it read any file of its own.
+        return await asyncio.to_thread(read_env_text, text, Path(filename).name)
 
-    def change(self, env_name: str, kind: str, body: Mapping[str, Any]) -> Task:
+    async def change(self, env_name: str, kind: str, body: Mapping[str, Any]) -> Task:
         env = self.env(env_name)
         self.policy.check_writable(env)
         allowed = {"specs", "channels", "override_channels"}
         if kind == "update":
             allowed.add("all")
         _only_keys(body, allowed)
-        if kind == "update" and _bool(body, "all"):
+        update_all = kind == "update" and _bool(body, "all")
+        if update_all:
             kind = "update-all"
+            if body.get("specs"):
+                raise BadInput("'all': true updates every package: give no 'specs' with it.")
         request = operations.Request(
             kind=kind,
             name=env.name,
-            specs=_str_list(body, "specs", required=kind != "update-all"),
+            specs=_str_list(body, "specs", required=not update_all),
             channels=_str_list(body, "channels"),
             override_channels=_bool(body, "override_channels"),
             cmd=f"jupyter-envmgr (server) {kind} -n {env.name}",
         )
-        return self._start(request, env.name)
+        return await self._start(request, env.name or env_name)
 
-    def rollback(self, env_name: str, body: Mapping[str, Any]) -> Task:
+    async def rollback(self, env_name: str, body: Mapping[str, Any]) -> Task:
         env = self.env(env_name)
         self.policy.check_writable(env)
         _only_keys(body, {"revision"})
@@ -293,11 +284,11 @@ class EnvService:
             kind="rollback", name=env.name, revision=revision,
             cmd=f"jupyter-envmgr (server) install --revision {revision} -n {env.name}",
         )  # fmt: skip
-        return self._start(request, env.name)
+        return await self._start(request, env.name or env_name)
 
     def delete(self, env_name: str) -> Task:
         env = self.env(env_name)
-        self.policy.check_writable(env)
+        operations.check_removable(env, self.policy)
 
         async def operation(sink):
             await operations.remove_env(self.settings, env, on_event=sink)
@@ -316,5 +307,7 @@ class EnvService:
             "channel_priority": s.channel_priority,
             "allowed_channels": list(self.policy.allowed_channels),
             "read_only_envs": list(self.policy.read_only_envs),
+            "read_only_dirs": list(self.policy.read_only_dirs),
+            "pip_index_urls": list(self.policy.pip_index_urls),
             "allow_clean": self.policy.allow_clean,
         }

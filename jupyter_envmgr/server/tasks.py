@@ -16,6 +16,7 @@ from typing import Any
 
 from ..engine.errors import Cancelled, EnvMgrError
 from ..engine.progress import Event
+from ..engine.rattler_guard import is_panic
 
 FINAL_STATES = ("done", "failed", "cancelled")
 # An operation: given the event sink, do the work and return a JSON-able result.
@@ -95,6 +96,13 @@ class TaskRegistry:
             final = "failed"
         except Exception as exc:  # a bug: the task fails visibly, the server lives on
             task.error = {"message": f"Internal error: {exc!r}", "reason": "internal"}
+            final = "failed"
+        except BaseException as exc:
+            # A Rust panic that slipped past the engine's guards is a BaseException: the task
+            # must still end, or its subscribers would wait forever.
+            if not is_panic(exc):
+                raise
+            task.error = {"message": f"Internal error in rattler: {exc}", "reason": "internal"}
             final = "failed"
         await asyncio.sleep(0)  # let events queued from worker threads land first
         self._record(

@@ -88,12 +88,19 @@ def _make_wheel(folder, name="tinywheel", version="0.1"):
     return wheel
 
 
+def _offline_pip(sandbox, wheels):
+    # pip: lines are requirement specifiers only (no --no-index, no paths): where pip looks is
+    # the user's pip configuration, here its environment variables.
+    sandbox.env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheels))
+
+
 def test_pip_section_installs_with_the_envs_pip_and_is_exported(sandbox, channels, tmp_path):
-    wheel = _make_wheel(tmp_path)
+    _make_wheel(tmp_path)
+    _offline_pip(sandbox, tmp_path)
     yml = tmp_path / "env.yml"
     yml.write_text(
         f"name: withpip\nchannels:\n  - {channels.main_url}\ndependencies:\n  - python\n"
-        f"  - pip\n  - pip:\n    - --no-index\n    - {wheel}\n"
+        "  - pip\n  - pip:\n    - tinywheel==0.1\n"
     )
     sandbox.run("create", "-f", str(yml), "--override-channels", "-y")
     prefix = sandbox.envs / "withpip"
@@ -108,10 +115,11 @@ def test_pip_section_installs_with_the_envs_pip_and_is_exported(sandbox, channel
 
 
 def test_failing_pip_section_rolls_the_whole_create_back(sandbox, channels, tmp_path):
+    _offline_pip(sandbox, tmp_path)
     yml = tmp_path / "env.yml"
     yml.write_text(
         f"name: pipfail\nchannels: [{channels.main_url}]\ndependencies:\n  - python\n  - pip\n"
-        f"  - pip:\n    - --no-index\n    - {tmp_path}/missing-0.1-py3-none-any.whl\n"
+        "  - pip:\n    - missing-wheel==0.1\n"
     )
     res = sandbox.run("create", "-f", str(yml), "--override-channels", "-y", check=False)
     assert res.returncode == 1 and "pip install" in res.stderr

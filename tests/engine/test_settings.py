@@ -6,7 +6,7 @@ import pytest
 
 from jupyter_envmgr.engine.errors import BadInput, ChannelError
 from jupyter_envmgr.engine.settings import load_settings
-from jupyter_envmgr.engine.specs import channel_url, parse_spec
+from jupyter_envmgr.engine.specs import channel_url, check_local_channels, parse_spec
 
 
 def test_defaults_mirror_micromamba(tmp_path):
@@ -47,10 +47,17 @@ def test_custom_channels_and_spec_channel_rewrite(tmp_path):
     assert parse_spec("conda-forge::numpy", s).channel == "https://conda.anaconda.org/conda-forge"
 
 
-@pytest.mark.parametrize("text", ["", "bad name", "ftp://x", "file:///definitely/not/here"])
+@pytest.mark.parametrize("text", ["", "bad name", "ftp://x", "http://", "e1\n", "a/../b"])
 def test_bad_channels_raise_channel_errors(tmp_path, text):
     with pytest.raises(ChannelError):
         channel_url(text, load_settings({"HOME": str(tmp_path)}))
+
+
+def test_a_missing_channel_folder_is_reported_after_the_policy_check(tmp_path):
+    # channel_url never looks at the disk (policy must refuse first); the folder check follows.
+    url = channel_url("file:///definitely/not/here", load_settings({"HOME": str(tmp_path)}))
+    with pytest.raises(ChannelError, match="does not exist"):
+        check_local_channels([url])
 
 
 def test_bad_rc_values_are_named(tmp_path):

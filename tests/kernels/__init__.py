@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +25,27 @@ def clone(src: Path, dst: Path) -> Path:
     """A copy of a real env made of hard links: quick, and as real as the original on disk."""
     shutil.copytree(src, dst, symlinks=True, copy_function=os.link)
     return dst
+
+
+def copy_env(made: Path, sandbox: Sandbox, name: str) -> Path:
+    sandbox.envs.mkdir(parents=True, exist_ok=True)
+    return clone(made, sandbox.envs / name)
+
+
+def without_jupyter_vars(sandbox: Sandbox, **extra: str) -> dict[str, str]:
+    """The sandbox's environment with no JUPYTER_* variable of the test run leaking in."""
+    env = {k: v for k, v in sandbox.env.items() if not k.startswith("JUPYTER")}
+    return {**env, **extra}
+
+
+def kernelspec_list(env: dict[str, str]) -> dict:
+    """What `jupyter kernelspec list` shows, run as a user with that environment would."""
+    jupyter = os.path.join(os.path.dirname(sys.executable), "jupyter")
+    out = subprocess.run(
+        [jupyter, "kernelspec", "list", "--json"], env=env, capture_output=True, text=True,
+        check=True,
+    )  # fmt: skip
+    return json.loads(out.stdout)["kernelspecs"]
 
 
 def replace_file(path: Path, text: str) -> None:

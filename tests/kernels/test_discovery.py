@@ -21,27 +21,10 @@ from jupyter_envmgr.kernels.discovery import KernelDiscovery
 from jupyter_envmgr.kernels.manager import sync_kernelspecs
 from jupyter_envmgr.kernels.names import prefix_hash
 
-from ..helpers import Sandbox, on
-from . import age, clone, create, manager, replace_file
+from ..helpers import on
+from . import age, clone, copy_env, create, manager, replace_file
 
 KERNEL = Path("share", "jupyter", "kernels")
-
-
-@pytest.fixture(scope="module")
-def made(tmp_path_factory, shared_pkgs, channels) -> Path:
-    """One real env with python and ipykernel, made once; tests clone it with hard links."""
-    base = tmp_path_factory.mktemp("made")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "MAMBA"))}
-    env.update(
-        HOME=str(base), MAMBA_ROOT_PREFIX=str(base / "root"), CONDA_PKGS_DIRS=str(shared_pkgs)
-    )
-    sandbox = Sandbox(home=base, root=base / "root", pkgs=shared_pkgs, env=env)
-    return create(sandbox, channels, "src", "python", "ipykernel")
-
-
-def copy_env(made: Path, sandbox: Sandbox, name: str) -> Path:
-    sandbox.envs.mkdir(parents=True, exist_ok=True)
-    return clone(made, sandbox.envs / name)
 
 
 def test_env_with_ipykernel_gets_a_stable_kernel_named_after_it(
