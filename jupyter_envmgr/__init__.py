@@ -3,7 +3,7 @@
 __version__ = "0.1.0"
 
 
-def _jupyter_server_extension_points() -> list[dict]:
+def _jupyter_server_extension_points() -> list[dict[str, object]]:
     # Imported lazily: the engine and CLI must not pay for (or need) jupyter_server.
     from .server.app import EnvMgrExtension
 

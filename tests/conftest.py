@@ -63,7 +63,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
-    # Processes that used rattler can crash while the interpreter finalizes (DESIGN.md): once
+    # Processes that used rattler can crash (rarely) while the interpreter finalizes: once
     # pytest has reported everything, leave with its own exit status and skip finalization.
     sys.stdout.flush()
     sys.stderr.flush()

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from jupyter_envmgr.engine.bookkeeping import (
+    bookkeeping_dir,
+    journal_dir,
+    journal_staging_dir,
+    legacy_journal_dir,
+    legacy_journal_staging_dir,
+    lock_file,
+    lock_owner_file,
+    records_archive_dir,
+)
 
 
 @dataclass
@@ -68,24 +81,48 @@ class CliResult:
 
 
 def tree_snapshot(*roots: Path, skip: tuple[str, ...] = ()) -> dict[str, tuple]:
-    """Every path under the roots with type, size, mtime and inode: equal means untouched."""
+    """Every path under the roots with type, size, mtime and inode: equal means untouched.
+
+    Taking an env's lock writes our lock bookkeeping (see `_lock_bookkeeping`), which is not
+    the env's content: left out. The journal and the kernelspec copies beside it count."""
     snap: dict[str, tuple] = {}
     for root in roots:
         if not root.exists():
             continue
         for dirpath, dirnames, filenames in os.walk(root):
-            # conda-meta/envmgr/ holds only our lock bookkeeping, not the env's content.
+            ours = _is_bookkeeping_dir(dirpath)
             dirnames[:] = [
                 d
                 for d in dirnames
-                if os.path.join(dirpath, d) not in skip
-                and not (d == "envmgr" and os.path.basename(dirpath) == "conda-meta")
+                if os.path.join(dirpath, d) not in skip and not (ours and _lock_bookkeeping(d))
             ]
             for name in dirnames + filenames:
                 path = os.path.join(dirpath, name)
+                if (ours and _lock_bookkeeping(name)) or _is_bookkeeping_dir(path):
+                    continue  # the folder itself changes whenever the lock's owner file does
                 st = os.lstat(path)
                 snap[path] = (st.st_mode, st.st_size, st.st_mtime_ns, st.st_ino)
     return snap
+
+
+def _is_bookkeeping_dir(path: str) -> bool:
+    return Path(path) == bookkeeping_dir(Path(path).parent.parent)
+
+
+def _lock_bookkeeping(name: str) -> bool:
+    """In conda-meta/envmgr/: the lock (and filelock's passing `lock.*` files), its owner file,
+    and the records archive every operation adds to."""
+    here = Path("prefix")
+    lock = lock_file(here).name
+    names = (lock, lock_owner_file(here).name, records_archive_dir(here).name)
+    return name in names or name.startswith(lock + ".")
+
+
+def pending_journals(prefix: Path) -> list[Path]:
+    """The journal folders an operation left in the env (committed or being written), in
+    our place or in the one 0.1.0 used: an env that is done with its operations has none."""
+    places = (journal_dir, journal_staging_dir, legacy_journal_dir, legacy_journal_staging_dir)
+    return [place(prefix) for place in places if os.path.lexists(place(prefix))]
 
 
 def installed(prefix: Path) -> dict[str, tuple[str, str, str]]:
@@ -126,3 +163,26 @@ def on(channel: str, name: str, *specs: str, json: bool = False) -> list[str]:
     return ["-n", name, "-c", channel, "--override-channels", *specs, "-y"] + (
         ["--json"] if json else []
     )
+
+
+def wait_for_event(proc: subprocess.Popen, kind: str, timeout: float = 120) -> dict:
+    """Read a `--json` CLI's events until one of `kind` arrives."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith("{"):
+            event = json.loads(line)
+            if event["event"] == kind:
+                return event
+    raise AssertionError(f"no {kind!r} event; stderr: {proc.stderr.read()}")
+
+
+def kill_mid_link(sandbox: Sandbox, channel: str, verb: str, name: str, *specs: str) -> None:
+    """`envmgr VERB -n NAME SPECS` SIGKILLed right after its first package link began: what a
+    killed process leaves behind (a journal, half-linked files)."""
+    proc = sandbox.popen(verb, *on(channel, name, *specs, json=True))
+    wait_for_event(proc, "link")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()

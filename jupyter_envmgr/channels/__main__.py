@@ -20,7 +20,7 @@ def main() -> None:
     else:
         print(json.dumps({"main": chans.main_url, "extra": chans.extra_url}, indent=2))
     sys.stdout.flush()
-    os._exit(0)  # rattler may crash at interpreter finalization (DESIGN.md)
+    os._exit(0)  # a process that used rattler can crash while the interpreter finalizes
 
 
 if __name__ == "__main__":

@@ -187,8 +187,8 @@ def write_conda_package(out_dir: Path, meta: PackageMeta, entries: Sequence[Entr
     if _zstd is None:  # pragma: no cover - fallback without a zstd module
         out = out_dir / f"{stem}.tar.bz2"
         with tarfile.open(out, "w:bz2") as tar:
-            for name, data, mode, link in info + pkg_members:
-                _add(tar, name, data, mode=mode, mtime=mtime, link_target=link)
+            for member, content, mode, target in info + pkg_members:
+                _add(tar, member, content, mode=mode, mtime=mtime, link_target=target)
         return out
 
     out = out_dir / f"{stem}.conda"

@@ -117,8 +117,8 @@ def _rewrite_shebang(data: bytes) -> bytes | None:
 
 
 def _script(entry_point: metadata.EntryPoint) -> bytes:
-    module, _, attr = entry_point.value.partition(":")
-    attr = attr.strip() or None
+    module, _, attr_text = entry_point.value.partition(":")
+    attr = attr_text.strip() or None
     call = f"{attr.split('.')[0]}" if attr else None
     lines = [
         f"#!{PLACEHOLDER}/bin/python",
@@ -160,7 +160,7 @@ def package_installed_distribution(
         rel = posixpath.normpath(posixpath.join(site, f.as_posix()))
         if rel.startswith("../") or rel.startswith("/"):
             continue  # outside the prefix: nothing sensible to package
-        src = Path(dist.locate_file(f))
+        src = Path(str(dist.locate_file(f)))
         if not src.is_file():
             continue
         in_site = rel.startswith(site + "/")
@@ -227,8 +227,8 @@ def package_installed_distribution(
         subdir="linux-64" if binary else "noarch",
         noarch=None if binary else "python",
         depends=depends,
-        license=dist.metadata.get("License-Expression") or "unknown",
-        summary=dist.metadata.get("Summary") or "",
+        license=dist.metadata.get("License-Expression") or "unknown",  # type: ignore[attr-defined]
+        summary=dist.metadata.get("Summary") or "",  # type: ignore[attr-defined]
         entry_points=entry_points,
     )
     return write_conda_package(channel_dir / meta.subdir, meta, entries)

@@ -2,58 +2,50 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import sys
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from ..engine.cache import CleanPlan, CleanResult, clean, select_categories
-from ..engine.errors import ConfirmationRequired
-from ..engine.registry import find_env
-from ..engine.usage import UsageReport, disk_usage
+from .common import Subparsers, add_common, add_env_args, add_yes
 from .render import human_bytes
+from .session import Session
 
-COMMANDS = ("clean", "usage")
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print JSON (events as JSON lines)")
-    p.add_argument("-r", "--root-prefix", help="root prefix (default: $MAMBA_ROOT_PREFIX)")
+if TYPE_CHECKING:
+    from ..engine.cache import CleanPlan, CleanResult
+    from ..engine.usage import UsageReport
 
 
-def add_parsers(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "clean", help="remove unused packages, tarballs, index cache and lock files"
-    )
-    _common(p)
+def add_parsers(sub: Subparsers) -> None:
+    p = sub.add_parser("clean", help="remove unused packages, tarballs, index cache and lock files")
+    add_common(p)
     p.add_argument("--index-cache", action="store_true", help="remove the repodata cache")
     p.add_argument("--tarballs", action="store_true", help="remove downloaded package archives")
     p.add_argument("--packages", action="store_true", help="remove extracted packages no env uses")
     p.add_argument("--locks", action="store_true", help="remove lock files of removed packages")
     p.add_argument("-a", "--all", action="store_true", help="all of the above")
     p.add_argument("--dry-run", action="store_true", help="only show what would be removed")
-    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    add_yes(p)
+    p.set_defaults(run=clean)
 
-    p = subparsers.add_parser("usage", help="disk space and inodes of envs and the package cache")
-    _common(p)
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("-n", "--name", help="only this environment (and the package cache)")
-    g.add_argument("-p", "--prefix", help="only the environment at this path")
-
-
-async def run(session: Any) -> int:
-    if session.args.command == "clean":
-        return await _clean(session)
-    return await _usage(session)
+    p = sub.add_parser("usage", help="disk space and inodes of envs and the package cache")
+    add_common(p)
+    add_env_args(
+        p,
+        name_help="only this environment (and the package cache)",
+        prefix_help="only the environment at this path",
+    )
+    p.set_defaults(run=usage)
 
 
 # ---------------------------------------------------------------------------------------------
 # clean
 
 
-async def _clean(s: Any) -> int:
+async def clean(s: Session) -> int:
+    from ..engine import cache
+
     a = s.args
-    categories = select_categories(
+    categories = cache.select_categories(
         index_cache=a.index_cache,
         tarballs=a.tarballs,
         packages=a.packages,
@@ -64,16 +56,14 @@ async def _clean(s: Any) -> int:
     def confirm(plan: CleanPlan) -> bool:
         if not s.json:
             _print_plan(plan)
-        if a.yes:
-            return True
-        if not sys.stdin.isatty():
-            raise ConfirmationRequired(
-                "Refusing to clean the package cache without confirmation: there is no terminal "
-                "to ask on. Pass -y to confirm, or --dry-run to only see the plan."
-            )
-        return input("Remove these? [y/N] ").strip().lower() in ("y", "yes")
+        return s.ask(
+            "Remove these?",
+            default=False,
+            refusal="Refusing to clean the package cache without confirmation: there is no "
+            "terminal to ask on. Pass -y to confirm, or --dry-run to only see the plan.",
+        )
 
-    result = await clean(
+    result = await cache.clean(
         s.settings, categories, dry_run=a.dry_run, confirm=confirm, on_event=s.on_event
     )
     if s.json:
@@ -131,7 +121,12 @@ def _print_outcome(result: CleanResult) -> None:
 # usage
 
 
-async def _usage(s: Any) -> int:
+async def usage(s: Session) -> int:
+    import asyncio
+
+    from ..engine.registry import find_env
+    from ..engine.usage import disk_usage
+
     a = s.args
     envs = None
     if a.name or a.prefix:
@@ -187,7 +182,7 @@ def _print_usage(report: UsageReport) -> None:
     print()
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], left: int) -> None:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], left: int) -> None:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     # The first `left` columns are names (left-aligned), the rest figures (right-aligned).
     fmt = "  ".join(f"{{:<{w}}}" if i < left else f"{{:>{w}}}" for i, w in enumerate(widths))

@@ -6,27 +6,29 @@ Reads the same traitlets config as the server (`c.EnvKernelSpecManager.exclude_e
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
-COMMANDS = ("kernels",)
+from .common import Subparsers, add_json, add_root_prefix
+from .session import Session
 
 
-def add_parsers(subparsers: Any) -> None:
-    p = subparsers.add_parser("kernels", help="list the Jupyter kernels of every environment")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("-r", "--root-prefix", help="root prefix (default: $MAMBA_ROOT_PREFIX)")
+def add_parsers(sub: Subparsers) -> None:
+    p = sub.add_parser("kernels", help="list the Jupyter kernels of every environment")
+    add_json(p, help="print JSON")
+    add_root_prefix(p)
     p.add_argument(
         "--sync",
         action="store_true",
         help="also (re)write them in your Jupyter kernels dir for tools outside the server "
         "(jupyter kernelspec list, nbclient, VS Code)",
     )
+    p.set_defaults(run=run)
 
 
-def _collect(session: Any) -> tuple[list[dict[str, Any]], dict[str, list[str]] | None]:
+def _collect(session: Session) -> tuple[list[dict[str, Any]], dict[str, list[str]] | None]:
     # Imported here: jupyter_client costs ~80 ms, which other verbs should not pay.
-    from ..kernels.manager import EnvKernelSpecManager, spec_summary, sync_kernelspecs
+    from ..kernels.manager import EnvKernelSpecManager, spec_summary
+    from ..kernels.sync import sync_kernelspecs
 
     manager = EnvKernelSpecManager.from_jupyter_config(settings=session.settings)
     rows = [spec_summary(s) for s in manager.env_kernel_specs().values()]
@@ -47,7 +49,9 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         print("  " + "  ".join(f"{c:<{w}}" for c, w in zip(line, widths, strict=True)).rstrip())
 
 
-async def run(session: Any) -> int:
+async def run(session: Session) -> int:
+    import asyncio
+
     # Filesystem reads only, but a cold scan of many envs takes a moment: off the loop.
     rows, synced = await asyncio.to_thread(_collect, session)
     if session.json:

@@ -1,15 +1,19 @@
-"""Rendering engine events and results: progress on a terminal, JSON lines with --json."""
+"""Rendering engine events and results: progress on a terminal, JSON lines with --json.
+
+Imported by every verb, `--help` included: the engine modules it needs (they import rattler)
+are imported where a plan is printed, by which time the engine has loaded them anyway.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import threading
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ..engine.plan import Plan, change_kind
-from ..engine.prefix import channel_display
-from ..engine.progress import Event
+if TYPE_CHECKING:
+    from ..engine.plan import Plan
+    from ..engine.progress import Event
 
 
 def human_bytes(n: float | None) -> str:
@@ -87,6 +91,9 @@ class TextRenderer:
                 self._status("")
 
     def plan(self, plan: Plan, channel_alias: str) -> None:
+        from ..engine.plan import change_kind
+        from ..engine.prefix import channel_display
+
         rows: list[tuple[str, str, str, str, str, str]] = []
 
         def row(mark: str, r: Any, version: str | None = None) -> None:
@@ -120,8 +127,8 @@ class TextRenderer:
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         out.write("  " + fmt.format(*header) + "\n")
         out.write("  " + "-" * (sum(widths) + 2 * len(widths)) + "\n")
-        for r in rows:
-            out.write("  " + fmt.format(*r) + "\n")
+        for line in rows:
+            out.write("  " + fmt.format(*line) + "\n")
         out.write(
             f"\n  Summary: install {len(plan.add)}, change {len(plan.change)}, remove "
             f"{len(plan.remove)}; download {plan.download_count} packages, "

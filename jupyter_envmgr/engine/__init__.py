@@ -1,4 +1,4 @@
 """The engine: every operation on environments, with no Jupyter import.
 
-Faces (CLI, server, magics, widgets) call into these modules and render their events.
+Faces (the CLI, the server, the kernels) call into these modules and render their events.
 """

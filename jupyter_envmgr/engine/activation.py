@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import EnvMgrError
+from .prefix import META
 
 # Variables bash itself sets or changes while sourcing; they are not the scripts' effects.
 _SHELL_NOISE = {"_", "SHLVL", "PWD", "OLDPWD", "BASH_EXECUTION_STRING"}
@@ -22,7 +23,7 @@ _SHELL_NOISE = {"_", "SHLVL", "PWD", "OLDPWD", "BASH_EXECUTION_STRING"}
 def state_env_vars(prefix: Path) -> dict[str, str]:
     """`conda env config vars set` stores variables in conda-meta/state."""
     try:
-        data = json.loads((prefix / "conda-meta" / "state").read_text(encoding="utf-8"))
+        data = json.loads((prefix / META / "state").read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
         return {}
     env_vars = data.get("env_vars", {}) if isinstance(data, dict) else {}
@@ -31,7 +32,7 @@ def state_env_vars(prefix: Path) -> dict[str, str]:
 
 def write_state_env_vars(prefix: Path, env_vars: Mapping[str, str]) -> None:
     """What `conda env config vars set` does: the vars live in conda-meta/state."""
-    path = prefix / "conda-meta" / "state"
+    path = prefix / META / "state"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
@@ -45,7 +46,9 @@ def activate_scripts(prefix: Path) -> list[Path]:
     return sorted(p for p in folder.glob("*.sh") if p.is_file()) if folder.is_dir() else []
 
 
-def base_activation(prefix: Path, environ: Mapping[str, str], name: str | None = None) -> dict:
+def base_activation(
+    prefix: Path, environ: Mapping[str, str], name: str | None = None
+) -> dict[str, str]:
     env = dict(environ)
     old_prefix = env.get("CONDA_PREFIX")
     path = [p for p in env.get("PATH", "").split(os.pathsep) if p]

@@ -9,45 +9,42 @@ What clean may remove, per category:
   `*.partial`, dist folders without `info/`), unless they changed in the last minute;
 - `locks`: `<dist>.lock` files whose package is gone.
 
-"In use" is computed, never guessed: an extracted package is used when a record of any known env
-(every envs dir, environments.txt, the root prefix; and the saved records of an operation in
-progress) points at it through `extracted_package_dir` or `link.source`. Link counts only decide
-how much a removal frees: an inode is freed when every one of its links is removed.
+"In use" is computed, never guessed (in_use.py): an extracted package is used when a record of
+any known env (every envs dir, environments.txt, the root prefix; and the saved records of an
+operation in progress) points at it. Link counts only decide how much a removal frees: an inode
+is freed when every one of its links is removed.
 
 "Being written": rattler holds an exclusive flock on `<pkgs_dir>/.cache.lock` from the start of
-populating the cache until linking ends. Clean takes the same lock (waiting up to the lock
-timeout, then failing with Locked and removing nothing) while it plans and while it removes, and
-takes each entry's own `<dist>.lock` (or the index cache's `<hash>.lock`) without waiting before
-removing it: a busy entry is skipped and reported, never half-removed.
+populating the cache until linking ends. Clean takes the same lock (`lock.package_cache_lock`:
+waiting up to the lock timeout, then failing with Locked and removing nothing) while it plans
+and while it removes, and takes each entry's own `<dist>.lock` (or the index cache's
+`<hash>.lock`) without waiting before removing it: a busy entry is skipped and reported, never
+half-removed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
-import fcntl
-import json
 import os
 import re
 import shutil
 import stat
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from .errors import BadInput, Forbidden, Locked
-from .lock import describe_holder
-from .prefix import META
+from .errors import BadInput, Forbidden
+from .in_use import PackageUsers, dir_key, packages_in_use
+from .lock import CACHE_LOCK, entry_lock_if_free, package_cache_lock
 from .progress import Event, EventSink, ignore_events
 from .registry import Env, list_envs
 from .settings import Settings
-from .transaction import JOURNAL
 from .usage import InodeKey, Scan, scan_tree
 
 CATEGORIES = ("index-cache", "tarballs", "packages", "partial", "locks")
-CACHE_LOCK = ".cache.lock"
 INDEX_DIR = "cache"
 TARBALL_SUFFIXES = (".conda", ".tar.bz2")
 # A leftover younger than this may belong to a tool that does not take .cache.lock: keep it.
@@ -102,7 +99,7 @@ class CleanItem:
     apparent_bytes: int = 0
     entries: int = 0  # paths removed
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "category": self.category,
             "name": self.name,
@@ -124,7 +121,7 @@ class Kept:
     reason: str
     envs: tuple[str, ...] = ()
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "category": self.category,
             "name": self.name,
@@ -162,7 +159,7 @@ class CleanPlan:
             row["inodes"] += item.inodes
         return out
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "pkgs_dirs": [str(p) for p in self.pkgs_dirs],
             "categories": list(self.categories),
@@ -180,7 +177,7 @@ class CleanResult:
     applied: bool
     removed: list[CleanItem] = field(default_factory=list)
     skipped: list[Kept] = field(default_factory=list)  # busy when we came to remove them
-    failed: list[dict] = field(default_factory=list)  # {"path", "message"}
+    failed: list[dict[str, str]] = field(default_factory=list)  # {"path", "message"}
 
     @property
     def bytes(self) -> int:
@@ -190,7 +187,7 @@ class CleanResult:
     def inodes(self) -> int:
         return sum(i.inodes for i in self.removed)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "plan": self.plan.to_json(),
             "applied": self.applied,
@@ -200,189 +197,6 @@ class CleanResult:
             "freed_bytes": self.bytes,
             "freed_inodes": self.inodes,
         }
-
-
-# ---------------------------------------------------------------------------------------------
-# Locks
-
-
-def _open_lock(path: Path, create: bool = False) -> int | None:
-    flags = os.O_RDWR | (os.O_CREAT if create else 0)
-    for mode in (flags, os.O_RDONLY):
-        try:
-            return os.open(path, mode | os.O_CLOEXEC, 0o644)
-        except FileNotFoundError:
-            if not create:
-                return None
-        except PermissionError:
-            continue
-    return None
-
-
-def _try_flock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError as exc:
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            return False
-        raise
-
-
-@contextmanager
-def entry_lock(path: Path | None) -> Iterator[bool]:
-    """Hold `path`'s flock without waiting; yields False when another process holds it."""
-    fd = _open_lock(path) if path is not None else None
-    if fd is None:
-        yield True
-        return
-    try:
-        yield _try_flock(fd)
-    finally:
-        os.close(fd)  # closing releases the flock
-
-
-def lock_holder(path: Path) -> dict | None:
-    """Who holds a flock on `path`, from /proc/locks (Linux); None when unknown."""
-    try:
-        st = os.stat(path)
-        lines = Path("/proc/locks").read_text().splitlines()
-    except OSError:
-        return None
-    dev = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    for line in lines:
-        parts = line.split()
-        if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5] == dev:
-            return {"pid": int(parts[4]), "cmd": _cmdline(parts[4])}
-    return None
-
-
-def _cmdline(pid: str) -> str:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return "?"
-    return raw.replace(b"\0", b" ").decode(errors="replace").strip() or "?"
-
-
-@asynccontextmanager
-async def cache_lock(
-    pkgs_dir: Path, *, timeout: float, on_event: EventSink = ignore_events
-) -> AsyncIterator[None]:
-    """rattler's whole-cache lock, exclusively: no install or download writes while we hold it."""
-    if not pkgs_dir.is_dir():
-        yield  # nothing there to protect (and nothing to clean)
-        return
-    path = pkgs_dir / CACHE_LOCK
-    fd = _open_lock(path, create=True)
-    if fd is None:
-        yield  # a cache we can neither lock nor write: clean will only report
-        return
-    try:
-        if not _try_flock(fd):
-            on_event(Event("lock-wait", {"prefix": str(pkgs_dir), "holder": lock_holder(path)}))
-            deadline = time.monotonic() + timeout
-            while not _try_flock(fd):
-                if time.monotonic() >= deadline:
-                    raise Locked(
-                        f"The package cache {pkgs_dir} is being written by "
-                        f"{describe_holder(lock_holder(path))} (an install or download is "
-                        "running) and "
-                        f"was not released within {timeout:g} s. Nothing was removed: wait for "
-                        "it to finish and run clean again."
-                    )
-                # Short sleeps keep a cancel (Ctrl-C, a server task cancel) responsive.
-                await asyncio.sleep(0.1)
-        yield
-    finally:
-        os.close(fd)
-
-
-# ---------------------------------------------------------------------------------------------
-# What known envs use
-
-
-@dataclass
-class Usage:
-    """Cache entries known envs point at: by inode of the folder, and by dist name for records
-    that do not say where they were linked from (or that we could not read)."""
-
-    by_key: dict[InodeKey, set[str]] = field(default_factory=dict)
-    by_name: dict[str, set[str]] = field(default_factory=dict)
-
-    def envs_using(self, key: InodeKey | None, name: str) -> set[str]:
-        return (self.by_key.get(key, set()) if key else set()) | self.by_name.get(name, set())
-
-
-def _record_sources(path: Path) -> tuple[list[str], str]:
-    """(folders the record links from, its dist name). Read as plain JSON: a record rattler
-    cannot parse still protects what it names."""
-    name = path.name[: -len(".json")]
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return [], name
-    if not isinstance(data, dict):
-        return [], name
-    sources = [data.get("extracted_package_dir")]
-    link = data.get("link")
-    if isinstance(link, dict):
-        sources.append(link.get("source"))
-    if all(k in data for k in ("name", "version", "build")):
-        name = f"{data['name']}-{data['version']}-{data['build']}"
-    return [s for s in sources if isinstance(s, str) and s], name
-
-
-def _env_record_files(prefix: Path) -> Iterator[Path]:
-    meta = prefix / META
-    try:
-        names = sorted(os.listdir(meta))
-    except FileNotFoundError:
-        names = []  # removed since it was listed: it uses nothing any more
-    except OSError as exc:
-        raise Forbidden(
-            f"Cannot read the package records of {prefix} ({exc.strerror}), so clean cannot tell "
-            "which packages it uses. Fix the permissions, or clean only --index-cache, "
-            "--tarballs or --locks."
-        ) from None
-    yield from (meta / n for n in names if n.endswith(".json"))
-    # An operation in progress (or killed) may restore these records or be linking these
-    # packages right now: both count as used until the journal is gone.
-    yield from (meta / JOURNAL / "records").glob("*.json")
-    yield from (meta / (JOURNAL + ".new") / "records").glob("*.json")
-
-
-def _journal_linking(prefix: Path) -> list[str]:
-    try:
-        data = json.loads((prefix / META / JOURNAL / "journal.json").read_text(encoding="utf-8"))
-        return [str(p) for p in data.get("linking", [])]
-    except (OSError, ValueError, AttributeError):
-        return []
-
-
-def used_entries(envs: Iterable[Env]) -> Usage:
-    usage = Usage()
-    for env in envs:
-        label = str(env.prefix)
-        sources: list[str] = _journal_linking(env.prefix)
-        for record in _env_record_files(env.prefix):
-            found, name = _record_sources(record)
-            sources += found
-            if not found:
-                usage.by_name.setdefault(name, set()).add(label)
-        for source in sources:
-            key = _dir_key(Path(source))
-            if key is not None:
-                usage.by_key.setdefault(key, set()).add(label)
-    return usage
-
-
-def _dir_key(path: Path) -> InodeKey | None:
-    try:
-        st = os.stat(path)  # follows symlinks: a record may name the cache by another path
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -413,7 +227,7 @@ def _inventory(pkgs_dir: Path, categories: Sequence[str]) -> list[_Candidate]:
     return [c for c in found if c.category in categories]
 
 
-def _classify(pkgs_dir: Path, entry: os.DirEntry, names: set[str]) -> list[_Candidate] | None:
+def _classify(pkgs_dir: Path, entry: os.DirEntry[str], names: set[str]) -> list[_Candidate] | None:
     name, path = entry.name, Path(entry.path)
     is_dir = entry.is_dir(follow_symlinks=False)
     if name == CACHE_LOCK:
@@ -423,15 +237,15 @@ def _classify(pkgs_dir: Path, entry: os.DirEntry, names: set[str]) -> list[_Cand
     if name.endswith(".partial") or (name.startswith(".") and _TEMP_RE.fullmatch(name)):
         if name.endswith(".lock"):
             return None
-        return [_Candidate("partial", name, (path,), key=_dir_key(path))]
+        return [_Candidate("partial", name, (path,), key=dir_key(path))]
     if is_dir and _DIST_RE.fullmatch(name):
         lock = pkgs_dir / f"{name}.lock"
         has_lock = lock.name in names
         paths = (path, lock) if has_lock else (path,)
         if (path / "info").is_dir():
-            return [_Candidate("packages", name, paths, lock=lock, key=_dir_key(path))]
+            return [_Candidate("packages", name, paths, lock=lock, key=dir_key(path))]
         if has_lock:  # a package folder without info/: an extraction or a clean cut short
-            return [_Candidate("partial", name, paths, lock=lock, key=_dir_key(path))]
+            return [_Candidate("partial", name, paths, lock=lock, key=dir_key(path))]
         return None  # a folder that merely looks like a package: not ours to judge
     if not is_dir and name.endswith(TARBALL_SUFFIXES):
         dist = _strip_suffix(name)
@@ -481,19 +295,23 @@ def plan_clean(
     envs: Sequence[Env] | None = None,
     now: float | None = None,
 ) -> CleanPlan:
-    """What clean would remove and free. Call under `cache_lock` for figures that hold."""
+    """What clean would remove and free. Call under `package_cache_lock` for figures that hold."""
     unknown = set(categories) - set(CATEGORIES)
     if unknown:
         raise BadInput(f"Unknown clean categories: {', '.join(sorted(unknown))}.")
     pkgs_dirs = tuple(pkgs_dirs or (settings.pkgs_dir,))
     needs_usage = {"packages", "partial"} & set(categories)
-    usage = used_entries(list_envs(settings) if envs is None else envs) if needs_usage else Usage()
+    users = (
+        packages_in_use(list_envs(settings) if envs is None else envs)
+        if needs_usage
+        else PackageUsers()
+    )
     now = time.time() if now is None else now
     plan = CleanPlan(pkgs_dirs, tuple(c for c in CATEGORIES if c in categories))
     scans: list[tuple[CleanItem, list[Scan]]] = []
     for pkgs_dir in pkgs_dirs:
         for cand in _inventory(pkgs_dir, plan.categories):
-            kept, item_scans = _judge(cand, usage, now)
+            kept, item_scans = _judge(cand, users, now)
             if kept is not None:
                 plan.kept.append(kept)
                 continue
@@ -504,13 +322,13 @@ def plan_clean(
     return plan
 
 
-def _judge(cand: _Candidate, usage: Usage, now: float) -> tuple[Kept | None, list[Scan]]:
+def _judge(cand: _Candidate, users: PackageUsers, now: float) -> tuple[Kept | None, list[Scan]]:
     main = cand.paths[0]
     if cand.category in ("packages", "partial"):
-        users = usage.envs_using(cand.key, cand.name)
-        if users:
-            return Kept(cand.category, cand.name, main, "in-use", tuple(sorted(users))), []
-    with entry_lock(cand.lock) as free:
+        envs = users.envs_using(cand.key, cand.name)
+        if envs:
+            return Kept(cand.category, cand.name, main, "in-use", tuple(sorted(envs))), []
+    with entry_lock_if_free(cand.lock) as free:
         if not free:
             return Kept(cand.category, cand.name, main, "busy"), []
     scans = [scan_tree(p) for p in cand.paths]
@@ -545,7 +363,7 @@ def _measure(scans: Sequence[tuple[CleanItem, Sequence[Scan]]]) -> None:
 
 
 def apply_clean(plan: CleanPlan, on_event: EventSink = ignore_events) -> CleanResult:
-    """Remove what the plan lists. Call under `cache_lock`, with a plan made under it."""
+    """Remove what the plan lists. Call under `package_cache_lock`, with a plan made under it."""
     for pkgs_dir in plan.pkgs_dirs:
         if plan.items and pkgs_dir.is_dir() and not os.access(pkgs_dir, os.W_OK | os.X_OK):
             raise Forbidden(
@@ -555,7 +373,7 @@ def apply_clean(plan: CleanPlan, on_event: EventSink = ignore_events) -> CleanRe
     result = CleanResult(plan, applied=True)
     total = len(plan.items)
     for done, item in enumerate(plan.items, 1):
-        with entry_lock(item.lock) as free:
+        with entry_lock_if_free(item.lock) as free:
             if not free:
                 result.skipped.append(Kept(item.category, item.name, item.paths[0], "busy"))
                 continue
@@ -680,6 +498,6 @@ async def _nested(
     if not pkgs_dirs:
         yield
         return
-    async with cache_lock(pkgs_dirs[0], timeout=timeout, on_event=on_event):
+    async with package_cache_lock(pkgs_dirs[0], timeout=timeout, on_event=on_event):
         async with _nested(pkgs_dirs[1:], timeout, on_event):
             yield

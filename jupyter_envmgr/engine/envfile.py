@@ -14,9 +14,10 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 import rattler
 import yaml
@@ -70,9 +71,13 @@ class ExplicitEntry:
         return name, version, build
 
 
+# An env YAML, an @EXPLICIT list of package URLs, a rattler lock file, or a plain spec list.
+FileKind = Literal["yaml", "explicit", "lock", "specs"]
+
+
 @dataclass
 class EnvFile:
-    kind: str  # "yaml" | "explicit" | "lock" | "specs"
+    kind: FileKind
     path: str  # what messages call the file: its path, or an upload's name
     name: str | None = None
     channels: list[str] = field(default_factory=list)
@@ -80,7 +85,7 @@ class EnvFile:
     pip: list[str] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
     explicit: list[ExplicitEntry] = field(default_factory=list)
-    records: list[rattler.RepoDataRecord] | None = None  # a lock file's exact packages
+    records: Sequence[rattler.RepoDataRecord] | None = None  # a lock file's exact packages
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,7 +295,7 @@ def _parse_lock(path: Path, name: str) -> EnvFile:
             if environment is not None and platform is not None
             else None
         )
-    except BaseException as exc:  # rattler's PanicException is a BaseException (DESIGN.md)
+    except BaseException as exc:  # rattler's PanicException is a BaseException
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         raise BadInput(f"{name} is not a valid lock file: {exc}") from None
@@ -309,7 +314,7 @@ def _parse_lock(path: Path, name: str) -> EnvFile:
 class _Refused(Exception):
     """A limit of _LimitedLoader, raised while composing; parse_env_yaml names the file."""
 
-    def __init__(self, mark: yaml.Mark | None, problem: str) -> None:
+    def __init__(self, mark: Any, problem: str) -> None:
         super().__init__(problem)
         self.mark = mark
         self.problem = problem
@@ -326,8 +331,8 @@ class _LimitedLoader(yaml.SafeLoader):
         self._depth = 0
         self._nodes = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
-        event = self.peek_event()
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent):
             raise _Refused(
                 event.start_mark,

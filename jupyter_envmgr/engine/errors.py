@@ -17,6 +17,10 @@ class EnvMgrError(Exception):
         super().__init__(message)
         self.message = message
 
+    def to_json(self) -> dict[str, str]:
+        """The one JSON form of an error: REST bodies, task errors and `--json` error lines."""
+        return {"message": self.message, "reason": self.reason}
+
 
 class BadInput(EnvMgrError):
     """The user's input (name, spec, channel, file, path) is malformed."""

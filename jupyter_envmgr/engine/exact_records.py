@@ -99,6 +99,7 @@ async def revision_records(
             "(see 'envmgr list --revisions')."
         )
     records: list[rattler.RepoDataRecord] = []
+    record: rattler.RepoDataRecord | None
     for dist in revision_dists(revisions, number).values():
         channel, subdir, name, version, build = _split_dist(dist)
         record = archived_record(prefix, f"{name}-{version}-{build}")

@@ -31,7 +31,7 @@ def pip_packages(prefix: Path, records: list[rattler.PrefixRecord]) -> list[str]
         if dist_info.name in owned:
             continue
         meta = dist_info / "METADATA"
-        fields = {}
+        fields: dict[str, str] = {}
         if meta.is_file():
             for line in meta.read_text(encoding="utf-8", errors="replace").splitlines():
                 if not line.strip():
@@ -49,7 +49,7 @@ def export_yaml(
     records = sorted(read_records(env.prefix), key=lambda r: r.name.normalized)
     channels = _channel_order(records, settings)
     if from_history:
-        deps: list = list(requested_specs(env.prefix).values())
+        deps: list[str | dict[str, list[str]]] = list(requested_specs(env.prefix).values())
     else:
         deps = []
         for r in records:
@@ -69,7 +69,10 @@ def export_explicit(env: Env) -> str:
     records = read_records(env.prefix)
     by_name = {r.name.normalized: r for r in records}
     # Dependencies first, as conda writes it; sort_topologically returns bare PackageRecords.
-    records = [by_name[r.name.normalized] for r in rattler.PrefixRecord.sort_topologically(records)]
+    records = [
+        by_name[r.name.normalized]
+        for r in rattler.PrefixRecord.sort_topologically(list[rattler.PackageRecord](records))
+    ]
     lines = [
         "# This file may be used to create an environment using:",
         "# $ envmgr create --name <env> --file <this file>",
@@ -99,7 +102,8 @@ def export_lock(settings: Settings, env: Env) -> str:
             path = Path(tmp) / "envmgr.lock"
             lock.to_path(path)
             return path.read_text(encoding="utf-8")
-    except BaseException as exc:  # PanicException is a BaseException (DESIGN.md)
+    # rattler's lock-file calls can raise PanicException, a BaseException.
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
         raise EnvMgrError(f"Writing the lock file failed: {exc}") from None

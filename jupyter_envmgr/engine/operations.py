@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args
 
 import rattler
 
@@ -36,15 +36,16 @@ from .solver import solve
 from .specs import Spec, channel_url, check_local_channels, parse_specs, solver_channels
 from .transaction import apply_plan, has_pending_journal, read_journal, restore
 
-KINDS = ("create", "install", "remove", "update", "update-all", "rollback")
+Kind = Literal["create", "install", "remove", "update", "update-all", "rollback"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
 
-# Given the plan, say yes or no (CLI prompt; server and magics confirm up front).
+# Given the plan, say yes or no (the CLI prompts; the server confirms up front).
 Confirm = Callable[[Plan], Awaitable[bool] | bool]
 
 
 @dataclass
 class Request:
-    kind: str
+    kind: Kind
     name: str | None = None
     prefix: str | None = None
     specs: Sequence[str] = ()
@@ -64,7 +65,7 @@ class Outcome:
     channel_alias: str
     notes: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "env": self.env.to_json(),
             "plan": self.plan.to_json(self.channel_alias),
@@ -199,7 +200,8 @@ def _plan_removal(
         )
     gone = _dependents(installed, {s.name for s in specs})
     remaining = {n: s for n, s in _user_specs(env.prefix, installed).items() if n not in gone}
-    return _keep_closure(installed, set(remaining)), _match_specs(remaining, [])
+    kept: list[rattler.RepoDataRecord] = list(_keep_closure(installed, set(remaining)))
+    return kept, _match_specs(remaining, [])
 
 
 def _history_specs(request: Request, specs: Sequence[Spec]) -> tuple[list[str], list[str]]:
@@ -320,7 +322,9 @@ async def execute(
             # Nothing moves, but the request is remembered (export --from-history, update
             # --all), as conda records a spec that was already satisfied.
             if specs:
-                _commit_history(settings, env.prefix, request, plan, update, remove)
+                await asyncio.to_thread(
+                    _commit_history, settings, env.prefix, request, plan, update, remove
+                )
             return outcome
         await apply_plan(
             settings,
@@ -330,6 +334,8 @@ async def execute(
             requested=requested,
             on_event=on_event,
         )
+        # On the loop on purpose: once linked, a cancel must not cut the history out (a thread
+        # awaited here would be abandoned by a cancel and the task reported "cancelled").
         _commit_history(settings, env.prefix, request, plan, update, remove)
         outcome.applied = True
         on_event(Event("done", {"prefix": str(env.prefix)}))
@@ -398,7 +404,7 @@ def _merge_env_file(request: Request) -> Request:
 async def _ask(confirm: Confirm, plan: Plan) -> bool:
     answer = confirm(plan)
     if hasattr(answer, "__await__"):
-        answer = await answer  # type: ignore[misc]
+        answer = await answer
     return bool(answer)
 
 
@@ -444,12 +450,14 @@ async def _create(
             if not update and request.env_file is not None:
                 # Explicit and lock files pin every package: those pins are the request.
                 update = [f"{r.name.normalized}=={r.version}={r.build}" for r in records]
-            _commit_history(settings, env.prefix, request, plan, update, [])
+            await asyncio.to_thread(
+                _commit_history, settings, env.prefix, request, plan, update, []
+            )
     except BaseException:
         if owned:
             shutil.rmtree(env.prefix, ignore_errors=True)
         raise
-    register_env(settings, env.prefix)
+    await asyncio.to_thread(register_env, settings, env.prefix)
     outcome.applied = True
     on_event(Event("done", {"prefix": str(env.prefix)}))
     return outcome

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import rattler
 
-from .prefix import channel_display, dist_name
+from .prefix import dist_name, record_json
 
 
 def _key(record: rattler.RepoDataRecord) -> tuple[str, str]:
@@ -43,15 +44,9 @@ class Plan:
     def to_unlink(self) -> list[rattler.PrefixRecord]:
         return self.remove + [old for old, _ in self.change]
 
-    def to_json(self, channel_alias: str) -> dict:
-        def rec(r: rattler.RepoDataRecord) -> dict:
-            return {
-                "name": r.name.normalized,
-                "version": str(r.version),
-                "build": str(r.build),
-                "channel": channel_display(r.channel, channel_alias),
-                "size": r.size,
-            }
+    def to_json(self, channel_alias: str) -> dict[str, Any]:
+        def rec(r: rattler.RepoDataRecord) -> dict[str, Any]:
+            return record_json(r, channel_alias)
 
         return {
             "prefix": str(self.prefix),

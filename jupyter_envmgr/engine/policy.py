@@ -1,5 +1,5 @@
 """What an admin allows: channels, read-only envs, cache cleaning. Checked by every face that
-changes an environment on a user's behalf (server, later magics and widgets)."""
+changes an environment on a user's behalf (the server today)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Forbidden
+from .prefix import META
 from .registry import Env
 from .urls import package_channel, url_is_under
 
@@ -37,7 +38,7 @@ class Policy:
             if _inside(env.prefix, Path(folder)):
                 return True
         # A folder the server's user cannot write is read-only too: say so before trying.
-        meta = env.prefix / "conda-meta"
+        meta = env.prefix / META
         return meta.exists() and not os.access(meta, os.W_OK)
 
     def check_writable(self, env: Env) -> None:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import rattler
 
@@ -54,6 +55,17 @@ def channel_display(channel: str | None, channel_alias: str) -> str:
     text = (channel or "").rstrip("/")
     alias = channel_alias.rstrip("/") + "/"
     return text[len(alias) :] if text.startswith(alias) else text
+
+
+def record_json(record: rattler.RepoDataRecord, channel_alias: str) -> dict[str, Any]:
+    """The one JSON form of a package record (lists, plans, search results)."""
+    return {
+        "name": record.name.normalized,
+        "version": str(record.version),
+        "build": str(record.build),
+        "channel": channel_display(record.channel, channel_alias),
+        "size": record.size,
+    }
 
 
 def history_dist(record: rattler.RepoDataRecord, channel_alias: str) -> str:

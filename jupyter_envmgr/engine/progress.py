@@ -1,7 +1,7 @@
 """Progress events from the engine, and the adapter that turns rattler's callbacks into them.
 
 An event is a kind plus plain JSON-able data, so the CLI can print it as a JSON line and the
-server can push it over a WebSocket unchanged. Sinks may be called from rattler's worker
+server can push it as a server-sent event unchanged. Sinks may be called from rattler's worker
 threads: they must be thread-safe (the server's sink hops onto its event loop).
 """
 
@@ -115,3 +115,35 @@ class ProgressReporter(rattler.InstallerReporter):
             done = self._unlinked
         name = self._names.get(index, "?")
         self._sink(Event("unlink", {"name": name, "done": done, "total": self._unlink_total}))
+
+    # The rest of rattler's reporter protocol: nothing to report. Defined here because the
+    # protocol's own bodies are docstrings only, which type checkers read as abstract.
+    def on_transaction_operation_start(self, operation: int) -> None:
+        return None
+
+    def on_transaction_operation_complete(self, operation: int) -> None:
+        return None
+
+    def on_transaction_complete(self) -> None:
+        return None
+
+    def on_validate_start(self, cache_entry: int) -> int:
+        return cache_entry
+
+    def on_validate_complete(self, validate_idx: int) -> None:
+        return None
+
+    def on_populate_cache_complete(self, cache_entry: int) -> None:
+        return None
+
+    def on_post_link_start(self, package_name: str, script_path: str) -> int:
+        return 0
+
+    def on_post_link_complete(self, index: int, success: bool) -> None:
+        return None
+
+    def on_pre_unlink_start(self, package_name: str, script_path: str) -> int:
+        return 0
+
+    def on_pre_unlink_complete(self, index: int, success: bool) -> None:
+        return None

@@ -14,18 +14,15 @@ from pathlib import Path
 
 import rattler
 
+from .bookkeeping import records_archive_dir
 from .prefix import META
 
 # Per-prefix data of the file lists: large, and not needed to reinstall a package.
 _DROP = ("files", "paths_data", "link", "extracted_package_dir", "package_tarball_full_path")
 
 
-def archive_dir(prefix: Path) -> Path:
-    return prefix / META / "envmgr" / "records"
-
-
 def archive_records(prefix: Path, record_paths: Iterable[Path]) -> None:
-    folder = archive_dir(prefix)
+    folder = records_archive_dir(prefix)
     folder.mkdir(parents=True, exist_ok=True)
     for path in record_paths:
         target = folder / path.name
@@ -44,7 +41,7 @@ def archive_records(prefix: Path, record_paths: Iterable[Path]) -> None:
 
 def archived_record(prefix: Path, dist: str) -> rattler.PrefixRecord | None:
     """The record of `name-version-build` if this env ever had it."""
-    for folder in (prefix / META, archive_dir(prefix)):
+    for folder in (prefix / META, records_archive_dir(prefix)):
         path = folder / f"{dist}.json"
         if path.is_file():
             return rattler.PrefixRecord.from_path(path)

@@ -31,7 +31,7 @@ class Env:
     def label(self) -> str:
         return self.name or str(self.prefix)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {"name": self.name, "prefix": str(self.prefix), "is_root": self.is_root}
 
 

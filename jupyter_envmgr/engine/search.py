@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import rattler
 
 from .errors import BadInput, ChannelError, EnvMgrError
-from .prefix import channel_display
+from .prefix import record_json
 from .rattler_guard import rattler_guard
 from .settings import Settings
 from .solver import PLATFORMS, gateway_for
@@ -37,12 +37,8 @@ async def search(
     records.sort(key=lambda r: (r.version, r.build_number), reverse=True)
     return [
         {
-            "name": r.name.normalized,
-            "version": str(r.version),
-            "build": str(r.build),
-            "channel": channel_display(r.channel, settings.channel_alias),
+            **record_json(r, settings.channel_alias),
             "subdir": r.subdir,
-            "size": r.size,
             "depends": list(r.depends),
         }
         for r in records[:MAX_RESULTS]

@@ -48,6 +48,18 @@ class Settings:
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
+    def to_json(self) -> dict[str, Any]:
+        """What `envmgr info` and the server's /settings show."""
+        return {
+            "root_prefix": str(self.root_prefix),
+            "envs_dirs": [str(p) for p in self.envs_dirs],
+            "pkgs_dirs": [str(p) for p in self.pkgs_dirs],
+            "channels": list(self.channels),
+            "channel_alias": self.channel_alias,
+            "channel_priority": self.channel_priority,
+            "config_files": list(self.sources),
+        }
+
 
 def _rc_files(env: Mapping[str, str], home: Path) -> list[Path]:
     # Least important first; later files override earlier ones key by key.

@@ -23,7 +23,7 @@ from .settings import Settings
 PLATFORMS = [rattler.Subdir.current(), rattler.Subdir("noarch")]
 
 _gateways: dict[Path, rattler.Gateway] = {}
-_virtual_packages: list | None = None
+_virtual_packages: list[rattler.VirtualPackage] | None = None
 
 
 def gateway_for(settings: Settings) -> rattler.Gateway:
@@ -34,12 +34,13 @@ def gateway_for(settings: Settings) -> rattler.Gateway:
     return _gateways[cache]
 
 
-def virtual_packages() -> list:
-    # rattler's default is none (DESIGN.md): without __glibc etc. real channels would not solve.
+def virtual_packages() -> list[rattler.VirtualPackage]:
+    # rattler passes no virtual packages unless given: without __glibc etc. real channels would
+    # not solve.
     global _virtual_packages
     if _virtual_packages is None:
         _virtual_packages = rattler.VirtualPackage.detect()
-    return _virtual_packages
+    return list(_virtual_packages)
 
 
 def _explain(exc: Exception) -> str:

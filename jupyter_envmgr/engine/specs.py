@@ -96,7 +96,7 @@ def parse_spec(text: str, settings: Settings) -> Spec:
     channel = None
     body = text
     if "::" in text:
-        # rattler only accepts URLs before '::' (DESIGN.md), so resolve names ourselves.
+        # rattler only accepts URLs before '::' (not channel names), so resolve names ourselves.
         channel_text, body = text.rsplit("::", 1)
         channel = channel_url(channel_text, settings)
     try:

@@ -1,10 +1,15 @@
 """Our own transactions around rattler's non-atomic install.
 
-Before acting we write a journal into `conda-meta/envmgr-journal/`: the records of the current
+Before acting we write a journal into `conda-meta/envmgr/journal/`: the records of the current
 package set (copies of conda-meta/*.json) and which packages are about to be linked. On failure,
 cancel or interrupt we restore that set from the package cache (no network needed); if the
 process was killed, the next process to take the env's lock finds the journal and does the same.
 A brand-new env is removed instead.
+
+This module owns the journal: where it is (bookkeeping.py names the folders), how it is written
+and read. Readers that hold no lock (the package cache's in-use scan) use `saved_record_files`
+and `linking_packages`, which also look into the places 0.1.0 used, since a journal is moved
+from there only under the env's lock.
 """
 
 from __future__ import annotations
@@ -16,32 +21,42 @@ import shutil
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import rattler
 
+from .bookkeeping import (
+    journal_dir,
+    journal_staging_dir,
+    legacy_journal_dir,
+    legacy_journal_staging_dir,
+)
 from .errors import Cancelled, DownloadError, EnvMgrError
 from .plan import Plan
-from .prefix import META, dist_name, read_records, record_files
+from .prefix import dist_name, read_records, record_files
 from .progress import Event, EventSink, ProgressReporter, ignore_events
 from .rattler_guard import RattlerPanic, is_panic
 from .record_archive import archive_records
 from .settings import Settings
 
-JOURNAL = "envmgr-journal"
 QUIET_SECONDS = 0.3
 RESTORE_ATTEMPTS = 3
+_JOURNAL_FILE = "journal.json"
+_RECORDS = "records"
 
 
-def journal_dir(prefix: Path) -> Path:
-    return prefix / META / JOURNAL
-
-
-def read_journal(prefix: Path) -> dict | None:
+def _read_journal_in(folder: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((journal_dir(prefix) / "journal.json").read_text(encoding="utf-8"))
+        journal: dict[str, Any] = json.loads((folder / _JOURNAL_FILE).read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
         # A journal dir without journal.json was never committed: nothing was touched yet.
         return None
+    return journal
+
+
+def read_journal(prefix: Path) -> dict[str, Any] | None:
+    """The committed journal of the env; call with its lock held."""
+    return _read_journal_in(journal_dir(prefix))
 
 
 def write_journal(
@@ -53,11 +68,11 @@ def write_journal(
     site_packages: str | None = None,
 ) -> None:
     final = journal_dir(prefix)
-    staging = _staging_dir(prefix)
+    staging = journal_staging_dir(prefix)
     shutil.rmtree(staging, ignore_errors=True)
-    (staging / "records").mkdir(parents=True)
+    (staging / _RECORDS).mkdir(parents=True)
     for path in record_files(prefix):
-        shutil.copy2(path, staging / "records" / path.name)
+        shutil.copy2(path, staging / _RECORDS / path.name)
     info = {
         "operation": operation,
         "created": created,
@@ -67,22 +82,43 @@ def write_journal(
         # Where noarch python files of `linking` go: python may be new in this transaction.
         "site_packages": site_packages,
     }
-    (staging / "journal.json").write_text(json.dumps(info), encoding="utf-8")
+    (staging / _JOURNAL_FILE).write_text(json.dumps(info), encoding="utf-8")
     shutil.rmtree(final, ignore_errors=True)
     os.replace(staging, final)  # the journal exists whole or not at all
 
 
-def _staging_dir(prefix: Path) -> Path:
-    return prefix / META / (JOURNAL + ".new")
-
-
 def has_pending_journal(prefix: Path) -> bool:
-    """A killed process left a journal (or a half-written one) behind."""
-    return journal_dir(prefix).exists() or _staging_dir(prefix).exists()
+    """A killed process left a journal (or a half-written one) behind; call with the lock."""
+    return journal_dir(prefix).exists() or journal_staging_dir(prefix).exists()
 
 
 def clear_journal(prefix: Path) -> None:
     shutil.rmtree(journal_dir(prefix), ignore_errors=True)
+
+
+def saved_record_files(prefix: Path) -> list[Path]:
+    """The records every journal of the env saved, committed or still being written (0.1.0's
+    places included): what an operation in progress, or killed, may put back. No lock needed."""
+    folders = (
+        journal_dir(prefix),
+        journal_staging_dir(prefix),
+        legacy_journal_dir(prefix),
+        legacy_journal_staging_dir(prefix),
+    )
+    return [path for folder in folders for path in sorted((folder / _RECORDS).glob("*.json"))]
+
+
+def linking_packages(prefix: Path) -> list[str]:
+    """The extracted package folders a committed journal says are being linked (0.1.0's place
+    included). No lock needed."""
+    linking: list[str] = []
+    for folder in (journal_dir(prefix), legacy_journal_dir(prefix)):
+        try:
+            journal = _read_journal_in(folder)
+            linking += [str(p) for p in journal.get("linking", [])] if journal else []
+        except (OSError, AttributeError, TypeError):
+            continue  # unreadable, or a journal.json that is not ours to understand
+    return linking
 
 
 def _site_packages(records: Sequence[rattler.RepoDataRecord]) -> str | None:
@@ -205,15 +241,15 @@ async def restore(settings: Settings, prefix: Path, on_event: EventSink = ignore
     """Put the env back to what the journal recorded, or remove it if it was being created."""
     journal = read_journal(prefix)
     if journal is None:
-        shutil.rmtree(_staging_dir(prefix), ignore_errors=True)
+        shutil.rmtree(journal_staging_dir(prefix), ignore_errors=True)
         clear_journal(prefix)
         return
     on_event(Event("restore", {"prefix": str(prefix), "operation": journal.get("operation")}))
     if journal.get("created"):
         shutil.rmtree(prefix, ignore_errors=True)
         return
-    saved = sorted((journal_dir(prefix) / "records").glob("*.json"))
-    previous = [rattler.PrefixRecord.from_path(p) for p in saved]
+    saved = sorted((journal_dir(prefix) / _RECORDS).glob("*.json"))
+    previous: list[rattler.RepoDataRecord] = [rattler.PrefixRecord.from_path(p) for p in saved]
     _repair_damaged_records(prefix, {p.name: p for p in saved})
     await rattler.install(
         previous,
@@ -227,7 +263,7 @@ async def restore(settings: Settings, prefix: Path, on_event: EventSink = ignore
     on_event(Event("restored", {"prefix": str(prefix), "packages": len(previous)}))
 
 
-async def _await_ignoring_cancel(future: asyncio.Future) -> None:
+async def _await_ignoring_cancel(future: asyncio.Future[Any]) -> None:
     """Wait for `future` to end even if our own task is cancelled meanwhile; its outcome stays
     in the future for the caller to read."""
     while not future.done():
@@ -253,7 +289,7 @@ async def _run_to_completion(make: Callable[[], Awaitable[None]]) -> None:
 
 
 async def _install_cancellably(
-    install: asyncio.Future, reporter: ProgressReporter, on_event: EventSink
+    install: asyncio.Future[None], reporter: ProgressReporter, on_event: EventSink
 ) -> None:
     """Await rattler's install so that a cancel never races the restore.
 
@@ -310,7 +346,8 @@ async def apply_plan(
             prefix,
             cache_dir=settings.pkgs_dir,
             installed_packages=plan.installed,
-            # rattler wants its inner objects here (DESIGN.md, py-rattler traps).
+            # py-rattler 0.28 hands requested_specs to its Rust binding as they are (unlike
+            # `config`, which it unwraps): it wants the inner objects, not MatchSpec wrappers.
             requested_specs=[spec._match_spec for spec in requested],
             reporter=reporter,
             show_progress=False,

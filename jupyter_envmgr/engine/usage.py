@@ -14,6 +14,7 @@ import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .progress import Event, EventSink, ignore_events
 from .registry import Env, list_envs
@@ -145,7 +146,7 @@ class TreeUsage:
     shared_other: Share  # linked from places we did not walk
     unreadable: int = 0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         shared = Share(
             self.shared_cache.bytes + self.shared_envs.bytes + self.shared_other.bytes,
             self.shared_cache.inodes + self.shared_envs.inodes + self.shared_other.inodes,
@@ -181,7 +182,7 @@ class FilesystemUsage:
     total_inodes: int
     free_inodes: int  # f_favail
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "device": self.device,
             "paths": self.paths,
@@ -199,7 +200,7 @@ class UsageReport:
     filesystems: list[FilesystemUsage]
     warnings: list[str]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "trees": [t.to_json() for t in self.trees],
             "totals": dict(self.totals),
@@ -229,7 +230,9 @@ def _key_of(path: Path) -> InodeKey | None:
     return (st.st_dev, st.st_ino)
 
 
-def _classify(index: int, scan: Scan, owners: dict[InodeKey, int], masks: dict[str, int]) -> dict:
+def _classify(
+    index: int, scan: Scan, owners: dict[InodeKey, int], masks: dict[str, int]
+) -> dict[str, Any]:
     own, cache, envs, other = Share(), Share(), Share(), Share()
     me = 1 << index
     for key, (links_here, nlink, nbytes) in scan.inodes.items():

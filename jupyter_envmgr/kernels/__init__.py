@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from .discovery import FoundKernel, KernelDiscovery, shared_discovery
-from .manager import EnvKernelSpecManager, load_jupyter_config, sync_kernelspecs
+from .manager import EnvKernelSpecManager, load_jupyter_config
 from .names import NamedKernel, name_kernels
 from .provisioner import PROVISIONER_NAME, EnvProvisioner
+from .sync import sync_kernelspecs
 
 __all__ = [
     "PROVISIONER_NAME",

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..engine.prefix import META
 from ..engine.registry import Env, list_envs
 from ..engine.settings import Settings
 
@@ -227,7 +228,7 @@ def mtime_key(paths: Iterable[str], now_ns: int | None = None) -> tuple[int, ...
 
 def _env_key_paths(prefix: Path, kernel_dirs: list[str], sp: Path | None) -> list[str]:
     kernels = os.path.join(prefix, KERNELS_DIR)
-    paths = [os.path.join(prefix, "conda-meta"), kernels]
+    paths = [os.path.join(prefix, META), kernels]
     paths += [os.path.join(kernels, name, "kernel.json") for name in kernel_dirs]
     # pip installs of ipykernel touch neither conda-meta nor the kernels dir.
     paths.append(str(sp) if sp else os.path.join(prefix, "lib"))
@@ -236,7 +237,7 @@ def _env_key_paths(prefix: Path, kernel_dirs: list[str], sp: Path | None) -> lis
 
 def _registry_key_paths(settings: Settings) -> list[str]:
     paths = [str(d) for d in settings.envs_dirs]
-    return [*paths, str(settings.environments_txt), str(settings.root_prefix / "conda-meta")]
+    return [*paths, str(settings.environments_txt), str(settings.root_prefix / META)]
 
 
 @dataclass
@@ -348,14 +349,14 @@ class KernelDiscovery:
             scanned, kernels = names, []
         if scanned != names:
             key = None  # kernels were added or removed while we read them
-        if not (env.prefix / "conda-meta").is_dir():
+        if not (env.prefix / META).is_dir():
             kernels = []  # removed behind our back since the registry was read
         return _EnvEntry(paths, key, kernels)
 
 
 # One cache per set of places envs live, shared by every manager of the process (the server
 # makes one, but tools such as nbclient make a new KernelSpecManager for each notebook).
-_shared: dict[tuple, KernelDiscovery] = {}
+_shared: dict[tuple[object, ...], KernelDiscovery] = {}
 _shared_lock = threading.Lock()
 
 

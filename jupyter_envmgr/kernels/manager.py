@@ -1,20 +1,11 @@
-"""Every environment's kernels as Jupyter kernelspecs: live in the server, written for the rest.
+"""Every environment's kernels as Jupyter kernelspecs, live in the server.
 
-Why two mechanisms:
-
-* In the server, `EnvKernelSpecManager` (a `KernelSpecManager` subclass that our server
-  extension installs, see `jupyter_envmgr.kernels`) adds the env kernels to the ordinary ones on
-  every request. Nothing is written, so a kernel appears after `envmgr install ipykernel` and
-  disappears after `envmgr env remove` or an `rm -rf` of the env, without a restart and even
-  when the change came from conda or micromamba.
-* Tools outside the server (`jupyter kernelspec list`, nbclient, VS Code, `jupyter console`)
-  read kernel directories and cannot be given another manager class. For them
-  `sync_kernelspecs` writes each spec *inside its env* (`conda-meta/envmgr-kernels/<name>/`)
-  and links it from the user's kernels dir. Removing the env, by any means, leaves a dangling
-  link that jupyter_client skips: the kernel is gone without anyone cleaning up. The CLI calls
-  it after each operation; the next call prunes the dangling links. Nothing is ever written
-  into an env that is read-only (admin policy or file permissions): its specs are plain copies
-  in the user's kernels dir, which stay until the next sync after the env is gone.
+`EnvKernelSpecManager` (a `KernelSpecManager` subclass that our server extension installs, see
+`jupyter_envmgr.kernels`) adds the env kernels to the ordinary ones on every request. Nothing is
+written, so a kernel appears after `envmgr install ipykernel` and disappears after `envmgr env
+remove` or an `rm -rf` of the env, without a restart and even when the change came from conda
+or micromamba. Tools outside the server cannot be given another manager class: sync.py writes
+kernelspecs for them, and this manager skips those written copies (it lists live).
 
 An env's own `python3` spec is always renamed `conda-env-<env>-python3`, and ordinary specs
 win any name clash, so no env ever shadows the server's `python3`.
@@ -23,27 +14,21 @@ win any name clash, so no env ever shadows the server's `python3`.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import os
-import shutil
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
 from jupyter_core.paths import jupyter_config_path
 from traitlets import Float, Instance, List, TraitError, Unicode, observe, validate
-from traitlets.config import Config, JSONFileConfigLoader, PyFileConfigLoader
-from traitlets.config.loader import ConfigFileNotFound, LazyConfigValue
+from traitlets.config import Config
+from traitlets.config.loader import ConfigFileNotFound, JSONFileConfigLoader, PyFileConfigLoader
 
 from ..engine.errors import EnvMgrError
-from ..engine.policy import Policy
-from ..engine.registry import Env
 from ..engine.settings import Settings, load_settings
-from .discovery import KernelDiscovery, mtime_key, shared_discovery
+from .discovery import FoundKernel, KernelDiscovery, mtime_key, shared_discovery
 from .names import (
     DEFAULT_DISPLAY_NAME_FORMAT,
     DEFAULT_NAME_FORMAT,
@@ -52,14 +37,13 @@ from .names import (
 )
 from .provisioner import PROVISIONER_NAME
 
-# Written copies carry this file, so we recognise (and only ever delete) our own spec dirs.
+# Copies written by sync.py carry this file, so we recognise (and only ever delete) our own
+# spec dirs.
 MARKER = ".envmgr-kernel"
-WRITTEN_DIR = os.path.join("conda-meta", "envmgr-kernels")
-_RESOURCE_FILES = ("kernel.js", "kernel.css")
 _SETTINGS_MAX_AGE = 60.0
-
-# Tells which envs must never be written to (the server passes its Policy.is_read_only).
-ReadOnly = Callable[[Env], bool]
+# The kernelspec writer moved to sync.py; these names stay importable from here for the CLI and
+# the server until they import them from there (see __getattr__ below).
+_MOVED_TO_SYNC = ("SyncReport", "sync_for_settings", "sync_kernelspecs")
 
 
 @dataclass(frozen=True)
@@ -74,7 +58,7 @@ class EnvKernelSpec:
 
 @dataclass
 class _PlainCache:
-    setup: tuple  # kernel_dirs, ensure_native_kernel, allowed_kernelspecs
+    setup: tuple[object, ...]  # kernel_dirs, ensure_native_kernel, allowed_kernelspecs
     paths: list[str]  # the kernel dirs and each found kernel.json
     key: tuple[int, ...] | None
     specs: dict[str, dict[str, Any]]
@@ -131,6 +115,10 @@ def load_jupyter_config() -> Config:
 class EnvKernelSpecManager(KernelSpecManager):
     """Kernelspecs of the ordinary kernel dirs plus one per kernel of every conda environment."""
 
+    # Caches keyed by identity of what they were built from (see _env_kernel_specs/_listing).
+    _named_from: tuple[FoundKernel, ...] | None
+    _listed: tuple[dict[str, Any], dict[str, EnvKernelSpec], dict[str, EnvKernelSpec]] | None
+
     exclude_envs = List(
         Unicode(),
         help="""Environments whose kernels are not listed: shell-style patterns (fnmatch) matched
@@ -184,7 +172,7 @@ class EnvKernelSpecManager(KernelSpecManager):
                 f"{proposal.trait.name} {proposal.value!r} is not a valid format ({exc!r}); "
                 f"see the help of EnvKernelSpecManager.{proposal.trait.name}."
             ) from None
-        return proposal.value
+        return str(proposal.value)
 
     @observe("exclude_envs", "name_format", "display_name_format", "allowed_kernelspecs")
     def _forget_names(self, change: Any) -> None:
@@ -193,13 +181,13 @@ class EnvKernelSpecManager(KernelSpecManager):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._named_from: tuple | None = None
+        self._named_from = None
         self._env_specs: dict[str, EnvKernelSpec] = {}
         self._loaded_settings: Settings | None = None
         self._settings_at = float("-inf")
         self._shadow_warned: set[str] = set()
         self._plain_cache: _PlainCache | None = None
-        self._listed: tuple | None = None
+        self._listed = None
 
     @classmethod
     def from_jupyter_config(cls, **kwargs: Any) -> EnvKernelSpecManager:
@@ -348,190 +336,6 @@ class EnvKernelSpecManager(KernelSpecManager):
         return super().remove_kernel_spec(name)
 
 
-# ---------------------------------------------------------------------------------------------
-# Written kernelspecs for tools outside the server
-
-
-@dataclass
-class SyncReport:
-    written: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-
-
-def _spec_text(spec: dict[str, Any]) -> str:
-    return json.dumps(spec, indent=1, sort_keys=True) + "\n"
-
-
-def _write_spec_dir(target: Path, spec: EnvKernelSpec) -> bool:
-    """Write the spec dir (kernel.json, logos, marker) atomically; False when up to date."""
-    text = _spec_text(spec.spec)
-    try:
-        if (target / "kernel.json").read_text(encoding="utf-8") == text:
-            return False
-    except OSError:
-        pass
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    source = Path(spec.resource_dir)
-    for item in source.glob("logo-*"):
-        shutil.copyfile(item, tmp / item.name)
-    for name in _RESOURCE_FILES:
-        if (source / name).is_file():
-            shutil.copyfile(source / name, tmp / name)
-    (tmp / "kernel.json").write_text(text, encoding="utf-8")
-    (tmp / MARKER).write_text(str(spec.named.found.env.prefix) + "\n", encoding="utf-8")
-    _remove(target)
-    os.rename(tmp, target)
-    return True
-
-
-def _remove(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.is_dir():
-        shutil.rmtree(path)
-
-
-def _is_ours(entry: Path) -> bool:
-    if entry.is_symlink():
-        return WRITTEN_DIR in os.readlink(entry)
-    return (entry / MARKER).exists()
-
-
-def _link(link: Path, target: Path) -> bool:
-    if link.is_symlink() and os.readlink(link) == str(target):
-        return False
-    tmp = link.with_name(f".{link.name}.tmp{os.getpid()}")
-    _remove(tmp)
-    os.symlink(target, tmp, target_is_directory=True)
-    if link.is_dir() and not link.is_symlink():
-        shutil.rmtree(link)  # an old fallback copy; os.replace cannot replace a directory
-    os.replace(tmp, link)
-    return True
-
-
-def _place(spec: EnvKernelSpec, kernels_dir: Path, log: logging.Logger, *, in_env: bool) -> bool:
-    """Write one spec into its env and link it, or (`in_env` False, or the env refuses the
-    write) write a plain copy into kernels_dir. True when something changed."""
-    link = kernels_dir / spec.name
-    if in_env:
-        inside = spec.named.found.env.prefix / WRITTEN_DIR / spec.name
-        try:
-            wrote = _write_spec_dir(inside, spec)
-            return _link(link, inside) or wrote
-        except OSError as exc:
-            log.info("Writing %s into its env failed (%s); writing a plain copy", spec.name, exc)
-    if link.is_symlink():
-        link.unlink()  # a link into an env that has become read-only since
-    return _write_spec_dir(link, spec)
-
-
-def configured_read_only(config: Config) -> ReadOnly:
-    """The server's read-only rule (`c.EnvMgrExtension.read_only_envs` and `read_only_dirs`)
-    read from the Jupyter config: the CLI has no Policy object, and must not write into the
-    envs the server keeps read-only either."""
-    section = config.get("EnvMgrExtension", {})
-
-    def listed(key: str) -> tuple[str, ...]:
-        value = section.get(key, [])
-        if isinstance(value, LazyConfigValue):  # c.EnvMgrExtension.read_only_envs.append(...)
-            value = value.get_value([])
-        return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
-
-    dirs = tuple(os.path.expanduser(d) for d in listed("read_only_dirs"))
-    return Policy(read_only_envs=listed("read_only_envs"), read_only_dirs=dirs).is_read_only
-
-
-def _closed_envs(envs: set[Env], read_only: ReadOnly) -> set[Path]:
-    """Prefixes we must not write into: read-only by the rule, or conda-meta/ not writable
-    (asked before trying, so that a failed attempt cannot leave a half-made folder)."""
-    closed = set()
-    for env in envs:
-        meta = env.prefix / "conda-meta"
-        if read_only(env) or not os.access(meta, os.W_OK):
-            closed.add(env.prefix)
-    return closed
-
-
-def _prune_env_copies(discovery: KernelDiscovery, wanted: set[str], closed: set[Path]) -> None:
-    """Drop copies left in envs whose kernel was renamed, excluded or uninstalled; a
-    read-only env keeps even stale ones (they are unused: no link leads there)."""
-    for env in discovery.envs:
-        folder = env.prefix / WRITTEN_DIR
-        if env.prefix in closed or not folder.is_dir():
-            continue
-        for entry in folder.iterdir():
-            if entry.name not in wanted and (entry / MARKER).exists():
-                shutil.rmtree(entry, ignore_errors=True)
-
-
-def _write_all(
-    specs: dict[str, EnvKernelSpec],
-    folder: Path,
-    log: logging.Logger,
-    report: SyncReport,
-    closed: set[Path],
-) -> None:
-    for name, spec in specs.items():
-        link = folder / name
-        if (link.exists() or link.is_symlink()) and not _is_ours(link):
-            log.warning("Not writing kernel %s: %s exists and is not ours", name, link)
-            report.skipped.append(name)
-            continue
-        try:
-            in_env = spec.named.found.env.prefix not in closed
-            changed = _place(spec, folder, log, in_env=in_env)
-        except OSError as exc:
-            log.warning("Could not write kernel %s: %s", name, exc)
-            report.skipped.append(name)
-            continue
-        (report.written if changed else report.unchanged).append(name)
-
-
-def _prune_links(specs: dict[str, EnvKernelSpec], folder: Path, report: SyncReport) -> None:
-    for entry in sorted(folder.iterdir()):
-        if entry.name not in specs and not entry.name.startswith(".") and _is_ours(entry):
-            _remove(entry)
-            report.removed.append(entry.name)
-
-
-def sync_kernelspecs(
-    manager: EnvKernelSpecManager | None = None,
-    kernels_dir: str | os.PathLike[str] | None = None,
-    *,
-    read_only: ReadOnly | None = None,
-) -> SyncReport:
-    """Make the user's kernels dir list exactly the env kernels the server would list.
-
-    `read_only` tells the envs nothing may be written into (default: the read-only rule of
-    the manager's Jupyter config); envs whose conda-meta/ we cannot write count as read-only
-    too. Their kernels are written as plain copies into the kernels dir instead.
-
-    Never raises for a filesystem problem (it logs a warning): the CLI calls this after every
-    operation, and a read-only kernels dir must not turn a finished install into a failure.
-    """
-    manager = manager or EnvKernelSpecManager.from_jupyter_config()
-    folder = Path(kernels_dir or manager.user_kernel_dir)
-    read_only = read_only or configured_read_only(manager.config)
-    report = SyncReport()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        specs = manager.env_kernel_specs()
-        discovery = manager.discovery()
-        listed = set(discovery.envs) if discovery else set()
-        closed = _closed_envs(listed | {s.named.found.env for s in specs.values()}, read_only)
-        _write_all(specs, folder, manager.log, report, closed)
-        _prune_links(specs, folder, report)
-        if discovery is not None:
-            _prune_env_copies(discovery, set(specs), closed)
-    except OSError as exc:
-        manager.log.warning("Could not update the kernelspecs in %s: %s", folder, exc)
-    return report
-
-
 def spec_summary(spec: EnvKernelSpec) -> dict[str, Any]:
     """What the CLI and the REST API say about one env kernel."""
     found = spec.named.found
@@ -546,15 +350,10 @@ def spec_summary(spec: EnvKernelSpec) -> dict[str, Any]:
     }
 
 
-def sync_for_settings(
-    settings: Settings, *, read_only: ReadOnly | None = None
-) -> SyncReport | None:
-    """After a change to the envs: keep `jupyter kernelspec list` (and tools outside the
-    server) in step, writing nothing into the envs `read_only` names (see sync_kernelspecs).
-    Never raises: a kernels dir problem must not fail a finished install."""
-    try:
-        manager = EnvKernelSpecManager.from_jupyter_config(settings=settings)
-        return sync_kernelspecs(manager, read_only=read_only)
-    except Exception as exc:
-        logging.getLogger(__name__).warning("Could not update the kernelspecs: %s", exc)
-        return None
+def __getattr__(name: str) -> Any:
+    # Lazily: sync.py imports this module, so importing it at the top would be circular.
+    if name in _MOVED_TO_SYNC:
+        from . import sync
+
+        return getattr(sync, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from jupyter_client.provisioning import LocalProvisioner
+from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from traitlets import Unicode
 
 from ..engine.activation import activated_environ
@@ -23,7 +23,7 @@ from ..engine.prefix import is_conda_prefix
 PROVISIONER_NAME = "envmgr-provisioner"
 
 
-class EnvProvisioner(LocalProvisioner):  # type: ignore[misc]
+class EnvProvisioner(LocalProvisioner):
     """Launches a local kernel inside an activated conda environment."""
 
     env_prefix = Unicode(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Int, List, Unicode
@@ -18,6 +19,7 @@ from .tasks import TaskRegistry
 
 class EnvMgrExtension(ExtensionApp):
     name = "jupyter_envmgr"
+    service: EnvService  # built in initialize_settings
 
     root_prefix = Unicode(
         None, allow_none=True, help="Root prefix (default: $MAMBA_ROOT_PREFIX or ~/micromamba)."
@@ -55,7 +57,7 @@ class EnvMgrExtension(ExtensionApp):
 
     def initialize_settings(self) -> None:
         settings = load_settings(root_prefix=self.root_prefix)
-        overrides = {}
+        overrides: dict[str, Any] = {}
         envs_dirs = [Path(p).expanduser().absolute() for p in self.envs_dirs] or list(
             settings.envs_dirs
         )
@@ -80,8 +82,8 @@ class EnvMgrExtension(ExtensionApp):
             pip_index_urls=tuple(canonical_url(u) for u in self.pip_index_urls),
         )
         tasks = TaskRegistry(max_concurrent=self.max_concurrent_tasks)
+        # Handlers reach it as `self.extensionapp.service` (ExtensionHandlerMixin).
         self.service = EnvService(settings, policy, tasks)
-        self.settings.update({"envmgr_service": self.service})
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(ROUTES)

@@ -1,22 +1,30 @@
 """REST handlers: each parses the request, calls the service, and answers JSON.
 
-One base class maps the engine's errors to `{"message", "reason"}` with the error's status, and
-every verb is authenticated and authorized on the `envmgr` resource.
+One base class answers every error as `{"message", "reason"}` (tornado's `write_error` hook):
+our errors with their status and reason code, tornado's and jupyter_server's own HTTP errors
+with a null reason, a bug as a 500 with the reason `internal`. Every verb is authenticated and
+authorized on the `envmgr` resource.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from http.client import responses
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, cast
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.utils import url_path_join
 from tornado import web
 
 from ..engine.errors import BadInput, Conflict, EnvMgrError, EnvNotFound
 from .service import EnvService
 from .tasks import Task
+
+if TYPE_CHECKING:
+    from .app import EnvMgrExtension
 
 AUTH_RESOURCE = "envmgr"
 MAX_BODY = 1024 * 1024
@@ -42,12 +50,21 @@ def _check_json(value: Any, depth: int = 0) -> None:
             _check_json(item, depth + 1)
 
 
+def _http_message(error: web.HTTPError | None, status_code: int) -> str:
+    if error is not None and error.log_message:
+        try:
+            return error.log_message % error.args if error.args else error.log_message
+        except (TypeError, ValueError):
+            return error.log_message
+    return responses.get(status_code, "Unknown HTTP Error")
+
+
 class BaseHandler(ExtensionHandlerMixin, APIHandler):
     auth_resource = AUTH_RESOURCE
 
     @property
     def service(self) -> EnvService:
-        return self.settings["envmgr_service"]
+        return cast("EnvMgrExtension", self.extensionapp).service
 
     def body(self) -> dict[str, Any]:
         raw = self.request.body or b""
@@ -66,19 +83,41 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
         _check_json(data)
         return data
 
-    def _handle_request_exception(self, e: BaseException) -> None:
-        # The single place where domain errors become HTTP answers.
-        if isinstance(e, EnvMgrError):
-            self.clear()
-            self.set_status(e.status)
-            self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps({"message": e.message, "reason": e.reason}))
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error as JSON `{"message", "reason"}`, `reason` carrying only our codes.
+
+        Built on APIHandler.write_error (JSON; an HTTPError's log_message is the message), with
+        three differences: our errors answer their own status and reason code; an HTTPError's
+        `reason` (tornado's status phrase) is not one of our codes, so it is null; a bug is a
+        500 with the reason `internal` and no `traceback` field.
+        """
+        error = kwargs["exc_info"][1] if "exc_info" in kwargs else None
+        if isinstance(error, EnvMgrError):
+            self.set_status(error.status)
+            reply: dict[str, Any] = error.to_json()
+        elif isinstance(error, web.HTTPError) or (error is None and status_code < 500):
+            reply = {"message": _http_message(error, status_code), "reason": None}
+        else:
+            reply = {"message": "Internal server error; the server log says more.",
+                     "reason": "internal"}  # fmt: skip
+        self.finish(json.dumps(reply))
+
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Our errors are answers, not bugs: one line each, no traceback."""
+        if isinstance(value, EnvMgrError):
+            log = self.log.error if value.status >= 500 else self.log.warning
+            log("%d %s %s: %s", value.status, self.request.method, self.request.path, value)
             return
-        super()._handle_request_exception(e)
+        super().log_exception(typ, value, tb)
 
     def accepted(self, task: Task) -> None:
         self.set_status(202)
-        self.set_header("Location", self.base_url.rstrip("/") + f"/envmgr/api/tasks/{task.id}")
+        self.set_header("Location", url_path_join(self.base_url, "envmgr/api/tasks", task.id))
         self.finish(json.dumps(task.to_json()))
 
 
@@ -89,7 +128,7 @@ class EnvironmentsHandler(BaseHandler):
         if self.get_query_argument("sizes", "false").lower() in ("1", "true", "yes"):
             envs = await self.service.list_envs_with_sizes()
         else:
-            envs = self.service.list_envs()
+            envs = await self.service.list_envs()
         self.finish(json.dumps({"environments": envs}))
 
     @web.authenticated
@@ -102,9 +141,7 @@ class EnvironmentHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        env = self.service.env(name)
-        packages = await self.service.packages(env)
-        self.finish(json.dumps({**self.service.env_json(env), "packages": packages}))
+        self.finish(json.dumps(await self.service.environment(name)))
 
     @web.authenticated
     @authorized
@@ -116,7 +153,7 @@ class PackagesHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        self.finish(json.dumps({"packages": await self.service.packages(self.service.env(name))}))
+        self.finish(json.dumps({"packages": await self.service.packages(name)}))
 
     @web.authenticated
     @authorized
@@ -140,9 +177,8 @@ class ExportHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        env = self.service.env(name)
         fmt = self.get_query_argument("format", "yml")
-        text, filename, mime = await self.service.export(env, fmt)
+        text, filename, mime = await self.service.export(name, fmt)
         self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
         self.finish(text, set_content_type=f"{mime}; charset=utf-8")
 
@@ -151,7 +187,7 @@ class RevisionsHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def get(self, name: str) -> None:
-        revisions = await self.service.revisions(self.service.env(name))
+        revisions = await self.service.revisions(name)
         self.finish(json.dumps({"revisions": revisions}))
 
     @web.authenticated

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..engine import operations
 from ..engine.cache import clean, select_categories
@@ -16,7 +16,8 @@ from ..engine.envfile import EnvFile, read_env_text
 from ..engine.errors import BadInput, EnvNotFound
 from ..engine.export import export_explicit, export_lock, export_yaml
 from ..engine.policy import Policy
-from ..engine.prefix import channel_display, read_history, read_records
+from ..engine.prefix import read_history, read_records, record_json
+from ..engine.progress import EventSink
 from ..engine.registry import Env, find_env, list_envs, validate_env_name
 from ..engine.search import search
 from ..engine.settings import Settings
@@ -80,24 +81,35 @@ class EnvService:
         self.tasks = tasks
 
     # -- reading ---------------------------------------------------------------------------
+    # Every read touches the disk (stats, records, history, the package cache): each public
+    # read is one hop to a thread, so a handler never parses or walks files on the event loop.
+
     def env(self, name: str) -> Env:
         """An env addressed by name: only envs in the configured envs dirs (or base), so a
-        request can never reach a path outside them."""
+        request can never reach a path outside them. Blocking (a few stats): the reads below
+        call it in their thread."""
         env = find_env(self.settings, name=name)
         if env.prefix.parent not in self.settings.envs_dirs and not env.is_root:
             raise EnvNotFound(f"No environment named '{name}'.")
         return env
 
     def env_json(self, env: Env) -> dict[str, Any]:
+        """Blocking: whether the env is read-only depends on its folder's permissions."""
         return {**env.to_json(), "read_only": self.policy.is_read_only(env)}
 
-    def list_envs(self) -> list[dict[str, Any]]:
+    async def list_envs(self) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self._list_envs)
+
+    def _list_envs(self) -> list[dict[str, Any]]:
         return [self.env_json(e) for e in list_envs(self.settings)]
 
     async def list_envs_with_sizes(self) -> list[dict[str, Any]]:
         """The listing plus each env's disk use (one walk of every env and the cache)."""
+        return await asyncio.to_thread(self._list_envs_with_sizes)
+
+    def _list_envs_with_sizes(self) -> list[dict[str, Any]]:
         envs = list_envs(self.settings)
-        report = (await asyncio.to_thread(disk_usage, self.settings, envs=envs)).to_json()
+        report = disk_usage(self.settings, envs=envs).to_json()
         by_path = {t["path"]: t for t in report["trees"] if t["kind"] == "env"}
         keys = ("apparent_bytes", "real_bytes", "own_bytes", "shared_bytes", "inodes")
         return [
@@ -105,25 +117,27 @@ class EnvService:
             for e in envs
         ]
 
-    async def packages(self, env: Env) -> list[dict[str, Any]]:
+    async def environment(self, name: str) -> dict[str, Any]:
+        """One env's JSON with its packages."""
+        return await asyncio.to_thread(self._environment, name)
+
+    def _environment(self, name: str) -> dict[str, Any]:
+        env = self.env(name)
+        return {**self.env_json(env), "packages": self._packages(env)}
+
+    async def packages(self, name: str) -> list[dict[str, Any]]:
         # Records of big envs list every file: parsed in a thread, never on the event loop.
-        return await asyncio.to_thread(self._packages, env)
+        return await asyncio.to_thread(lambda: self._packages(self.env(name)))
 
     def _packages(self, env: Env) -> list[dict[str, Any]]:
         alias = self.settings.channel_alias
         return [
-            {
-                "name": r.name.normalized,
-                "version": str(r.version),
-                "build": str(r.build),
-                "channel": channel_display(r.channel, alias),
-                "size": r.size,
-            }
+            record_json(r, alias)
             for r in sorted(read_records(env.prefix), key=lambda r: r.name.normalized)
         ]
 
-    async def revisions(self, env: Env) -> list[dict[str, Any]]:
-        return await asyncio.to_thread(self._revisions, env)
+    async def revisions(self, name: str) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(lambda: self._revisions(self.env(name)))
 
     def _revisions(self, env: Env) -> list[dict[str, Any]]:
         return [
@@ -132,14 +146,16 @@ class EnvService:
             for r in read_history(env.prefix)
         ]  # fmt: skip
 
-    async def export(self, env: Env, fmt: str) -> tuple[str, str, str]:
+    async def export(self, name: str, fmt: str) -> tuple[str, str, str]:
+        """(text, file name, MIME type) of the env `name` in format `fmt`."""
+        return await asyncio.to_thread(self._export, name, fmt)
+
+    def _export(self, name: str, fmt: str) -> tuple[str, str, str]:
+        env = self.env(name)  # an unknown env is a 404 whatever the format
         if fmt not in EXPORT_FORMATS:
             raise BadInput(
                 f"Unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}."
             )
-        return await asyncio.to_thread(self._export, env, fmt)
-
-    def _export(self, env: Env, fmt: str) -> tuple[str, str, str]:
         if fmt == "explicit":
             text = export_explicit(env)
         elif fmt == "lock":
@@ -150,11 +166,14 @@ class EnvService:
         return text, filename, mime
 
     async def usage(self, name: str | None) -> dict[str, Any]:
-        envs = [self.env(name)] if name else None
-        report = await asyncio.to_thread(disk_usage, self.settings, envs=envs)
-        return report.to_json()
+        def report() -> dict[str, Any]:
+            envs = [self.env(name)] if name else None
+            return disk_usage(self.settings, envs=envs).to_json()
+
+        return await asyncio.to_thread(report)
 
     async def clean_plan(self, categories: list[str]) -> dict[str, Any]:
+        # The engine takes the cache lock without blocking and plans in a thread.
         self.policy.check_clean()
         result = await clean(self.settings, _categories(categories), dry_run=True)
         return result.plan.to_json()
@@ -164,20 +183,24 @@ class EnvService:
             raise BadInput(f"'channel' is given more than {MAX_LIST} times.")
         urls = channel_urls(channels or self.settings.channels, self.settings)
         self.policy.check_channels(urls)
-        check_local_channels(urls)
+        await asyncio.to_thread(check_local_channels, urls)
         return await search(self.settings, query, urls)
 
     async def kernels(self, manager: Any) -> list[dict[str, Any]]:
         from ..kernels.manager import EnvKernelSpecManager, spec_summary
 
-        if not isinstance(manager, EnvKernelSpecManager):
-            manager = EnvKernelSpecManager.from_jupyter_config(settings=self.settings)
-        specs = await asyncio.to_thread(manager.env_kernel_specs)
-        return [spec_summary(s) for s in specs.values()]
+        def summaries() -> list[dict[str, Any]]:
+            # Outside a server configured with our manager, read the Jupyter config (files).
+            found = manager
+            if not isinstance(found, EnvKernelSpecManager):
+                found = EnvKernelSpecManager.from_jupyter_config(settings=self.settings)
+            return [spec_summary(s) for s in found.env_kernel_specs().values()]
+
+        return await asyncio.to_thread(summaries)
 
     # -- changing (tasks) ------------------------------------------------------------------
     async def _sync_kernels(self) -> None:
-        from ..kernels.manager import sync_for_settings
+        from ..kernels.sync import sync_for_settings
 
         await asyncio.to_thread(
             sync_for_settings, self.settings, read_only=self.policy.is_read_only
@@ -188,7 +211,7 @@ class EnvService:
         # the task only executes what was prepared.
         prepared = await asyncio.to_thread(operations.prepare, self.settings, request, self.policy)
 
-        async def operation(sink):
+        async def operation(sink: EventSink) -> dict[str, Any]:
             outcome = await operations.execute(self.settings, prepared, on_event=sink)
             if outcome.applied:
                 await self._sync_kernels()
@@ -201,7 +224,7 @@ class EnvService:
         _only_keys(body, {"categories"})
         categories = _categories(_str_list(body, "categories", required=True))
 
-        async def operation(sink):
+        async def operation(sink: EventSink) -> dict[str, Any]:
             result = await clean(self.settings, categories, on_event=sink)
             return result.to_json()
 
@@ -251,18 +274,19 @@ class EnvService:
         # neither stall the server nor make it read any file of its own.
         return await asyncio.to_thread(read_env_text, text, Path(filename).name)
 
-    async def change(self, env_name: str, kind: str, body: Mapping[str, Any]) -> Task:
+    async def change(
+        self, env_name: str, verb: Literal["install", "update", "remove"], body: Mapping[str, Any]
+    ) -> Task:
         env = self.env(env_name)
         self.policy.check_writable(env)
         allowed = {"specs", "channels", "override_channels"}
-        if kind == "update":
+        if verb == "update":
             allowed.add("all")
         _only_keys(body, allowed)
-        update_all = kind == "update" and _bool(body, "all")
-        if update_all:
-            kind = "update-all"
-            if body.get("specs"):
-                raise BadInput("'all': true updates every package: give no 'specs' with it.")
+        update_all = verb == "update" and _bool(body, "all")
+        kind: operations.Kind = "update-all" if update_all else verb
+        if update_all and body.get("specs"):
+            raise BadInput("'all': true updates every package: give no 'specs' with it.")
         request = operations.Request(
             kind=kind,
             name=env.name,
@@ -290,7 +314,7 @@ class EnvService:
         env = self.env(env_name)
         operations.check_removable(env, self.policy)
 
-        async def operation(sink):
+        async def operation(sink: EventSink) -> dict[str, Any]:
             await operations.remove_env(self.settings, env, on_event=sink)
             await self._sync_kernels()
             return {"removed": True, "env": env.to_json()}
@@ -298,13 +322,8 @@ class EnvService:
         return self.tasks.start("delete", env.name, operation)
 
     def settings_json(self) -> dict[str, Any]:
-        s = self.settings
         return {
-            "root_prefix": str(s.root_prefix),
-            "envs_dirs": [str(p) for p in s.envs_dirs],
-            "pkgs_dirs": [str(p) for p in s.pkgs_dirs],
-            "channels": list(s.channels),
-            "channel_priority": s.channel_priority,
+            **self.settings.to_json(),
             "allowed_channels": list(self.policy.allowed_channels),
             "read_only_envs": list(self.policy.read_only_envs),
             "read_only_dirs": list(self.policy.read_only_dirs),

@@ -12,28 +12,34 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 from ..engine.errors import Cancelled, EnvMgrError
 from ..engine.progress import Event
 from ..engine.rattler_guard import is_panic
 
-FINAL_STATES = ("done", "failed", "cancelled")
+TaskState = Literal["queued", "running", "waiting", "done", "failed", "cancelled"]
+FinalState = Literal["done", "failed", "cancelled"]
+FINAL_STATES: tuple[FinalState, ...] = get_args(FinalState)
+# The engine's operations (operations.Kind), plus deleting an env and cleaning the cache.
+TaskKind = Literal[
+    "create", "install", "remove", "update", "update-all", "rollback", "delete", "clean"
+]
 # An operation: given the event sink, do the work and return a JSON-able result.
-Operation = Callable[[Callable[[Event], None]], Awaitable[dict]]
+Operation = Callable[[Callable[[Event], None]], Awaitable[dict[str, Any]]]
 
 
 @dataclass
 class Task:
     id: str
-    kind: str
+    kind: TaskKind
     env: str | None
-    state: str = "queued"
+    state: TaskState = "queued"
     created: float = field(default_factory=time.time)
-    events: list[dict] = field(default_factory=list)
-    result: dict | None = None
-    error: dict | None = None
-    _runner: asyncio.Task | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    _runner: asyncio.Task[None] | None = None
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     def to_json(self, with_events: bool = False) -> dict[str, Any]:
@@ -69,7 +75,7 @@ class TaskRegistry:
     def get(self, task_id: str) -> Task | None:
         return self._tasks.get(task_id)
 
-    def start(self, kind: str, env: str | None, operation: Operation) -> Task:
+    def start(self, kind: TaskKind, env: str | None, operation: Operation) -> Task:
         task = Task(id=uuid.uuid4().hex[:12], kind=kind, env=env)
         self._tasks[task.id] = task
         self._forget_old()
@@ -83,6 +89,7 @@ class TaskRegistry:
 
     async def _run(self, task: Task, operation: Operation, sink: Callable[[Event], None]) -> None:
         self._record(task, {"event": "queued", "time": time.time()})
+        final: FinalState
         try:
             async with self._slots:
                 await self._set_state(task, "running")
@@ -92,7 +99,7 @@ class TaskRegistry:
             task.error = {"message": getattr(exc, "message", "Cancelled."), "reason": "cancelled"}
             final = "cancelled"
         except EnvMgrError as exc:
-            task.error = {"message": exc.message, "reason": exc.reason, "status": exc.status}
+            task.error = {**exc.to_json(), "status": exc.status}
             final = "failed"
         except Exception as exc:  # a bug: the task fails visibly, the server lives on
             task.error = {"message": f"Internal error: {exc!r}", "reason": "internal"}
@@ -110,7 +117,7 @@ class TaskRegistry:
         )
         await self._set_state(task, final)
 
-    def _record(self, task: Task, event: dict) -> None:
+    def _record(self, task: Task, event: dict[str, Any]) -> None:
         task.events.append(event)
         kind = event.get("event")
         # A CLI (or another task) holding the env's lock shows as waiting until it lets go.
@@ -124,7 +131,7 @@ class TaskRegistry:
         async with task._changed:
             task._changed.notify_all()
 
-    async def _set_state(self, task: Task, state: str) -> None:
+    async def _set_state(self, task: Task, state: TaskState) -> None:
         task.state = state
         await self._notify(task)
 
@@ -132,7 +139,7 @@ class TaskRegistry:
         if not task.finished and task._runner is not None:
             task._runner.cancel()
 
-    async def follow(self, task: Task) -> AsyncIterator[dict]:
+    async def follow(self, task: Task) -> AsyncIterator[dict[str, Any]]:
         """Every event from the first (replay for late subscribers) until the task ends."""
         sent = 0
         while True:

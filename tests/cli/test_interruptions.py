@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import time
 
 from jupyter_envmgr.channels import serve_channel
+from jupyter_envmgr.engine.bookkeeping import journal_dir
 
-from ..helpers import files_on_disk, installed, on, owned_files
-
-
-def _wait_for_event(proc, kind: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if line.startswith("{"):
-            event = json.loads(line)
-            if event["event"] == kind:
-                return event
-    raise AssertionError(f"no {kind!r} event; stderr: {proc.stderr.read()}")
+from ..helpers import (
+    files_on_disk,
+    installed,
+    kill_mid_link,
+    on,
+    owned_files,
+    pending_journals,
+    wait_for_event,
+)
 
 
 def _assert_consistent(prefix, expected):
     assert installed(prefix) == expected
-    assert not (prefix / "conda-meta" / "envmgr-journal").exists()
+    assert not pending_journals(prefix)
     # No file left behind by a half-linked package: everything on disk is owned by a record.
     stray = files_on_disk(prefix) - owned_files(prefix)
     assert not stray, sorted(stray)[:10]
@@ -38,11 +32,8 @@ def test_sigkill_during_linking_is_undone_by_the_next_command(private_sandbox, c
     sb.run("create", *on(channels.main_url, "k", "delta"))
     prefix = sb.envs / "k"
     before = installed(prefix)
-    proc = sb.popen("install", *on(channels.main_url, "k", "python", "ipykernel", json=True))
-    _wait_for_event(proc, "link")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert (prefix / "conda-meta" / "envmgr-journal").exists(), "killed before the journal?"
+    kill_mid_link(sb, channels.main_url, "install", "k", "python", "ipykernel")
+    assert journal_dir(prefix).exists(), "killed before the journal?"
     repaired = sb.run("repair", "-n", "k", "--json").result()
     assert repaired["repaired"] is True
     _assert_consistent(prefix, before)
@@ -55,10 +46,7 @@ def test_next_install_recovers_a_killed_one_on_lock_acquisition(private_sandbox,
     sb = private_sandbox
     sb.run("create", *on(channels.main_url, "k2", "delta=1.0"))
     prefix = sb.envs / "k2"
-    proc = sb.popen("install", *on(channels.main_url, "k2", "python", "ipykernel", json=True))
-    _wait_for_event(proc, "link")
-    proc.kill()
-    proc.wait()
+    kill_mid_link(sb, channels.main_url, "install", "k2", "python", "ipykernel")
     res = sb.run("install", *on(channels.main_url, "k2", "delta=1.1", json=True))
     assert any(e["event"] == "restore" for e in res.events())
     assert installed(prefix)["delta"][0] == "1.1"
@@ -93,7 +81,7 @@ def test_sigterm_during_slow_download_cancels_and_restores(private_sandbox, chan
     before = installed(prefix)
     with serve_channel(channels.main, chunk_delay=0.05, chunk_size=16384) as url:
         proc = sb.popen("install", *on(url, "s", "python", json=True))
-        _wait_for_event(proc, "download-progress")
+        wait_for_event(proc, "download-progress")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -107,9 +95,9 @@ def test_two_installs_into_one_env_take_turns(private_sandbox, channels):
     prefix = sb.envs / "two"
     with serve_channel(channels.main, chunk_delay=0.02, chunk_size=16384) as url:
         first = sb.popen("install", *on(url, "two", "ipykernel", json=True))
-        _wait_for_event(first, "solve-done")
+        wait_for_event(first, "solve-done")
         second = sb.popen("install", *on(channels.main_url, "two", "delta", json=True))
-        wait = _wait_for_event(second, "lock-wait")
+        wait = wait_for_event(second, "lock-wait")
         assert wait["holder"]["pid"] == first.pid
         out1, err1 = first.communicate(timeout=300)
         out2, err2 = second.communicate(timeout=300)
@@ -127,7 +115,7 @@ def test_a_held_lock_times_out_with_a_message_naming_the_holder(private_sandbox,
     sb.run("create", *on(channels.main_url, "lk", "python"))
     with serve_channel(channels.main, chunk_delay=0.05, chunk_size=16384) as url:
         first = sb.popen("install", *on(url, "lk", "ipykernel", json=True))
-        _wait_for_event(first, "solve-done")
+        wait_for_event(first, "solve-done")
         env = dict(sb.env, ENVMGR_LOCK_TIMEOUT="0.5")
         import subprocess
         import sys
@@ -202,10 +190,7 @@ def test_recovery_survives_a_record_cut_in_half_by_the_kill(private_sandbox, cha
     sb.run("create", *on(channels.main_url, "half", "delta=1.0"))
     prefix = sb.envs / "half"
     before = installed(prefix)
-    proc = sb.popen("install", *on(channels.main_url, "half", "python", "ipykernel", json=True))
-    _wait_for_event(proc, "link")
-    proc.kill()
-    proc.wait()
+    kill_mid_link(sb, channels.main_url, "install", "half", "python", "ipykernel")
     # As if the kill had landed while rattler wrote a record: a new one and an old one, torn.
     new_record = next(p for p in (prefix / "conda-meta").glob("*.json") if "delta" not in p.name)
     new_record.write_text(new_record.read_text()[:100])

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import signal
-
-from ..helpers import on
-from .test_interruptions import _wait_for_event
+from ..helpers import kill_mid_link, on
 
 
 def _environments_txt(sb) -> str:
@@ -15,10 +12,7 @@ def _environments_txt(sb) -> str:
 
 def test_an_operation_on_a_killed_create_says_the_env_is_gone(private_sandbox, channels):
     sb = private_sandbox
-    proc = sb.popen("create", *on(channels.main_url, "k1", "python", "ipykernel", json=True))
-    _wait_for_event(proc, "link")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    kill_mid_link(sb, channels.main_url, "create", "k1", "python", "ipykernel")
     prefix = sb.envs / "k1"
     assert (prefix / "conda-meta").exists(), "killed before anything was linked?"
 

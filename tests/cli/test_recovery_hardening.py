@@ -9,8 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..helpers import Sandbox, installed, on, tree_snapshot
-from .test_interruptions import _assert_consistent, _wait_for_event
+from ..helpers import Sandbox, installed, kill_mid_link, on, tree_snapshot
+from .test_interruptions import _assert_consistent
 
 KILL_ATTEMPTS = 5
 
@@ -56,10 +56,7 @@ def _kill_mid_link(sb: Sandbox, channels, name: str) -> list[str]:
     prefix = sb.envs / name
     before = {p.name for p in _site_packages(prefix).iterdir()}
     for _ in range(KILL_ATTEMPTS):
-        proc = sb.popen("install", *on(channels.main_url, name, "ipykernel", json=True))
-        _wait_for_event(proc, "link")
-        proc.kill()
-        proc.wait()
+        kill_mid_link(sb, channels.main_url, "install", name, "ipykernel")
         half = _half_linked_dirs(prefix, before)
         if half:
             return half

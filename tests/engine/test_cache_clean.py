@@ -17,6 +17,7 @@ import pytest
 
 from jupyter_envmgr.channels import serve_channel
 from jupyter_envmgr.engine import cache
+from jupyter_envmgr.engine.bookkeeping import journal_dir
 from jupyter_envmgr.engine.settings import load_settings
 
 from ..helpers import Sandbox, files_on_disk, on, owned_files, tree_snapshot
@@ -343,8 +344,8 @@ def test_in_use_by_journal_and_by_records_without_paths(private_sandbox, channel
     }
 
     # An operation in progress in env a links delta 1.1 (its journal says so): keep it.
-    journal = sb.envs / "a" / "conda-meta" / "envmgr-journal"
-    journal.mkdir()
+    journal = journal_dir(sb.envs / "a")
+    journal.mkdir(parents=True)
     (journal / "journal.json").write_text(
         json.dumps({"linking": [str(sb.pkgs / "delta-1.1-h_envmgr_0")]})
     )

@@ -18,8 +18,8 @@ from jupyter_envmgr.cli import kernels_cmd
 from jupyter_envmgr.cli.main import Session, build_parser
 from jupyter_envmgr.engine.settings import load_settings
 from jupyter_envmgr.kernels.discovery import KernelDiscovery
-from jupyter_envmgr.kernels.manager import sync_kernelspecs
 from jupyter_envmgr.kernels.names import prefix_hash
+from jupyter_envmgr.kernels.sync import sync_kernelspecs
 
 from ..helpers import on
 from . import age, clone, copy_env, create, manager, replace_file

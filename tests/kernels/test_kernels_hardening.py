@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from jupyter_core.paths import jupyter_data_dir
 
+from jupyter_envmgr.engine.bookkeeping import kernels_dir as env_copies_dir
 from jupyter_envmgr.engine.settings import load_settings
-from jupyter_envmgr.kernels.manager import MARKER, WRITTEN_DIR, sync_for_settings
+from jupyter_envmgr.kernels.manager import MARKER
+from jupyter_envmgr.kernels.sync import sync_for_settings
 
 from ..helpers import on, tree_snapshot
 from . import clone, copy_env, kernelspec_list, manager, replace_file, without_jupyter_vars
@@ -83,7 +85,7 @@ def test_a_made_ipykernel_spec_is_skipped_when_python_leads_out_of_the_env(
 
 
 def _written_into(env: Path) -> set[str]:
-    folder = env / WRITTEN_DIR
+    folder = env_copies_dir(env)
     return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
 
 

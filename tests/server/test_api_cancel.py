@@ -28,7 +28,7 @@ async def _cancel_on(service, task_id, kind, timeout=60):
 
 
 def _service(jp_serverapp):
-    return jp_serverapp.web_app.settings["envmgr_service"]
+    return jp_serverapp.extension_manager.extension_points["jupyter_envmgr"].app.service
 
 
 async def test_cancel_during_a_slow_download_restores_the_env(api, sandbox, channels, jp_serverapp):

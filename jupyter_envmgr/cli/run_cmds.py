@@ -1,0 +1,98 @@
+"""`run` and `slurm-script`: a command in an activated environment, now or as a batch job."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import shutil
+import sys
+
+from ..engine.errors import BadInput
+from .common import Subparsers, add_env_args, add_json, add_root_prefix
+from .session import Session
+
+SLURM_OPTIONS = ("job-name", "time", "partition", "cpus-per-task", "mem", "account", "gres")
+
+
+def add_parsers(sub: Subparsers) -> None:
+    p = sub.add_parser("run", help="run a command in an activated environment")
+    add_env_args(p)
+    add_root_prefix(p)
+    p.add_argument("--cwd", help="working directory for the command")
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="CMD", help="command and arguments")
+    p.set_defaults(run=run)
+
+    p = sub.add_parser("slurm-script", help="print a SLURM batch script running CMD in the env")
+    add_env_args(p)
+    add_root_prefix(p)
+    add_json(p, help=argparse.SUPPRESS)
+    for option in SLURM_OPTIONS:
+        p.add_argument(f"--{option}", help=f"#SBATCH --{option}")
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="CMD", help="-- CMD ARGS...")
+    p.set_defaults(run=slurm)
+
+
+async def run(s: Session) -> int:
+    from ..engine.activation import activated_environ
+    from ..engine.registry import find_env
+
+    a = s.args
+    env = find_env(s.settings, name=a.name, prefix=a.prefix)
+    command = _command(a)
+    environ = activated_environ(env.prefix, name=env.name)
+    program = (
+        shutil.which(command[0], path=environ["PATH"]) if "/" not in command[0] else command[0]
+    )
+    if program is None:
+        raise BadInput(f"'{command[0]}' is not found in {env.label} nor on PATH.")
+    if a.cwd:
+        _change_dir(a.cwd)
+    _exec(program, command, environ)
+    return 0  # not reached
+
+
+async def slurm(s: Session) -> int:
+    from ..engine.batch import slurm_script
+    from ..engine.registry import find_env
+
+    a = s.args
+    env = find_env(s.settings, name=a.name, prefix=a.prefix)
+    command = _command(a)
+    options = {opt: getattr(a, opt.replace("-", "_")) for opt in SLURM_OPTIONS}
+    print(slurm_script(env, command, options), end="")
+    return 0
+
+
+def _command(args: argparse.Namespace) -> list[str]:
+    command = list(args.argv)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise BadInput("Give the command to run, e.g. envmgr run -n data python script.py")
+    return command
+
+
+def _change_dir(cwd: str) -> None:
+    try:
+        os.chdir(cwd)
+    except OSError as exc:
+        raise BadInput(
+            f"Cannot use --cwd {cwd}: {exc.strerror or exc}. Give an existing folder."
+        ) from None
+
+
+def _exec(program: str, command: list[str], environ: dict[str, str]) -> None:
+    # exec: the command's exit code, signals and terminal are the user's, with no shell between.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execve(program, command, environ)
+    except OSError as exc:
+        hint = (
+            f" Make it executable (chmod +x {program}), or put its interpreter first "
+            "(e.g. bash or python)."
+            if isinstance(exc, PermissionError) or exc.errno == errno.ENOEXEC
+            else ""
+        )
+        raise BadInput(f"Cannot run {program}: {exc.strerror or exc}.{hint}") from None

@@ -1,0 +1,68 @@
+"""One CLI invocation: the parsed arguments, the settings, the renderers and the prompts."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..engine.errors import ConfirmationRequired
+from .render import JsonRenderer, TextRenderer
+
+if TYPE_CHECKING:
+    from ..engine.plan import Plan
+    from ..engine.progress import Event
+    from ..engine.settings import Settings
+
+
+class Session:
+    """What every verb's run function gets: `args`, `settings`, `json` (a JsonRenderer with
+    --json, else None), `text`, and the one way to ask the user yes or no (`ask`)."""
+
+    def __init__(self, args: argparse.Namespace, argv: Sequence[str]) -> None:
+        # Settings read the rc files with yaml: imported per invocation, not when parsing.
+        from ..engine.settings import load_settings
+
+        self.args = args
+        self.cmd = shlex.join(["envmgr", *argv])
+        self.json = JsonRenderer() if getattr(args, "json", False) else None
+        self.text = TextRenderer()
+        self.settings: Settings = load_settings(root_prefix=getattr(args, "root_prefix", None))
+
+    def on_event(self, event: Event) -> None:
+        (self.json or self.text).on_event(event)
+
+    def ask(self, question: str, *, default: bool, refusal: str) -> bool:
+        """Yes or no from the user. `-y` answers yes without asking; with no terminal to ask
+        on, ConfirmationRequired(refusal) is raised. An empty answer means `default`."""
+        if getattr(self.args, "yes", False):
+            return True
+        if not sys.stdin.isatty():
+            raise ConfirmationRequired(refusal)
+        answer = input(f"{question} {'[Y/n]' if default else '[y/N]'} ").strip().lower()
+        return answer in ("y", "yes") or (default and answer == "")
+
+    def confirm(self, plan: Plan) -> bool:
+        """The engine's confirmation of a package plan: shown (unless --json), then asked."""
+        if not self.json:
+            self.text.plan(plan, self.settings.channel_alias)
+        return self.ask(
+            "Confirm changes:",
+            default=True,
+            refusal="Refusing to change the environment without confirmation: there is no "
+            "terminal to ask on. Pass -y to confirm, or --dry-run to only see the plan.",
+        )
+
+    def result(self, obj: dict[str, Any], text: str) -> None:
+        if self.json:
+            self.json.emit({"event": "result", **obj})
+        elif text:
+            print(text)
+
+    def sync_kernels(self) -> None:
+        """After envs changed: rewrite the kernelspecs that tools outside the server read."""
+        from ..kernels.sync import sync_for_settings  # jupyter_client: only when needed
+
+        sync_for_settings(self.settings)

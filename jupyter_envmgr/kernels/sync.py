@@ -1,0 +1,272 @@
+"""Kernelspecs written for tools outside the server, which read kernel directories.
+
+`jupyter kernelspec list`, nbclient, VS Code and `jupyter console` cannot be given another
+kernelspec manager class (in the server, `EnvKernelSpecManager` lists env kernels live and
+writes nothing, see manager.py). For them `sync_kernelspecs` writes each spec *inside its env*
+(`conda-meta/envmgr/kernels/<name>/`) and links it from the user's kernels dir. Removing the env,
+by any means, leaves a dangling link that jupyter_client skips: the kernel is gone without
+anyone cleaning up. The CLI and the server call it after each change to the envs; the next call
+prunes the dangling links. Nothing is ever written into an env that is read-only (admin policy
+or file permissions): its specs are plain copies in the user's kernels dir, which stay until
+the next sync after the env is gone.
+
+0.1.0 wrote the copies into `conda-meta/envmgr-kernels/`: links leading there are recognised as
+ours and replaced by links to the new place, and the old copies are then removed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from traitlets.config import Config
+from traitlets.config.loader import LazyConfigValue
+
+from ..engine import bookkeeping
+from ..engine.policy import Policy
+from ..engine.prefix import META
+from ..engine.registry import Env
+from ..engine.settings import Settings
+from .discovery import KernelDiscovery
+from .manager import MARKER, EnvKernelSpec, EnvKernelSpecManager
+
+_RESOURCE_FILES = ("kernel.js", "kernel.css")
+
+# Tells which envs must never be written to (the server passes its Policy.is_read_only).
+ReadOnly = Callable[[Env], bool]
+
+
+@dataclass
+class SyncReport:
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _spec_text(spec: dict[str, Any]) -> str:
+    return json.dumps(spec, indent=1, sort_keys=True) + "\n"
+
+
+def _write_spec_dir(target: Path, spec: EnvKernelSpec) -> bool:
+    """Write the spec dir (kernel.json, logos, marker) atomically; False when up to date."""
+    text = _spec_text(spec.spec)
+    try:
+        if (target / "kernel.json").read_text(encoding="utf-8") == text:
+            return False
+    except OSError:
+        pass
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    source = Path(spec.resource_dir)
+    for item in source.glob("logo-*"):
+        shutil.copyfile(item, tmp / item.name)
+    for name in _RESOURCE_FILES:
+        if (source / name).is_file():
+            shutil.copyfile(source / name, tmp / name)
+    (tmp / "kernel.json").write_text(text, encoding="utf-8")
+    (tmp / MARKER).write_text(str(spec.named.found.env.prefix) + "\n", encoding="utf-8")
+    _remove(target)
+    os.rename(tmp, target)
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
+def _is_ours(entry: Path) -> bool:
+    if entry.is_symlink():
+        return _leads_into_an_env(Path(os.readlink(entry)))
+    return (entry / MARKER).exists()
+
+
+def _leads_into_an_env(target: Path) -> bool:
+    """A link target `<prefix>/conda-meta/envmgr/kernels/<name>`, or 0.1.0's
+    `<prefix>/conda-meta/envmgr-kernels/<name>`: a copy we wrote into an env."""
+    folder = target.parent
+    return any(
+        len(folder.parents) > up and place(folder.parents[up]) == folder
+        for place, up in ((bookkeeping.kernels_dir, 2), (bookkeeping.legacy_kernels_dir, 1))
+    )
+
+
+def _link(link: Path, target: Path) -> bool:
+    if link.is_symlink() and os.readlink(link) == str(target):
+        return False
+    tmp = link.with_name(f".{link.name}.tmp{os.getpid()}")
+    _remove(tmp)
+    os.symlink(target, tmp, target_is_directory=True)
+    if link.is_dir() and not link.is_symlink():
+        shutil.rmtree(link)  # an old fallback copy; os.replace cannot replace a directory
+    os.replace(tmp, link)
+    return True
+
+
+def _place(spec: EnvKernelSpec, kernels_dir: Path, log: logging.Logger, *, in_env: bool) -> bool:
+    """Write one spec into its env and link it, or (`in_env` False, or the env refuses the
+    write) write a plain copy into kernels_dir. True when something changed."""
+    link = kernels_dir / spec.name
+    if in_env:
+        inside = bookkeeping.kernels_dir(spec.named.found.env.prefix) / spec.name
+        try:
+            wrote = _write_spec_dir(inside, spec)
+            return _link(link, inside) or wrote
+        except OSError as exc:
+            log.info("Writing %s into its env failed (%s); writing a plain copy", spec.name, exc)
+    if link.is_symlink():
+        link.unlink()  # a link into an env that has become read-only since
+    return _write_spec_dir(link, spec)
+
+
+def configured_read_only(config: Config) -> ReadOnly:
+    """The server's read-only rule (`c.EnvMgrExtension.read_only_envs` and `read_only_dirs`)
+    read from the Jupyter config: the CLI has no Policy object, and must not write into the
+    envs the server keeps read-only either."""
+    section = config.get("EnvMgrExtension", {})
+
+    def listed(key: str) -> tuple[str, ...]:
+        value = section.get(key, [])
+        if isinstance(value, LazyConfigValue):  # c.EnvMgrExtension.read_only_envs.append(...)
+            value = value.get_value([])
+        return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
+
+    dirs = tuple(os.path.expanduser(d) for d in listed("read_only_dirs"))
+    return Policy(read_only_envs=listed("read_only_envs"), read_only_dirs=dirs).is_read_only
+
+
+def _closed_envs(envs: set[Env], read_only: ReadOnly) -> set[Path]:
+    """Prefixes we must not write into: read-only by the rule, or conda-meta/ (or the folder
+    our copies go into) not writable; asked before trying, so that a failed attempt cannot
+    leave a half-made folder."""
+    return {env.prefix for env in envs if read_only(env) or not _may_write_copies(env.prefix)}
+
+
+def _may_write_copies(prefix: Path) -> bool:
+    if not os.access(prefix / META, os.W_OK):
+        return False
+    folder = bookkeeping.kernels_dir(prefix)
+    while not folder.is_dir() and folder != prefix / META:
+        folder = folder.parent  # the nearest existing folder is the one we would write in
+    return os.access(folder, os.W_OK)
+
+
+def _prune_env_copies(discovery: KernelDiscovery, wanted: set[str], closed: set[Path]) -> None:
+    """Drop copies left in envs whose kernel was renamed, excluded or uninstalled; a
+    read-only env keeps even stale ones (they are unused: no link leads there)."""
+    for env in discovery.envs:
+        if env.prefix in closed:
+            continue
+        _drop_legacy_copies(env.prefix)
+        folder = bookkeeping.kernels_dir(env.prefix)
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            if entry.name not in wanted and (entry / MARKER).exists():
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _drop_legacy_copies(prefix: Path) -> None:
+    """Copies 0.1.0 wrote beside conda-meta/envmgr/. Taking the env's lock moves them in, but a
+    sync may come first: it has just written the copies anew in the new place and relinked, so
+    no link of ours leads to the old ones any more. Removed, and their folder once empty."""
+    folder = bookkeeping.legacy_kernels_dir(prefix)
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return  # none there (or moved in meanwhile)
+    for entry in entries:
+        if (entry / MARKER).exists():
+            shutil.rmtree(entry, ignore_errors=True)
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # something not ours is in there: left alone
+
+
+def _write_all(
+    specs: dict[str, EnvKernelSpec],
+    folder: Path,
+    log: logging.Logger,
+    report: SyncReport,
+    closed: set[Path],
+) -> None:
+    for name, spec in specs.items():
+        link = folder / name
+        if (link.exists() or link.is_symlink()) and not _is_ours(link):
+            log.warning("Not writing kernel %s: %s exists and is not ours", name, link)
+            report.skipped.append(name)
+            continue
+        try:
+            in_env = spec.named.found.env.prefix not in closed
+            changed = _place(spec, folder, log, in_env=in_env)
+        except OSError as exc:
+            log.warning("Could not write kernel %s: %s", name, exc)
+            report.skipped.append(name)
+            continue
+        (report.written if changed else report.unchanged).append(name)
+
+
+def _prune_links(specs: dict[str, EnvKernelSpec], folder: Path, report: SyncReport) -> None:
+    for entry in sorted(folder.iterdir()):
+        if entry.name not in specs and not entry.name.startswith(".") and _is_ours(entry):
+            _remove(entry)
+            report.removed.append(entry.name)
+
+
+def sync_kernelspecs(
+    manager: EnvKernelSpecManager | None = None,
+    kernels_dir: str | os.PathLike[str] | None = None,
+    *,
+    read_only: ReadOnly | None = None,
+) -> SyncReport:
+    """Make the user's kernels dir list exactly the env kernels the server would list.
+
+    `read_only` tells the envs nothing may be written into (default: the read-only rule of
+    the manager's Jupyter config); envs whose conda-meta/ we cannot write count as read-only
+    too. Their kernels are written as plain copies into the kernels dir instead.
+
+    Never raises for a filesystem problem (it logs a warning): the CLI calls this after every
+    operation, and a read-only kernels dir must not turn a finished install into a failure.
+    """
+    manager = manager or EnvKernelSpecManager.from_jupyter_config()
+    folder = Path(kernels_dir or manager.user_kernel_dir)
+    read_only = read_only or configured_read_only(manager.config)
+    report = SyncReport()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        specs = manager.env_kernel_specs()
+        discovery = manager.discovery()
+        listed = set(discovery.envs) if discovery else set()
+        closed = _closed_envs(listed | {s.named.found.env for s in specs.values()}, read_only)
+        _write_all(specs, folder, manager.log, report, closed)
+        _prune_links(specs, folder, report)
+        if discovery is not None:
+            _prune_env_copies(discovery, set(specs), closed)
+    except OSError as exc:
+        manager.log.warning("Could not update the kernelspecs in %s: %s", folder, exc)
+    return report
+
+
+def sync_for_settings(
+    settings: Settings, *, read_only: ReadOnly | None = None
+) -> SyncReport | None:
+    """After a change to the envs: keep `jupyter kernelspec list` (and tools outside the
+    server) in step, writing nothing into the envs `read_only` names (see sync_kernelspecs).
+    Never raises: a kernels dir problem must not fail a finished install."""
+    try:
+        manager = EnvKernelSpecManager.from_jupyter_config(settings=settings)
+        return sync_kernelspecs(manager, read_only=read_only)
+    except Exception as exc:
+        logging.getLogger(__name__).warning("Could not update the kernelspecs: %s", exc)
+        return None

@@ -1,0 +1,93 @@
+"""Parsing stays light: every `%envmgr` line starts the CLI, and `--help` must not load the engine.
+
+Checked in a fresh interpreter (this one has long imported everything), by what is in
+`sys.modules`, not by timing it (bench/startup.py measures the times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import subprocess
+import sys
+
+from jupyter_envmgr.cli.main import build_parser
+
+HEAVY = ("rattler", "yaml", "jupyter_client", "jupyter_server", "tornado")
+
+# Run in the child: build the parser, ask every verb for --help and make a usage error, all
+# through run_cli as the `envmgr` script does, then report what was imported.
+CHILD = """
+import contextlib, io, json, sys
+from jupyter_envmgr.cli.main import run_cli
+
+for argv in json.loads(sys.argv[1]):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            run_cli(argv)
+        except SystemExit:
+            pass
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def _verbs(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every leaf command: ("create",), ..., ("env", "list"), ("env", "export"), ..."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += _verbs(sub, (*prefix, name)) or [(*prefix, name)]
+    return found
+
+
+def _modules_after(argvs: list[list[str]]) -> set[str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps(argvs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return set(json.loads(proc.stdout))
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(
+        m
+        for m in modules
+        if m.split(".")[0] in HEAVY
+        or (m.startswith("jupyter_") and not m.startswith("jupyter_envmgr"))
+    )
+
+
+def test_help_of_every_verb_imports_no_rattler_yaml_or_jupyter():
+    verbs = _verbs(build_parser())
+    assert (
+        ("create",) in verbs
+        and (
+            "env",
+            "export",
+        )
+        in verbs
+        and ("kernels",) in verbs
+    )
+    argvs = [["--help"]] + [[*verb, "--help"] for verb in verbs]
+    modules = _modules_after(argvs)
+    assert _heavy(modules) == []
+    # The engine's light modules (the errors the CLI maps to exit codes) are all it loads.
+    engine = {m for m in modules if m.startswith("jupyter_envmgr.engine.")}
+    assert engine <= {"jupyter_envmgr.engine.errors", "jupyter_envmgr.engine.rattler_guard"}
+
+
+def test_usage_error_imports_no_rattler_yaml_or_jupyter():
+    modules = _modules_after([["create", "--no-such-flag"], ["no-such-verb"], []])
+    assert _heavy(modules) == []
+
+
+def test_every_verb_runs_through_one_async_run_function():
+    parser = build_parser()
+    for verb in _verbs(parser):
+        args = parser.parse_args(list(verb))
+        assert inspect.iscoroutinefunction(args.run), verb
