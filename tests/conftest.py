@@ -32,9 +32,7 @@ def sandbox(tmp_path: Path, shared_pkgs: Path) -> Sandbox:
     home = tmp_path / "home"
     root = tmp_path / "root"
     home.mkdir()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "MAMBA", "ENVMGR_LOCK"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "MAMBA", "ENVMGR"))}
     env.update(
         HOME=str(home),
         MAMBA_ROOT_PREFIX=str(root),

@@ -1,8 +1,9 @@
 """Real conda test channels built offline from the running interpreter and environment.
 
 ``build_test_channels()`` returns two local channels ("main" and "extra") holding a relocatable
-``python``, ipykernel's runtime closure converted from installed distributions, and small
-synthetic packages; ``serve_channel()`` serves one over HTTP, optionally slowly or faultily.
+``python``, the runtime closures of ipykernel and ipywidgets converted from installed
+distributions, and small synthetic packages; ``serve_channel()`` serves one over HTTP,
+optionally slowly or faultily.
 """
 
 from .factory import TestChannels, build_test_channels, default_cache_dir, index_channel

@@ -23,7 +23,9 @@ from .synthetic import build_extra_synthetic, build_main_synthetic
 from .wheels import distribution_closure, package_installed_distribution
 
 # Distributions converted from the running environment, with their runtime closures.
-REQUIRED_ROOTS = ("ipykernel", "pip")
+# ipywidgets brings widgetsnbextension and jupyterlab_widgets (with its labextension files):
+# envs whose kernels run widgets and the %envmgr magics.
+REQUIRED_ROOTS = ("ipykernel", "ipywidgets", "pip")
 OPTIONAL_ROOTS = ("pyyaml", "filelock")
 
 # Bump to force a rebuild when the layout changes in a way the source hash would not show.

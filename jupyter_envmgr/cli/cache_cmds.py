@@ -6,8 +6,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..notebook.progress import human_bytes
 from .common import Subparsers, add_common, add_env_args, add_yes
-from .render import human_bytes
 from .session import Session
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ async def clean(s: Session) -> int:
     from ..engine import cache
 
     a = s.args
+    if s.policy is not None and not a.dry_run:
+        s.policy.check_clean()
     categories = cache.select_categories(
         index_cache=a.index_cache,
         tarballs=a.tarballs,

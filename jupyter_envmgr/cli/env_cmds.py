@@ -59,6 +59,7 @@ async def env_remove(s: Session) -> int:
     from ..engine.registry import find_env
 
     env = find_env(s.settings, name=s.args.name, prefix=s.args.prefix)
+    operations.check_removable(env, s.policy)
     if not s.ask(
         f"Remove environment {env.prefix}?",
         default=False,

@@ -29,6 +29,7 @@ from . import (
     list_cmd,
     repair_cmd,
     run_cmds,
+    search_cmd,
     solve_cmds,
 )
 from .session import Session
@@ -39,6 +40,7 @@ __all__ = ["Session", "build_parser", "main", "run_cli"]
 VERB_MODULES = (
     solve_cmds,  # create, install, remove, update
     list_cmd,  # list
+    search_cmd,  # search
     repair_cmd,  # repair
     info_cmd,  # info
     env_cmds,  # env list, env remove, env export

@@ -11,19 +11,11 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ..notebook.progress import human_bytes
+
 if TYPE_CHECKING:
     from ..engine.plan import Plan
     from ..engine.progress import Event
-
-
-def human_bytes(n: float | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
 
 
 class JsonRenderer:

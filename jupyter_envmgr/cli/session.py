@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from .render import JsonRenderer, TextRenderer
 
 if TYPE_CHECKING:
     from ..engine.plan import Plan
+    from ..engine.policy import Policy
     from ..engine.progress import Event
     from ..engine.settings import Settings
 
@@ -23,13 +25,21 @@ class Session:
 
     def __init__(self, args: argparse.Namespace, argv: Sequence[str]) -> None:
         # Settings read the rc files with yaml: imported per invocation, not when parsing.
+        from ..engine.published import load_published
         from ..engine.settings import load_settings
 
         self.args = args
         self.cmd = shlex.join(["envmgr", *argv])
         self.json = JsonRenderer() if getattr(args, "json", False) else None
         self.text = TextRenderer()
-        self.settings: Settings = load_settings(root_prefix=getattr(args, "root_prefix", None))
+        root_prefix = getattr(args, "root_prefix", None)
+        settings = load_settings(root_prefix=root_prefix)
+        # Started by a Jupyter server (a kernel's magic, a terminal): its envs and its rules,
+        # unless the user names another root prefix.
+        self.policy: Policy | None = None
+        if root_prefix is None:
+            settings, self.policy = load_published(os.environ, settings)
+        self.settings: Settings = settings
 
     def on_event(self, event: Event) -> None:
         (self.json or self.text).on_event(event)

@@ -54,7 +54,9 @@ async def solve(s: Session) -> int:
     )
     if kind == "create" and a.name is None and a.prefix is None and env_file is None:
         raise BadInput("Name the new environment with -n NAME or -p PREFIX.")
-    outcome = await operations.run(s.settings, request, confirm=s.confirm, on_event=s.on_event)
+    outcome = await operations.run(
+        s.settings, request, confirm=s.confirm, on_event=s.on_event, policy=s.policy
+    )
     if outcome.applied:
         s.sync_kernels()
     if a.dry_run and not s.json:

@@ -163,7 +163,9 @@ async def _solve_request(
     if request.kind == "rollback":
         assert request.revision is not None
         records = await revision_records(settings, env.prefix, request.revision)
-        return records, _match_specs(_user_specs(env.prefix, installed), [])
+        # What the user had asked for back then: a later request must not come back.
+        wanted = requested_specs(env.prefix, up_to=request.revision)
+        return records, [rattler.MatchSpec(s) for s in wanted.values()]
 
     installed_names = {r.name.normalized for r in installed}
     user = _user_specs(env.prefix, installed)
@@ -202,6 +204,15 @@ def _plan_removal(
     remaining = {n: s for n, s in _user_specs(env.prefix, installed).items() if n not in gone}
     kept: list[rattler.RepoDataRecord] = list(_keep_closure(installed, set(remaining)))
     return kept, _match_specs(remaining, [])
+
+
+def _rollback_history_specs(prefix: Path, revision: int) -> tuple[list[str], list[str]]:
+    """History lines that make the requested specs those of `revision` again, so that
+    `export --from-history` and later solves forget what was asked for after it."""
+    now, then = requested_specs(prefix), requested_specs(prefix, up_to=revision)
+    update = [spec for name, spec in then.items() if now.get(name) != spec]
+    remove = [spec for name, spec in now.items() if name not in then]
+    return update, remove
 
 
 def _history_specs(request: Request, specs: Sequence[Spec]) -> tuple[list[str], list[str]]:
@@ -318,10 +329,13 @@ async def execute(
         if request.dry_run or (not plan.empty and not await _ask(confirm, plan)):
             return outcome
         update, remove = _history_specs(request, specs)
+        if request.kind == "rollback":
+            assert request.revision is not None
+            update, remove = _rollback_history_specs(env.prefix, request.revision)
         if plan.empty:
             # Nothing moves, but the request is remembered (export --from-history, update
             # --all), as conda records a spec that was already satisfied.
-            if specs:
+            if update or remove:
                 await asyncio.to_thread(
                     _commit_history, settings, env.prefix, request, plan, update, remove
                 )

@@ -135,10 +135,12 @@ def spec_name(spec: str) -> str:
         return text.lower()
 
 
-def requested_specs(prefix: Path) -> dict[str, str]:
-    """What the user asked for over the env's life, by package name (conda's rule)."""
+def requested_specs(prefix: Path, up_to: int | None = None) -> dict[str, str]:
+    """What the user asked for over the env's life (or up to revision `up_to`), by package
+    name (conda's rule)."""
     specs: dict[str, str] = {}
-    for rev in read_history(prefix):
+    revisions = read_history(prefix)
+    for rev in revisions if up_to is None else revisions[: up_to + 1]:
         for spec in rev.update_specs:
             specs[spec_name(spec)] = spec
         for spec in rev.remove_specs:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+from jupyter_core.paths import jupyter_runtime_dir
 from traitlets import Unicode
 
 from ..engine.activation import activated_environ
@@ -21,6 +23,34 @@ from ..engine.errors import EnvMgrError
 from ..engine.prefix import is_conda_prefix
 
 PROVISIONER_NAME = "envmgr-provisioner"
+# The import name of jupyter_envmgr/notebook/ inside env kernels, and the variable naming the
+# Python that has jupyter_envmgr (the kernel-side client reads it: notebook/client.py).
+CLIENT_PACKAGE = "jupyter_envmgr_notebook"
+CLIENT_PYTHON_VAR = "ENVMGR_PYTHON"
+
+
+def kernel_client_path() -> Path:
+    """A folder holding only the kernel-side client, under the name env kernels import it by
+    (a link to jupyter_envmgr/notebook/, refreshed in case this package moved)."""
+    folder = Path(jupyter_runtime_dir()) / "envmgr-kernel-path"
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / CLIENT_PACKAGE
+    target = Path(__file__).resolve().parent.parent / "notebook"
+    if not link.is_symlink() or Path(os.readlink(link)) != target:
+        tmp = folder / f".{CLIENT_PACKAGE}.{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(target, target_is_directory=True)
+        os.replace(tmp, link)
+    return folder
+
+
+def kernel_client_environ(env: dict[str, str]) -> dict[str, str]:
+    path = str(kernel_client_path())
+    rest = env.get("PYTHONPATH")
+    return {
+        "PYTHONPATH": path + (os.pathsep + rest if rest else ""),
+        CLIENT_PYTHON_VAR: sys.executable,
+    }
 
 
 class EnvProvisioner(LocalProvisioner):
@@ -44,8 +74,20 @@ class EnvProvisioner(LocalProvisioner):
             env = await asyncio.to_thread(activated_environ, prefix, base, self.env_name)
         except EnvMgrError as exc:
             raise RuntimeError(f"Cannot activate {prefix} for the kernel: {exc.message}") from None
+        if self._is_ipykernel():
+            # `%envmgr` in every env's kernel with no setup step, and nothing written into
+            # the env: a folder holding only the kernel-side client goes on PYTHONPATH, the
+            # server's Python is named for it, and IPython loads it as an extension.
+            env.update(kernel_client_environ(env))
+            extra = list(kwargs.get("extra_arguments") or [])
+            kwargs["extra_arguments"] = [*extra, f"--ext={CLIENT_PACKAGE}"]
         kwargs["env"] = env
         return await super().pre_launch(**kwargs)
+
+    def _is_ipykernel(self) -> bool:
+        spec = getattr(self, "kernel_spec", None)
+        argv = list(getattr(spec, "argv", None) or [])
+        return any("ipykernel" in str(arg) for arg in argv)
 
     def _prefix(self) -> Path:
         if not self.env_prefix:

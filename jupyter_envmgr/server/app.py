@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Int, List, Unicode
 
+from ..engine import published
 from ..engine.policy import Policy
 from ..engine.settings import load_settings
 from ..engine.specs import channel_urls
@@ -84,9 +86,12 @@ class EnvMgrExtension(ExtensionApp):
         tasks = TaskRegistry(max_concurrent=self.max_concurrent_tasks)
         # Handlers reach it as `self.extensionapp.service` (ExtensionHandlerMixin).
         self.service = EnvService(settings, policy, tasks)
+        # Kernels this server starts run `%envmgr` through the CLI: same envs, same rules.
+        os.environ[published.VARIABLE] = published.publish(settings, policy)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(ROUTES)
 
     async def stop_extension(self) -> None:
         await self.service.tasks.shutdown()
+        os.environ.pop(published.VARIABLE, None)

@@ -78,6 +78,7 @@ def test_main_channel_lists_expected_packages(chans: TestChannels) -> None:
     assert expected <= have
     names = {n for n, _ in have}
     assert {"ipykernel", "ipython", "jupyter-client", "pyzmq", "tornado", "pip"} <= names
+    assert {"ipywidgets", "widgetsnbextension", "jupyterlab-widgets", "comm"} <= names
     recs = {r["name"] + "-" + r["version"]: r for r in records(chans.main).values()}
     assert recs["beta-2.0"]["depends"] == ["python", "alpha >=2"]
     assert recs["gamma-1.0"]["constrains"] == ["alpha <1.5"]

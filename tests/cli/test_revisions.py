@@ -47,3 +47,15 @@ def test_rollback_whose_packages_are_gone_everywhere_fails_cleanly(private_sandb
     assert res.returncode == 1
     assert "restored to its previous state" in res.stderr
     assert installed(sb.envs / "gone") == before
+
+
+def test_a_rollback_forgets_what_was_asked_for_after_that_revision(sandbox, channels):
+    sandbox.run("create", *on(channels.main_url, "fh", "delta=1.0"))
+    sandbox.run("install", *on(channels.main_url, "fh", "gamma"))
+    sandbox.run("install", "-n", "fh", "--revision", "0", "-y")
+    exported = sandbox.run("env", "export", "-n", "fh", "--from-history").stdout
+    assert "delta=1.0" in exported and "gamma" not in exported, exported
+    # A later solve does not bring gamma back.
+    plan = sandbox.run("install", *on(channels.main_url, "fh", "alpha"), "--dry-run", "--json")
+    added = {p["name"] for p in plan.result()["plan"]["add"]}
+    assert "gamma" not in added and "alpha" in added, added

@@ -22,3 +22,17 @@ def made(tmp_path_factory, shared_pkgs, channels) -> Path:
     )
     sandbox = Sandbox(home=base, root=base / "root", pkgs=shared_pkgs, env=env)
     return create(sandbox, channels, "src", "python", "ipykernel")
+
+
+@pytest.fixture
+def jp_home_dir(sandbox):
+    # pytest-jupyter and the sandbox both make a home: one HOME also lets a server see the
+    # sandbox's ~/.conda/environments.txt.
+    return sandbox.home
+
+
+@pytest.fixture
+def env_kernel_environ(jp_environ, monkeypatch):
+    """For tests that start env kernels through a server: jp_environ points PYTHONPATH at this
+    venv, and an env's kernel must see only its own packages."""
+    monkeypatch.delenv("PYTHONPATH", raising=False)

@@ -178,11 +178,6 @@ def test_sync_writes_nothing_into_an_env_the_user_cannot_write(
 
 
 @pytest.fixture
-def jp_home_dir(sandbox):
-    return sandbox.home
-
-
-@pytest.fixture
 def jp_server_config(sandbox, monkeypatch):
     for key in ("MAMBA_ROOT_PREFIX", "CONDA_PKGS_DIRS"):
         monkeypatch.setenv(key, sandbox.env[key])

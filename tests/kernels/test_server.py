@@ -14,7 +14,10 @@ from jupyter_envmgr.kernels import EnvKernelSpecManager
 from . import create
 
 # Every route must be authenticated (STYLE.md): an unauthenticated one fails these tests.
-pytestmark = pytest.mark.filterwarnings("error::jupyter_server.utils.JupyterServerAuthWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("error::jupyter_server.utils.JupyterServerAuthWarning"),
+    pytest.mark.usefixtures("env_kernel_environ"),
+]
 
 PROBE = "import json, os, sys; print(json.dumps({'prefix': sys.prefix, 'env': dict(os.environ)}))"
 
@@ -40,19 +43,6 @@ def jp_server_config(sandbox):
         },
         "EnvKernelSpecManager": {"root_prefix": str(sandbox.root), "refresh_interval": 0},
     }
-
-
-@pytest.fixture
-def jp_home_dir(sandbox):
-    # Both make tmp_path/"home"; one HOME also lets the server see the sandbox's
-    # ~/.conda/environments.txt.
-    return sandbox.home
-
-
-@pytest.fixture(autouse=True)
-def _kernel_environ(jp_environ, monkeypatch):
-    # jp_environ points PYTHONPATH at this venv; a kernel must import its env's own packages.
-    monkeypatch.delenv("PYTHONPATH", raising=False)
 
 
 async def _json(jp_fetch, *parts: str, **kw) -> dict:

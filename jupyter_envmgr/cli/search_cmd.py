@@ -1,0 +1,36 @@
+"""`search`: a package's versions and builds in the channels' repodata (micromamba's `search`)."""
+
+from __future__ import annotations
+
+from .common import Subparsers, add_common
+from .session import Session
+
+
+def add_parsers(sub: Subparsers) -> None:
+    p = sub.add_parser("search", help="find a package's versions and builds in the channels")
+    add_common(p)
+    p.add_argument("query", metavar="SPEC", help="a package name or spec, e.g. numpy>=2")
+    p.add_argument("-c", "--channel", action="append", default=[], help="channel (repeatable)")
+    p.set_defaults(run=search)
+
+
+async def search(s: Session) -> int:
+    from ..engine.search import search as search_channels
+    from ..engine.specs import channel_urls, check_local_channels
+
+    urls = channel_urls(s.args.channel or list(s.settings.channels), s.settings)
+    if s.policy is not None:
+        s.policy.check_channels(urls)
+    check_local_channels(urls)
+    found = await search_channels(s.settings, s.args.query, urls)
+    if s.json:
+        s.json.emit({"event": "result", "query": s.args.query, "packages": found})
+        return 0
+    if not found:
+        print(f"No package matches {s.args.query!r} in {', '.join(urls)}.")
+        return 0
+    rows = [(p["name"], p["version"], p["build"], p["channel"], p["subdir"]) for p in found]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
+    for row in rows:
+        print("  " + "  ".join(f"{c:<{w}}" for c, w in zip(row, widths, strict=True)).rstrip())
+    return 0

@@ -1,0 +1,137 @@
+"""Progress of a CLI run shown in the cell: a bar when ipywidgets is there, else a text line
+updated in place. Fed the CLI's JSON events (solve, download bytes, link counts, lock waits)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+def human_bytes(n: float | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def describe_holder(holder: Any) -> str:
+    if not isinstance(holder, dict):
+        return "another process"
+    who = f"process {holder.get('pid', '?')}"
+    if holder.get("cmd"):
+        who += f" ({holder['cmd']})"
+    return who
+
+
+class ProgressState:
+    """Turns events into one status line and a fraction done; knows nothing of display."""
+
+    def __init__(self) -> None:
+        self.status = "Starting envmgr..."
+        self.fraction: float | None = None
+        self._downloads: dict[str, tuple[int, int | None]] = {}
+        self.waited_for_lock = False
+
+    def update(self, event: dict[str, Any]) -> bool:
+        """Take one event; True when the status or fraction changed."""
+        kind = event.get("event")
+        if kind == "lock-wait":
+            self.waited_for_lock = True
+            holder = describe_holder(event.get("holder"))
+            self.status = f"Waiting for the environment's lock, held by {holder}..."
+        elif kind == "solve-start":
+            self.status, self.fraction = "Solving...", None
+        elif kind == "solve-done":
+            self.status = f"Solved: {event.get('records', '?')} packages."
+        elif kind in ("download-start", "download-progress"):
+            name = str(event.get("name", "?"))
+            self._downloads[name] = (int(event.get("bytes") or 0), event.get("total"))
+            done = sum(b for b, _ in self._downloads.values())
+            totals = [t for _, t in self._downloads.values()]
+            total = sum(t for t in totals if t) if all(totals) else None
+            self.status = f"Downloading {name}: {human_bytes(done)} of {human_bytes(total)}"
+            self.fraction = done / total if total else None
+        elif kind in ("link", "unlink"):
+            done, total = event.get("done") or 0, event.get("total") or 0
+            verb = "Linking" if kind == "link" else "Unlinking"
+            self.status = f"{verb} {done}/{total}: {event.get('name', '?')}"
+            self.fraction = done / total if total else None
+        elif kind == "restore":
+            self.status, self.fraction = "Restoring the environment's previous state...", None
+        elif kind == "pip-start":
+            self.status, self.fraction = "Installing the pip: section...", None
+        elif kind == "usage-walk":
+            self.status = "Measuring disk use..."
+        else:
+            return False
+        return True
+
+
+class ProgressView:
+    """Displays a ProgressState in the cell, at most a few times a second."""
+
+    def __init__(self, min_interval: float = 0.1) -> None:
+        self.state = ProgressState()
+        self._min_interval = min_interval
+        self._last = 0.0
+        self._widget: Any = None
+        self._handle: Any = None
+        self._show()
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        if not self.state.update(event):
+            return
+        now = time.monotonic()
+        # Lock waits and phase changes always show; byte counts are throttled.
+        if event.get("event") in ("lock-wait", "restore") or now - self._last >= self._min_interval:
+            self._last = now
+            self._refresh()
+
+    def close(self, final: str | None = None) -> None:
+        if final is not None:
+            self.state.status = final
+            self.state.fraction = 1.0
+        self._refresh()
+
+    def _show(self) -> None:
+        try:
+            import ipywidgets as widgets
+        except ImportError:
+            widgets = None
+        if widgets is not None:
+            bar = widgets.FloatProgress(min=0.0, max=1.0, value=0.0)
+            label = widgets.Label(self.state.status)
+            self._widget = (bar, label)
+            _display(widgets.HBox([bar, label]))
+            return
+        self._handle = _display_text(self.state.status)
+
+    def _refresh(self) -> None:
+        if self._widget is not None:
+            bar, label = self._widget
+            label.value = self.state.status
+            if self.state.fraction is not None:
+                bar.value = max(0.0, min(1.0, self.state.fraction))
+            bar.bar_style = "info" if self.state.fraction is None else ""
+        elif self._handle is not None:
+            self._handle.update({"text/plain": self.state.status}, raw=True)
+
+
+def _display(obj: Any) -> None:
+    try:
+        from IPython.display import display
+    except ImportError:
+        return
+    display(obj)
+
+
+def _display_text(text: str) -> Any:
+    try:
+        from IPython.display import display
+    except ImportError:
+        print(text)
+        return None
+    return display({"text/plain": text}, raw=True, display_id=True)
