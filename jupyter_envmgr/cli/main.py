@@ -27,6 +27,7 @@ from . import (
     info_cmd,
     kernels_cmd,
     list_cmd,
+    notebook_cmds,
     repair_cmd,
     run_cmds,
     search_cmd,
@@ -47,6 +48,7 @@ VERB_MODULES = (
     run_cmds,  # run, slurm-script
     kernels_cmd,  # kernels
     cache_cmds,  # clean, usage
+    notebook_cmds,  # notebook lock, notebook sync, notebook show
 )
 
 

@@ -36,7 +36,8 @@ from .solver import solve
 from .specs import Spec, channel_url, check_local_channels, parse_specs, solver_channels
 from .transaction import apply_plan, has_pending_journal, read_journal, restore
 
-Kind = Literal["create", "install", "remove", "update", "update-all", "rollback"]
+# "sync": make an existing env exactly an env file's (lock) package set.
+Kind = Literal["create", "install", "remove", "update", "update-all", "rollback", "sync"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 
 # Given the plan, say yes or no (the CLI prompts; the server confirms up front).
@@ -206,6 +207,10 @@ def _plan_removal(
     return kept, _match_specs(remaining, [])
 
 
+def _pins(records: Sequence[rattler.RepoDataRecord]) -> list[str]:
+    return [f"{r.name.normalized}=={r.version}={r.build}" for r in records]
+
+
 def _rollback_history_specs(prefix: Path, revision: int) -> tuple[list[str], list[str]]:
     """History lines that make the requested specs those of `revision` again, so that
     `export --from-history` and later solves forget what was asked for after it."""
@@ -248,6 +253,8 @@ def prepare(settings: Settings, request: Request, policy: Policy | None = None) 
         raise BadInput("A rollback takes a revision number and no package names.")
     if request.kind == "update-all" and specs:
         raise BadInput("'update --all' takes no package names.")
+    if request.kind == "sync" and (request.env_file is None or request.env_file.kind != "lock"):
+        raise BadInput("A sync takes the exact package set of a lock.")
     env_file = request.env_file
     exact = env_file is not None and env_file.kind in ("explicit", "lock")
     # Remove, rollback and exact files never solve: they need no channel (work offline).
@@ -332,6 +339,9 @@ async def execute(
         if request.kind == "rollback":
             assert request.revision is not None
             update, remove = _rollback_history_specs(env.prefix, request.revision)
+        if request.kind == "sync":
+            # An exact set pins every package: those pins are the request (as create -f).
+            update = [] if plan.empty else _pins(records)
         if plan.empty:
             # Nothing moves, but the request is remembered (export --from-history, update
             # --all), as conda records a spec that was already satisfied.
@@ -398,7 +408,7 @@ def _merge_env_file(request: Request) -> Request:
     env_file = request.env_file
     if env_file is None:
         return request
-    if request.kind != "create":
+    if request.kind not in ("create", "sync"):
         raise BadInput("An environment file can only be used with 'create'.")
     name = request.name
     if name is None and request.prefix is None:
@@ -463,7 +473,7 @@ async def _create(
             update, _ = _history_specs(request, specs)
             if not update and request.env_file is not None:
                 # Explicit and lock files pin every package: those pins are the request.
-                update = [f"{r.name.normalized}=={r.version}={r.build}" for r in records]
+                update = _pins(records)
             await asyncio.to_thread(
                 _commit_history, settings, env.prefix, request, plan, update, []
             )

@@ -23,7 +23,7 @@ FinalState = Literal["done", "failed", "cancelled"]
 FINAL_STATES: tuple[FinalState, ...] = get_args(FinalState)
 # The engine's operations (operations.Kind), plus deleting an env and cleaning the cache.
 TaskKind = Literal[
-    "create", "install", "remove", "update", "update-all", "rollback", "delete", "clean"
+    "create", "install", "remove", "update", "update-all", "rollback", "sync", "delete", "clean"
 ]
 # An operation: given the event sink, do the work and return a JSON-able result.
 Operation = Callable[[Callable[[Event], None]], Awaitable[dict[str, Any]]]

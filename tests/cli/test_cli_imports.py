@@ -90,6 +90,11 @@ def test_every_verb_runs_through_one_async_run_function():
     parser = build_parser()
     for verb in _verbs(parser):
         # Verbs with a required positional (search SPEC) get one.
-        needs = verb == ("search",)
+        needs = verb in (
+            ("search",),
+            ("notebook", "lock"),
+            ("notebook", "sync"),
+            ("notebook", "show"),
+        )
         args = parser.parse_args([*verb, "x"] if needs else list(verb))
         assert inspect.iscoroutinefunction(args.run), verb

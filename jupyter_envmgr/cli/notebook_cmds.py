@@ -1,0 +1,177 @@
+"""`envmgr notebook lock | sync | show NOTEBOOK`: a notebook that carries its environment.
+
+`lock` writes the env's channels, the user's specs and the exact packages into the notebook's
+`metadata.envmgr` (engine/notebook_env.py documents the format) and points
+`metadata.kernelspec` at the env's kernel; `sync` makes or updates that env here; `show` says
+what the notebook needs and whether this machine has it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .common import Subparsers, add_common, add_env_args
+from .session import Session
+
+if TYPE_CHECKING:
+    from ..engine.registry import Env
+
+
+def add_parsers(sub: Subparsers) -> None:
+    nb = sub.add_parser("notebook", help="a notebook that carries its environment")
+    nb_sub = nb.add_subparsers(dest="notebook_command", metavar="NOTEBOOK_COMMAND")
+    nb_sub.required = True
+    p = nb_sub.add_parser("lock", help="write the env's exact packages into the notebook")
+    p.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb file")
+    add_env_args(p)
+    add_common(p)
+    p.set_defaults(run=lock)
+    p = nb_sub.add_parser("sync", help="make or update the notebook's env on this machine")
+    p.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb file")
+    p.add_argument("-n", "--name", help="the env to make or update (default: the notebook's)")
+    add_common(p)
+    p.set_defaults(run=sync)
+    p = nb_sub.add_parser("show", help="what the notebook needs and whether this machine has it")
+    p.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb file")
+    add_common(p)
+    p.set_defaults(run=show)
+
+
+def env_kernelspec(s: Session, env: Env) -> dict[str, str] | None:
+    """`metadata.kernelspec` for the env's kernel (the Python one first), or None."""
+    from ..kernels.manager import EnvKernelSpecManager
+
+    manager = EnvKernelSpecManager.from_jupyter_config(settings=s.settings)
+    specs = [
+        spec
+        for spec in manager.env_kernel_specs().values()
+        if str(spec.named.found.env.prefix) == str(env.prefix)
+    ]
+    specs.sort(key=lambda spec: spec.spec.get("language") != "python")
+    if not specs:
+        return None
+    spec = specs[0]
+    return {
+        "name": spec.name,
+        "display_name": spec.spec["display_name"],
+        "language": spec.spec["language"],
+    }
+
+
+def _env_of_kernel(s: Session, nb: dict[str, Any]) -> Env | None:
+    """The env whose kernel the notebook names, if this machine has it."""
+    from ..kernels.manager import EnvKernelSpecManager
+
+    name = (nb.get("metadata", {}).get("kernelspec") or {}).get("name")
+    if not isinstance(name, str):
+        return None
+    manager = EnvKernelSpecManager.from_jupyter_config(settings=s.settings)
+    spec = manager.env_kernel_specs().get(name)
+    return spec.named.found.env if spec is not None else None
+
+
+async def lock(s: Session) -> int:
+    import asyncio
+
+    from ..engine.errors import BadInput
+    from ..engine.notebook_env import KEY, env_lock, read_notebook, write_notebook
+    from ..engine.registry import find_env
+
+    a = s.args
+    nb = await asyncio.to_thread(read_notebook, a.notebook)
+    if a.name or a.prefix:
+        env = find_env(s.settings, name=a.name, prefix=a.prefix)
+    else:
+        found = await asyncio.to_thread(_env_of_kernel, s, nb)
+        if found is None:
+            raise BadInput(
+                f"{a.notebook}'s kernel is not an environment's kernel here: name the "
+                "environment with -n NAME or -p PREFIX."
+            )
+        env = found
+    metadata = nb["metadata"]
+    metadata[KEY] = await asyncio.to_thread(env_lock, env, metadata.get(KEY))
+    kernelspec = await asyncio.to_thread(env_kernelspec, s, env)
+    notes = []
+    if kernelspec is not None:
+        metadata["kernelspec"] = kernelspec
+    else:
+        notes.append(f"{env.label} has no Jupyter kernel: install ipykernel into it.")
+    await asyncio.to_thread(write_notebook, a.notebook, nb)
+    count = sum(len(v) for v in metadata[KEY]["platforms"].values())
+    s.result(
+        {"env": env.to_json(), "metadata": {KEY: metadata[KEY], "kernelspec": kernelspec},
+         "notes": notes},
+        "\n".join([f"Locked {count} packages of {env.label} into {a.notebook}.", *notes]),
+    )  # fmt: skip
+    return 0
+
+
+async def sync(s: Session) -> int:
+    import asyncio
+
+    from ..engine.notebook_env import read_notebook, write_notebook
+    from ..engine.notebook_sync import sync_notebook
+
+    a = s.args
+    outcome = await sync_notebook(
+        s.settings, a.notebook, name=a.name, policy=s.policy, on_event=s.on_event, cmd=s.cmd
+    )
+    if outcome.changed:
+        s.sync_kernels()
+    kernelspec = await asyncio.to_thread(env_kernelspec, s, outcome.env)
+    notes = list(outcome.notes)
+    if kernelspec is not None:
+        nb = await asyncio.to_thread(read_notebook, a.notebook)
+        if nb["metadata"].get("kernelspec", {}).get("name") != kernelspec["name"]:
+            # The env got another name here (its own was taken): opening the notebook must
+            # still pick its kernel.
+            nb["metadata"]["kernelspec"] = kernelspec
+            await asyncio.to_thread(write_notebook, a.notebook, nb)
+            notes.append(f"The notebook's kernel is now {kernelspec['name']}.")
+    label = outcome.env.label
+    text = f"{label} was made or updated to match {a.notebook}." if outcome.changed else (
+        f"{label} already matches {a.notebook}: nothing to do."
+    )  # fmt: skip
+    s.result({**outcome.to_json(), "kernelspec": kernelspec, "notes": notes},
+             "\n".join([text, *notes]))  # fmt: skip
+    return 0
+
+
+async def show(s: Session) -> int:
+    import asyncio
+
+    from ..engine.notebook_env import current_platform, in_sync, read_lock, read_notebook
+    from ..engine.notebook_sync import choose_env
+
+    a = s.args
+    nb = await asyncio.to_thread(read_notebook, a.notebook)
+    lock = read_lock(nb, a.notebook)
+    target, env = await asyncio.to_thread(choose_env, s.settings, lock, None)
+    matches = env is not None and lock.entries is not None and in_sync(env.prefix, lock.entries)
+    info = {
+        "env_name": lock.env_name,
+        "channels": lock.channels,
+        "specs": lock.specs,
+        "platform": current_platform(),
+        "locked_for_platform": lock.entries is not None,
+        "packages": len(lock.entries or []),
+        "target": target,
+        "present": env is not None,
+        "in_sync": matches,
+        "kernelspec": nb["metadata"].get("kernelspec"),
+    }
+    if s.json:
+        s.json.emit({"event": "result", **info})
+        return 0
+    print(f"{a.notebook} carries the environment '{lock.env_name}':")
+    print(f"  channels : {', '.join(lock.channels) or '-'}")
+    print(f"  specs    : {', '.join(lock.specs) or '-'}")
+    if lock.entries is None:
+        print(f"  packages : not locked for {current_platform()} (sync would solve the specs)")
+    else:
+        print(f"  packages : {len(lock.entries)} locked for {current_platform()}")
+    state = "matches" if matches else ("differs" if env is not None else "is missing")
+    print(f"Here: the env '{target}' {state}." + ("" if matches else
+          f" Run: envmgr notebook sync {a.notebook}"))  # fmt: skip
+    return 0

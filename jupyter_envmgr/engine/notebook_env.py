@@ -1,0 +1,339 @@
+"""A notebook that carries its environment: `metadata.envmgr` (format below), lock and sync.
+
+```
+metadata.envmgr = {
+  "version": 1,                      # this format's version
+  "lock_id": "<uuid>",               # kept across re-locks: which env copies are this notebook's
+  "env_name": "data",                # the env it was locked from
+  "channels": ["https://..."],       # canonical URLs, most used first
+  "specs": ["numpy>=1.26", ...],     # what the user asked for (conda-meta/history)
+  "platforms": {"linux-64": [        # the exact packages, per platform locked on
+      {"name", "version", "build", "subdir", "channel", "url", "sha256", "md5"?, "size"?}, ...]},
+  "locked": "2026-12-01T00:00:00Z"
+}
+```
+
+The embedded lock is untrusted input (a notebook from elsewhere): it is parsed with limits, its
+URLs go through the same canonical form and allow list as every other URL, and records are
+never taken from it: each comes from the package cache when rattler's own record of the archive
+there has the same sha256 (offline), or else from the channel's index, checked against the
+lock's sha256. A lock that does not check out creates nothing.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import tempfile
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rattler
+
+from .bookkeeping import bookkeeping_dir
+from .envfile import ExplicitEntry
+from .errors import BadInput, ChannelError
+from .exact_records import explicit_records
+from .prefix import read_records, requested_specs
+from .registry import Env
+from .settings import Settings
+from .urls import canonical_url
+
+FORMAT_VERSION = 1
+KEY = "envmgr"
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+MAX_LOCKED_PACKAGES = 5000
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_MD5 = re.compile(r"[0-9a-f]{32}")
+_FIELD = re.compile(r"[A-Za-z0-9_.+!-]{1,200}")
+_ENTRY_KEYS = ("name", "version", "build", "subdir", "channel", "url", "sha256")
+
+
+def current_platform() -> str:
+    return str(rattler.Subdir.current())
+
+
+# -- the notebook file ---------------------------------------------------------------------
+
+
+def read_notebook(path: str | Path) -> dict[str, Any]:
+    """A notebook (nbformat 4) read with a size limit; errors say what is wrong with it."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_NOTEBOOK_BYTES + 1)
+    except FileNotFoundError:
+        raise BadInput(f"The notebook {path} does not exist.") from None
+    except IsADirectoryError:
+        raise BadInput(f"{path} is a folder, not a notebook.") from None
+    except OSError as exc:
+        raise BadInput(f"Cannot read {path}: {exc.strerror}.") from None
+    if len(raw) > MAX_NOTEBOOK_BYTES:
+        raise BadInput(f"{path} is larger than {MAX_NOTEBOOK_BYTES // 1024 // 1024} MB.")
+    try:
+        nb = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BadInput(f"{path} is not a notebook (not valid JSON: {exc}).") from None
+    if (
+        not isinstance(nb, dict)
+        or not isinstance(nb.get("cells"), list)
+        or not isinstance(nb.get("metadata"), dict)
+        or nb.get("nbformat") != 4
+    ):
+        raise BadInput(f"{path} is not a Jupyter notebook in format 4 (nbformat 4).")
+    return nb
+
+
+def write_notebook(path: str | Path, nb: dict[str, Any]) -> None:
+    """Write atomically, in nbformat's own layout (indent 1, UTF-8, final newline)."""
+    path = Path(path)
+    text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- locking -------------------------------------------------------------------------------
+
+
+def _entry(record: rattler.RepoDataRecord) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": record.name.normalized,
+        "version": str(record.version),
+        "build": str(record.build),
+        "subdir": record.subdir,
+        "channel": canonical_url(str(record.channel)) if record.channel else "",
+        "url": canonical_url(str(record.url)),
+        "sha256": record.sha256.hex() if record.sha256 else "",
+    }
+    if record.md5:
+        entry["md5"] = record.md5.hex()
+    if record.size:
+        entry["size"] = record.size
+    return entry
+
+
+def env_lock(env: Env, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`metadata.envmgr` for the env as it is now; a previous lock's id is kept."""
+    records = sorted(read_records(env.prefix), key=lambda r: r.name.normalized)
+    missing = [r.name.normalized for r in records if not r.sha256]
+    if missing:
+        raise BadInput(
+            f"Cannot lock {env.label}: no sha256 is recorded for {', '.join(missing[:5])}, so "
+            "another machine could not check them."
+        )
+    counts = Counter(canonical_url(str(r.channel)) for r in records if r.channel)
+    lock_id = previous.get("lock_id") if isinstance(previous, dict) else None
+    return {
+        "version": FORMAT_VERSION,
+        "lock_id": lock_id if isinstance(lock_id, str) and lock_id else uuid.uuid4().hex,
+        "env_name": env.name or env.prefix.name,
+        "channels": [ch for ch, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))],
+        "specs": list(requested_specs(env.prefix).values()),
+        "platforms": {current_platform(): [_entry(r) for r in records]},
+        "locked": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+# -- reading a lock (untrusted) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LockedEntry:
+    name: str
+    version: str
+    build: str
+    subdir: str
+    channel: str
+    url: str
+    sha256: str
+    md5: str | None = None
+    size: int | None = None
+
+    @property
+    def dist(self) -> str:
+        return f"{self.name}-{self.version}-{self.build}"
+
+
+@dataclass(frozen=True)
+class NotebookLock:
+    lock_id: str
+    env_name: str
+    channels: list[str]
+    specs: list[str]
+    entries: list[LockedEntry] | None  # this platform's packages; None: not locked for it
+
+
+def _bad(source: str, why: str) -> BadInput:
+    return BadInput(f"{source}: the embedded environment (metadata.{KEY}) {why}.")
+
+
+def _text(value: Any, source: str, what: str, pattern: re.Pattern[str] | None = None) -> str:
+    if not isinstance(value, str) or not value or len(value) > 2000:
+        raise _bad(source, f"has no valid {what}")
+    if pattern is not None and not pattern.fullmatch(value):
+        raise _bad(source, f"has an invalid {what} {value[:80]!r}")
+    return value
+
+
+def _read_entry(raw: Any, source: str) -> LockedEntry:
+    if not isinstance(raw, dict) or any(k not in raw for k in _ENTRY_KEYS):
+        raise _bad(source, f"has a package entry without {', '.join(_ENTRY_KEYS)}")
+    size = raw.get("size")
+    md5 = raw.get("md5")
+    entry = LockedEntry(
+        name=_text(raw["name"], source, "package name", _FIELD),
+        version=_text(raw["version"], source, "version", _FIELD),
+        build=_text(raw["build"], source, "build", _FIELD),
+        subdir=_text(raw["subdir"], source, "subdir", _FIELD),
+        channel=canonical_url(_text(raw["channel"], source, "channel")),
+        url=canonical_url(_text(raw["url"], source, "package URL")),
+        sha256=_text(raw["sha256"], source, "sha256", _SHA256),
+        md5=_text(md5, source, "md5", _MD5) if md5 is not None else None,
+        size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
+    )
+    if not entry.url.endswith((f"/{entry.dist}.conda", f"/{entry.dist}.tar.bz2")):
+        raise _bad(source, f"has a URL that does not name {entry.dist}: {entry.url}")
+    return entry
+
+
+def read_lock(nb: dict[str, Any], source: str) -> NotebookLock:
+    meta = nb.get("metadata", {}).get(KEY)
+    if meta is None:
+        raise BadInput(
+            f"{source} carries no environment (no metadata.{KEY}): lock one into it first with "
+            "'envmgr notebook lock NOTEBOOK -n ENV'."
+        )
+    if not isinstance(meta, dict):
+        raise _bad(source, "is not a mapping")
+    if meta.get("version") != FORMAT_VERSION:
+        raise _bad(source, f"has format version {meta.get('version')!r}; this envmgr reads 1")
+    channels = meta.get("channels", [])
+    specs = meta.get("specs", [])
+    platforms = meta.get("platforms", {})
+    if not isinstance(channels, list) or not isinstance(specs, list) or len(specs) > 1000:
+        raise _bad(source, "has 'channels' or 'specs' that are not lists")
+    if not isinstance(platforms, dict):
+        raise _bad(source, "has 'platforms' that is not a mapping")
+    raw_entries = platforms.get(current_platform())
+    entries = None
+    if raw_entries is not None:
+        if not isinstance(raw_entries, list) or len(raw_entries) > MAX_LOCKED_PACKAGES:
+            raise _bad(source, f"has a package list for {current_platform()} that is not a list")
+        entries = [_read_entry(e, source) for e in raw_entries]
+        names = [e.name for e in entries]
+        if len(set(names)) != len(names):
+            raise _bad(source, "names a package twice")
+    return NotebookLock(
+        lock_id=_text(meta.get("lock_id"), source, "lock_id", _FIELD),
+        env_name=_text(meta.get("env_name"), source, "env_name", _FIELD),
+        channels=[canonical_url(_text(c, source, "channel")) for c in channels],
+        specs=[_text(s, source, "spec") for s in specs],
+        entries=entries,
+    )
+
+
+# -- records for a lock, checked -----------------------------------------------------------
+
+
+def _cached_sha256(pkgs_dir: Path, dist: str) -> str | None:
+    """rattler's cache keeps, in `<dist>.lock`, the sha256 of the archive the folder was
+    extracted from (8 bytes of revision, then 32 bytes of hash; py-rattler 0.28)."""
+    try:
+        raw = (pkgs_dir / f"{dist}.lock").read_bytes()
+    except OSError:
+        return None
+    return raw[8:40].hex() if len(raw) >= 40 else None
+
+
+def _from_cache(settings: Settings, entry: LockedEntry) -> rattler.RepoDataRecord | None:
+    for pkgs_dir in settings.pkgs_dirs:
+        index = pkgs_dir / entry.dist / "info" / "index.json"
+        if index.is_file() and _cached_sha256(pkgs_dir, entry.dist) == entry.sha256:
+            package = rattler.PackageRecord.from_index_json(
+                index, size=entry.size, sha256=entry.sha256, md5=entry.md5
+            )
+            if (package.name.normalized, str(package.version), str(package.build)) != (
+                entry.name,
+                entry.version,
+                entry.build,
+            ):
+                return None
+            file_name = entry.url.rsplit("/", 1)[-1]
+            return rattler.RepoDataRecord(package, file_name, entry.url, entry.channel + "/")
+    return None
+
+
+async def locked_records(
+    settings: Settings, entries: list[LockedEntry], source: str
+) -> list[rattler.RepoDataRecord]:
+    """The trusted records of a lock: from the cache (offline) or the channel's index, each
+    checked against the lock's sha256."""
+    records: list[rattler.RepoDataRecord] = []
+    to_fetch: list[ExplicitEntry] = []
+    for number, entry in enumerate(entries, 1):
+        cached = _from_cache(settings, entry)
+        if cached is not None:
+            records.append(cached)
+        else:
+            to_fetch.append(ExplicitEntry(number, entry.url, md5=None, sha256=entry.sha256))
+    if to_fetch:
+        try:
+            records += await explicit_records(settings, to_fetch)
+        except BadInput as exc:
+            raise BadInput(f"{source}: the embedded environment's package {exc.message}") from None
+        except ChannelError as exc:
+            raise ChannelError(
+                f"{source}: a package of the embedded environment is neither in the package "
+                f"cache nor readable from its channel: {exc.message}"
+            ) from None
+    return records
+
+
+def in_sync(prefix: Path, entries: list[LockedEntry]) -> bool:
+    installed = {
+        (r.name.normalized, str(r.version), str(r.build), canonical_url(str(r.url)))
+        for r in read_records(prefix)
+    }
+    return installed == {(e.name, e.version, e.build, e.url) for e in entries}
+
+
+# -- which env a notebook's copy is --------------------------------------------------------
+
+
+def _marker(prefix: Path) -> Path:
+    return bookkeeping_dir(prefix) / "notebook.json"
+
+
+def mark_env(prefix: Path, lock: NotebookLock) -> None:
+    """Remember that this env is a copy of the notebook's environment (for the next sync)."""
+    if is_copy_of(prefix, lock):
+        return  # a sync that changes nothing writes nothing
+    path = _marker(prefix)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"lock_id": lock.lock_id}), encoding="utf-8")
+
+
+def is_copy_of(prefix: Path, lock: NotebookLock) -> bool:
+    try:
+        data = json.loads(_marker(prefix).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("lock_id") == lock.lock_id
+
+
+def copy_name(lock: NotebookLock) -> str:
+    """The name of this notebook's env copy when its own name is taken by another env."""
+    return f"{lock.env_name}-{lock.lock_id[:6]}"
