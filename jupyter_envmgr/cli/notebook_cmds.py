@@ -38,24 +38,10 @@ def add_parsers(sub: Subparsers) -> None:
 
 
 def env_kernelspec(s: Session, env: Env) -> dict[str, str] | None:
-    """`metadata.kernelspec` for the env's kernel (the Python one first), or None."""
-    from ..kernels.manager import EnvKernelSpecManager
+    from ..kernels.manager import EnvKernelSpecManager, notebook_kernelspec
 
     manager = EnvKernelSpecManager.from_jupyter_config(settings=s.settings)
-    specs = [
-        spec
-        for spec in manager.env_kernel_specs().values()
-        if str(spec.named.found.env.prefix) == str(env.prefix)
-    ]
-    specs.sort(key=lambda spec: spec.spec.get("language") != "python")
-    if not specs:
-        return None
-    spec = specs[0]
-    return {
-        "name": spec.name,
-        "display_name": spec.spec["display_name"],
-        "language": spec.spec["language"],
-    }
+    return notebook_kernelspec(manager, env.prefix)
 
 
 def _env_of_kernel(s: Session, nb: dict[str, Any]) -> Env | None:

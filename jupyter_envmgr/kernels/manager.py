@@ -18,6 +18,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
@@ -334,6 +335,23 @@ class EnvKernelSpecManager(KernelSpecManager):
                 "EnvKernelSpecManager.exclude_envs."
             )
         return super().remove_kernel_spec(name)
+
+
+def notebook_kernelspec(manager: EnvKernelSpecManager, prefix: Path) -> dict[str, str] | None:
+    """`metadata.kernelspec` for an env's kernel (its Python kernel first), or None."""
+    specs = [
+        spec
+        for spec in manager.env_kernel_specs().values()
+        if str(spec.named.found.env.prefix) == str(prefix)
+    ]
+    specs.sort(key=lambda spec: (spec.spec.get("language") != "python", spec.name))
+    if not specs:
+        return None
+    return {
+        "name": specs[0].name,
+        "display_name": specs[0].spec["display_name"],
+        "language": specs[0].spec["language"],
+    }
 
 
 def spec_summary(spec: EnvKernelSpec) -> dict[str, Any]:

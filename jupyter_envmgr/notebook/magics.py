@@ -37,6 +37,7 @@ HELP = """\
   %envmgr usage                    disk use: own vs shared bytes, inodes
   %envmgr kernels                  the kernel of every environment
   %envmgr panel                    buttons for all of the above (ipywidgets)
+  %envmgr notebook                 how to embed this env in the notebook (envmgr notebook lock)
 
 %%envmgr [-n NAME]   with an environment.yml body: install its dependencies into the env.
 """
@@ -81,6 +82,18 @@ def complete_args(args: Sequence[str], prefix: str) -> list[str]:
     return args
 
 
+def notebook_advice(prefix: str) -> str:
+    """`%envmgr notebook ...`: what to do instead. The open notebook's file belongs to the
+    frontend, which would overwrite an edit made behind its back by the kernel."""
+    return (
+        "A kernel cannot safely edit the notebook that is open in front of it. To embed this\n"
+        "kernel's environment in the notebook, use the notebook toolbar's Environment button in\n"
+        "JupyterLab, or save the notebook and run in a terminal:\n"
+        f"    envmgr notebook lock NOTEBOOK.ipynb -p {prefix}\n"
+        "On another machine, `envmgr notebook sync NOTEBOOK.ipynb` makes the same environment."
+    )
+
+
 def env_file_args(line_args: Sequence[str], path: str, prefix: str) -> list[str]:
     """`%%envmgr [-n NAME]`: install the body's dependencies (and channels) into the env."""
     args = ["install", *line_args, "-f", path]
@@ -103,6 +116,9 @@ class EnvmgrMagics(Magics):
             return
         if cell is None and (not args or args[0] in ("-h", "--help", "help")):
             show_text(HELP)
+            return
+        if cell is None and args[0] == "notebook":
+            show_text(notebook_advice(own_prefix()))
             return
         if cell is None and args[0] == "panel":
             from .panel import show_panel

@@ -254,6 +254,24 @@ class CloneHandler(BaseHandler):
         self.accepted(await self.service.clone(name, self.body()))
 
 
+class NotebookLockHandler(BaseHandler):
+    """What a notebook embeds to carry this env (the client writes it into the notebook)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        lock_id = self.get_query_argument("lock_id", None)
+        lock = await self.service.notebook_lock(name, self.kernel_spec_manager, lock_id)
+        self.finish(json.dumps(lock))
+
+
+class NotebookSyncHandler(BaseHandler):
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        self.accepted(await self.service.notebook_sync(self.body()))
+
+
 class KernelsHandler(BaseHandler):
     @web.authenticated
     @authorized
@@ -308,6 +326,8 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (rf"/envmgr/api/environments/{NAME}/export", ExportHandler),
     (rf"/envmgr/api/environments/{NAME}/revisions", RevisionsHandler),
     (rf"/envmgr/api/environments/{NAME}/clone", CloneHandler),
+    (rf"/envmgr/api/environments/{NAME}/notebook-lock", NotebookLockHandler),
+    (r"/envmgr/api/notebook/sync", NotebookSyncHandler),
     (r"/envmgr/api/kernels", KernelsHandler),
     (r"/envmgr/api/search", SearchHandler),
     (r"/envmgr/api/usage", UsageHandler),

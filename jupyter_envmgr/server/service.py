@@ -6,6 +6,7 @@ No tornado here: handlers parse HTTP, this module validates and acts, the engine
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -320,6 +321,63 @@ class EnvService:
             return {"removed": True, "env": env.to_json()}
 
         return self.tasks.start("delete", env.name, operation)
+
+    # -- notebooks that carry their env ----------------------------------------------------
+    async def notebook_lock(
+        self, env_name: str, manager: Any, lock_id: str | None = None
+    ) -> dict[str, Any]:
+        """What a notebook embeds for this env: `metadata.envmgr` and `metadata.kernelspec`.
+        `lock_id` (from the notebook's current lock) is kept, so its copies stay its copies."""
+        from ..engine.notebook_env import KEY, env_lock
+        from ..kernels.manager import EnvKernelSpecManager, notebook_kernelspec
+
+        if lock_id is not None and not re.fullmatch(r"[0-9a-f]{1,64}", lock_id):
+            raise BadInput("'lock_id' must be the hex id of the notebook's previous lock.")
+
+        def lock() -> dict[str, Any]:
+            env = self.env(env_name)
+            kernels = manager
+            if not isinstance(kernels, EnvKernelSpecManager):
+                kernels = EnvKernelSpecManager.from_jupyter_config(settings=self.settings)
+            previous = {"lock_id": lock_id} if lock_id else None
+            return {
+                KEY: env_lock(env, previous),
+                "kernelspec": notebook_kernelspec(kernels, env.prefix),
+            }
+
+        return await asyncio.to_thread(lock)
+
+    async def notebook_sync(self, body: Mapping[str, Any]) -> Task:
+        """Make or update the env a notebook carries (its `metadata`, sent by the client)."""
+        from ..engine.notebook_env import read_lock
+        from ..engine.notebook_sync import check_lock, choose_env, sync_lock
+
+        _only_keys(body, {"metadata", "name"})
+        metadata = body.get("metadata")
+        name = body.get("name")
+        if not isinstance(metadata, dict):
+            raise BadInput("'metadata' must be the notebook's metadata (a JSON object).")
+        if name is not None:
+            if not isinstance(name, str):
+                raise BadInput("'name' must be an environment name (a string).")
+            validate_env_name(name)
+        source = "the notebook"
+        lock = read_lock({"metadata": metadata}, source)
+        check_lock(lock, self.policy)  # 403 before a task starts, before anything is fetched
+        target, env = await asyncio.to_thread(choose_env, self.settings, lock, name)
+        if env is not None:
+            self.policy.check_writable(env)
+
+        async def operation(sink: EventSink) -> dict[str, Any]:
+            outcome = await sync_lock(
+                self.settings, lock, source, name=name, policy=self.policy, on_event=sink,
+                cmd="jupyter-envmgr (server) notebook sync",
+            )  # fmt: skip
+            if outcome.changed:
+                await self._sync_kernels()
+            return outcome.to_json()
+
+        return self.tasks.start("sync", target, operation)
 
     def settings_json(self) -> dict[str, Any]:
         return {

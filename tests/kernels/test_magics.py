@@ -139,6 +139,8 @@ async def test_magic_help_list_and_errors_are_words_not_tracebacks(jp_serverapp,
     async with env_kernel(jp_serverapp) as kernel:
         text, _ = await kernel.run("%envmgr")
         assert "%envmgr install numpy" in text
+        text, _ = await kernel.run("%envmgr notebook lock")
+        assert f"envmgr notebook lock NOTEBOOK.ipynb -p {nb_env}" in text, text
         text, reply = await kernel.run("%envmgr list")
         assert reply["status"] == "ok" and "delta" in text and "1.0" in text, text
         text, reply = await kernel.run("%envmgr install no-such-package")
