@@ -12,7 +12,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -70,12 +70,14 @@ def _roots() -> list[str]:
     return roots
 
 
-def _cache_key(many_files: int, dists: list[metadata.Distribution]) -> str:
+def _cache_key(extra: object, dists: list[metadata.Distribution]) -> str:
+    """16 hex digits naming a build: this package's sources, the interpreter, ``extra`` and the
+    versions of the distributions converted."""
     h = hashlib.sha256()
     here = Path(__file__).parent
     for src in sorted(here.glob("*.py")):
         h.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
-    h.update(f"{_FORMAT}|{sys.version}|{sys.base_prefix}|{sys.platform}|{many_files}".encode())
+    h.update(f"{_FORMAT}|{sys.version}|{sys.base_prefix}|{sys.platform}|{extra}".encode())
     for d in sorted(dists, key=lambda d: d.metadata["Name"].lower()):
         h.update(f"|{d.metadata['Name']}=={d.version}".encode())
     return h.hexdigest()[:16]
@@ -139,23 +141,19 @@ def _prune(cache_dir: Path, keep: str) -> None:
             pass
 
 
-def build_test_channels(cache_dir: Path | None = None, many_files: int = 2000) -> TestChannels:
-    """Build (or reuse from ``cache_dir``) the "main" and "extra" test channels.
+def cached_build(cache: Path, key: str, build: Callable[[Path], None]) -> Path:
+    """``cache/key``, made by ``build(tmp)`` unless it exists (its ``meta.json`` marks it whole).
 
-    The cache entry is keyed by this package's sources, the interpreter and the versions of the
-    distributions converted, so any change rebuilds.  Builds go to a temporary directory that is
-    renamed into place, so concurrent processes never see a half-built channel.
+    Builds go to a temporary directory that is renamed into place, so concurrent processes
+    never see a half-built channel; entries unused for an hour are pruned when a new one is made.
     """
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    dists = distribution_closure(_roots())
-    key = _cache_key(many_files, dists)
     final = cache / key
     if not (final / "meta.json").exists():
         cache.mkdir(parents=True, exist_ok=True)
         _prune(cache, key)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=cache))
         try:
-            _build(tmp, many_files, dists)
+            build(tmp)
             try:
                 os.rename(tmp, final)
             except OSError:
@@ -167,6 +165,19 @@ def build_test_channels(cache_dir: Path | None = None, many_files: int = 2000) -
                 shutil.rmtree(tmp, ignore_errors=True)
     with contextlib.suppress(OSError):
         os.utime(final / "meta.json")  # mark as in use for _prune
+    return final
+
+
+def build_test_channels(cache_dir: Path | None = None, many_files: int = 2000) -> TestChannels:
+    """Build (or reuse from ``cache_dir``) the "main" and "extra" test channels.
+
+    The cache entry is keyed by this package's sources, the interpreter and the versions of the
+    distributions converted, so any change rebuilds.
+    """
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    dists = distribution_closure(_roots())
+    key = _cache_key(many_files, dists)
+    final = cached_build(cache, key, lambda tmp: _build(tmp, many_files, dists))
     meta = json.loads((final / "meta.json").read_text())
     return TestChannels(
         main=final / "main", extra=final / "extra", python_version=meta["python_version"]

@@ -13,6 +13,8 @@ from typing import TypeAlias
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 JSON_HELP = "print JSON (events as JSON lines)"
+# engine/settings.py SOLVERS, spelled here so that parsing the command line imports no engine.
+SOLVERS = ("rattler", "libmamba")
 
 
 def add_env_args(
@@ -46,7 +48,7 @@ def add_yes(p: argparse.ArgumentParser) -> None:
 
 
 def add_solve_args(p: argparse.ArgumentParser) -> None:
-    """The env, --json/-r, specs, channels, files, -y and --dry-run of create/install/..."""
+    """The env, --json/-r, specs, channels, files, -y, --dry-run and --solver of create/..."""
     add_env_args(p)
     add_common(p)
     p.add_argument("specs", nargs="*", metavar="SPEC", help="package specs, e.g. numpy>=1.26")
@@ -55,3 +57,14 @@ def add_solve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-f", "--file", action="append", default=[], help="file with specs")
     add_yes(p)
     p.add_argument("--dry-run", action="store_true", help="only show what would change")
+    add_solver(p)
+
+
+def add_solver(p: argparse.ArgumentParser) -> None:
+    """`--solver rattler|libmamba`, as conda's: this command only, over the rc files' `solver`."""
+    p.add_argument(
+        "--solver",
+        choices=SOLVERS,
+        help="the solver for this command: rattler (the default) or libmamba (conda's, needs "
+        "libmambapy); default: 'solver' in .condarc/.mambarc",
+    )

@@ -1,4 +1,5 @@
-"""`info`: the settings in effect (root prefix, envs and pkgs dirs, channels, config files)."""
+"""`info`: the settings in effect (root prefix, envs and pkgs dirs, channels, solver, config
+files) and whether libmambapy is there for the libmamba solver."""
 
 from __future__ import annotations
 
@@ -7,17 +8,27 @@ from .session import Session
 
 
 def add_parsers(sub: Subparsers) -> None:
-    p = sub.add_parser("info", help="show settings: root prefix, envs and pkgs dirs, channels")
+    p = sub.add_parser(
+        "info", help="show settings: root prefix, envs and pkgs dirs, channels, solver"
+    )
     add_common(p)
     p.set_defaults(run=info)
 
 
 async def info(s: Session) -> int:
-    settings = s.settings.to_json()
+    from ..engine.solver_backends import solver_status
+
+    settings = {**s.settings.to_json(), **solver_status(s.settings.solver)}
     if s.json:
         s.json.emit({"event": "result", **settings})
     else:
+        width = max(map(len, settings))
         for key, value in settings.items():
-            value = ", ".join(value) if isinstance(value, list) else value
-            print(f"  {key:<17}: {value}")
+            if isinstance(value, list):
+                value = ", ".join(value)
+            elif key == "libmamba_available":
+                value = "yes" if value else "no (install libmambapy from conda-forge for it)"
+            elif value is None:
+                value = "-"
+            print(f"  {key:<{width}}: {value}")
     return 0

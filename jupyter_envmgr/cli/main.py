@@ -107,10 +107,17 @@ def _report_error(as_json: bool, error: EnvMgrError) -> None:
 def main() -> None:
     try:
         code = run_cli()
+        sys.stdout.flush()
     except SystemExit as exc:  # argparse usage errors and --help
         code = exc.code if isinstance(exc.code, int) else 2
-    sys.stdout.flush()
-    sys.stderr.flush()
+    except BrokenPipeError:
+        # `envmgr list | head`: the reader has gone, which is not an error of ours.
+        code = 0
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
     os._exit(code)
 
 

@@ -54,8 +54,10 @@ async def solve(s: Session) -> int:
     )
     if kind == "create" and a.name is None and a.prefix is None and env_file is None:
         raise BadInput("Name the new environment with -n NAME or -p PREFIX.")
+    # --solver: this command only (remove never solves, whichever is named).
+    settings = s.settings if a.solver is None else s.settings.with_overrides(solver=a.solver)
     outcome = await operations.run(
-        s.settings, request, confirm=s.confirm, on_event=s.on_event, policy=s.policy
+        settings, request, confirm=s.confirm, on_event=s.on_event, policy=s.policy
     )
     if outcome.applied:
         s.sync_kernels()

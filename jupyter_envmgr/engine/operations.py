@@ -33,6 +33,7 @@ from .progress import Event, EventSink, ignore_events
 from .registry import Env, find_env, new_env_target, register_env, unregister_env
 from .settings import Settings
 from .solver import solve
+from .solver_backends import require_solver
 from .specs import Spec, channel_url, check_local_channels, parse_specs, solver_channels
 from .transaction import apply_plan, has_pending_journal, read_journal, restore
 
@@ -272,6 +273,8 @@ def prepare(settings: Settings, request: Request, policy: Policy | None = None) 
             policy.check_package_urls(exact_file_urls(env_file))
             policy.check_pip(env_file.pip)
     check_local_channels(channels)
+    if needs_channels:
+        require_solver(settings.solver)  # libmamba without libmambapy: say how to get it
     if request.kind == "create":
         env = new_env_target(settings, name=request.name, prefix=request.prefix)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,16 +10,44 @@ from typing import Any
 
 import rattler
 
-from .prefix import dist_name, record_json
+from .prefix import record_json
 
 
 def _key(record: rattler.RepoDataRecord) -> tuple[str, str]:
     return (record.url, record.sha256.hex() if record.sha256 else str(record.md5))
 
 
-def _in_cache(record: rattler.RepoDataRecord, pkgs_dirs: Sequence[Path]) -> bool:
-    # rattler keeps extracted packages as <pkgs_dir>/<name>-<version>-<build>/.
-    return any((d / dist_name(record) / "info").is_dir() for d in pkgs_dirs)
+class _CacheListing:
+    """What the package caches hold, read once per plan: a plan of a few hundred packages
+    would otherwise stat a missing folder for each (most of the plan's own cost)."""
+
+    def __init__(self, pkgs_dirs: Sequence[Path | str]) -> None:
+        self.folders: list[tuple[str, set[str]]] = []
+        for folder in (str(d) for d in pkgs_dirs):
+            try:
+                self.folders.append((folder, set(os.listdir(folder))))
+            except OSError:
+                continue
+        # Every text before a '-' of an entry: holds each cached package's name (whatever its
+        # version and build look like), so a package not cached at all is ruled out without
+        # building its folder name.
+        self.names = {
+            entry[:i]
+            for _, entries in self.folders
+            for entry in entries
+            for i, char in enumerate(entry)
+            if char == "-"
+        }
+
+    def has(self, name: str, record: rattler.RepoDataRecord) -> bool:
+        if name not in self.names:
+            return False
+        # rattler keeps extracted packages as <pkgs_dir>/<name>-<version>-<build>/.
+        dist = f"{name}-{record.version}-{record.build}"  # dist_name(record), name in hand
+        return any(
+            dist in entries and os.path.isdir(os.path.join(folder, dist, "info"))
+            for folder, entries in self.folders
+        )
 
 
 @dataclass
@@ -78,14 +107,19 @@ def make_plan(
     old = {r.name.normalized: r for r in installed}
     new = {r.name.normalized: r for r in final}
     plan = Plan(prefix, list(installed), list(final))
+    linking: list[tuple[str, rattler.RepoDataRecord]] = []  # to_link, with names known
     for name in sorted(new):
+        record = new[name]
         if name not in old:
-            plan.add.append(new[name])
-        elif _key(old[name]) != _key(new[name]):
-            plan.change.append((old[name], new[name]))
+            plan.add.append(record)
+            linking.append((name, record))
+        elif _key(old[name]) != _key(record):
+            plan.change.append((old[name], record))
+            linking.append((name, record))
     plan.remove = [old[name] for name in sorted(old) if name not in new]
-    for record in plan.to_link:
-        if not _in_cache(record, pkgs_dirs):
+    cached = _CacheListing(pkgs_dirs)
+    for name, record in linking:
+        if not cached.has(name, record):
             plan.download_bytes += record.size or 0
             plan.download_count += 1
     return plan

@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import BadInput
 from .policy import Policy
-from .settings import Settings
+from .settings import Settings, solver_name
 
 VARIABLE = "ENVMGR_SERVER_CONFIG"
 
@@ -34,6 +34,7 @@ def publish(settings: Settings, policy: Policy) -> str:
             "channel_alias": settings.channel_alias,
             "custom_channels": dict(settings.custom_channels),
             "channel_priority": settings.channel_priority,
+            "solver": settings.solver,
             "policy": dataclasses.asdict(policy),
         }
     )
@@ -57,6 +58,8 @@ def load_published(
             "custom_channels": dict(data["custom_channels"]),
             "channel_priority": str(data["channel_priority"]),
         }
+        if "solver" in data:  # servers before 0.1.1 did not publish it
+            overrides["solver"] = solver_name(data["solver"])
         rules = data["policy"]
         policy = Policy(
             allowed_channels=tuple(rules["allowed_channels"]),

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import yaml
 
@@ -19,6 +19,12 @@ from .errors import BadInput
 
 DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
 DEFAULT_LOCK_TIMEOUT = 600.0
+
+# Which solver computes package sets (engine/solver.py): rattler's own, or libmamba's (conda's
+# default solver, mamba's only one) when libmambapy 2.x is installed.
+SolverName = Literal["rattler", "libmamba"]
+SOLVERS: tuple[SolverName, ...] = get_args(SolverName)
+DEFAULT_SOLVER: SolverName = "rattler"
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class Settings:
     channel_priority: str = "strict"
     # Seconds to wait for another process's lock on an environment before failing with Locked.
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    solver: SolverName = DEFAULT_SOLVER
     # Files that fed these settings, most important last (for `envmgr info`).
     sources: tuple[str, ...] = ()
     home: Path = field(default_factory=Path.home)
@@ -57,6 +64,7 @@ class Settings:
             "channels": list(self.channels),
             "channel_alias": self.channel_alias,
             "channel_priority": self.channel_priority,
+            "solver": self.solver,
             "config_files": list(self.sources),
         }
 
@@ -116,6 +124,22 @@ def _unique(paths: list[Path]) -> tuple[Path, ...]:
     return tuple(seen)
 
 
+def solver_name(value: object) -> SolverName:
+    """The `solver` of an rc file, `CONDA_SOLVER` or `--solver`, as conda spells it. conda's
+    `classic` solver has no counterpart here: an rc file written for conda that names it gets
+    the default, rattler."""
+    text = str(value).strip().lower()
+    if text == "classic":
+        return DEFAULT_SOLVER
+    for name in SOLVERS:
+        if text == name:
+            return name
+    raise BadInput(
+        f"The solver must be {' or '.join(SOLVERS)} (conda's 'classic' means rattler here), "
+        f"not {value!r}: fix 'solver' in your .condarc or .mambarc, or CONDA_SOLVER."
+    )
+
+
 def load_settings(
     env: Mapping[str, str] | None = None,
     *,
@@ -155,6 +179,7 @@ def load_settings(
     if priority not in ("strict", "flexible", "disabled"):
         raise BadInput(f"channel_priority must be strict, flexible or disabled, not {priority!r}.")
     lock_timeout = float(env.get("ENVMGR_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT)
+    solver = solver_name(env.get("CONDA_SOLVER") or config.get("solver") or DEFAULT_SOLVER)
 
     return Settings(
         root_prefix=root,
@@ -165,6 +190,7 @@ def load_settings(
         custom_channels={str(k): str(v).rstrip("/") for k, v in custom.items()},
         channel_priority=priority,
         lock_timeout=lock_timeout,
+        solver=solver,
         sources=tuple(sources),
         home=home,
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import rattler
 from rattler.exceptions import (
@@ -23,15 +26,27 @@ from .settings import Settings
 PLATFORMS = [rattler.Subdir.current(), rattler.Subdir("noarch")]
 
 _gateways: dict[Path, rattler.Gateway] = {}
+_PRIORITIES = {"disabled": rattler.ChannelPriority.Disabled}
 _virtual_packages: list[rattler.VirtualPackage] | None = None
+# What a local channel's index files looked like when a gateway last dropped its repodata,
+# per (gateway's pkgs dir, channel URL); None when that could not be trusted (see below).
+_local_seen: dict[tuple[Path, str], tuple[object, ...] | None] = {}
+# From a file:// channel rattler (0.28) reads `<subdir>/repodata.json` only (no .zst, no
+# shards); a rewrite or a rename of it changes its stat.
+_INDEX_FILE = "repodata.json"
+# An index written this recently may change again within the filesystem's clock tick without
+# its stat changing: it is not trusted (git's "racy" rule; kernels/discovery.py does the same).
+_RACY_NS = 2_000_000_000
 
 
 def gateway_for(settings: Settings) -> rattler.Gateway:
     # micromamba keeps repodata in <pkgs_dir>/cache; so do we, one Gateway per cache dir.
-    cache = settings.pkgs_dir / "cache"
-    if cache not in _gateways:
-        _gateways[cache] = rattler.Gateway(cache_dir=cache)
-    return _gateways[cache]
+    gateway = _gateways.get(settings.pkgs_dir)
+    if gateway is None:
+        gateway = _gateways[settings.pkgs_dir] = rattler.Gateway(
+            cache_dir=settings.pkgs_dir / "cache"
+        )
+    return gateway
 
 
 def virtual_packages() -> list[rattler.VirtualPackage]:
@@ -41,6 +56,47 @@ def virtual_packages() -> list[rattler.VirtualPackage]:
     if _virtual_packages is None:
         _virtual_packages = rattler.VirtualPackage.detect()
     return list(_virtual_packages)
+
+
+@functools.lru_cache(maxsize=256)
+def _local_folder(url: str) -> str | None:
+    parts = urlsplit(url)
+    return unquote(parts.path) if parts.scheme == "file" else None
+
+
+def _local_index_state(url: str) -> tuple[object, ...] | None:
+    """The stat of a file:// channel's index files for our platforms; None for a remote
+    channel, or when an index file is too new to be trusted."""
+    folder = _local_folder(url)
+    if folder is None:
+        return None
+    state: list[object] = []
+    newest = 0
+    for platform in PLATFORMS:
+        try:
+            st = os.stat(f"{folder}/{platform}/{_INDEX_FILE}")
+        except OSError:
+            state.append(None)
+            continue
+        state.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+    if time.time_ns() - newest < _RACY_NS:
+        return None
+    return tuple(state)
+
+
+def _drop_stale_repodata(gateway: rattler.Gateway, pkgs_dir: Path, channels: Sequence[str]) -> None:
+    """A long-running server must see channels that changed since its last solve: drop the
+    in-memory repodata of every remote channel (the disk cache and HTTP caching headers keep
+    that cheap), and of a local channel whose index files changed since it was last dropped
+    (re-reading a large local index costs more than the solve itself)."""
+    for url in channels:
+        state = _local_index_state(url)
+        key = (pkgs_dir, url)
+        if state is not None and key in _local_seen and _local_seen[key] == state:
+            continue
+        gateway.clear_repodata_cache(rattler.Channel(url))
+        _local_seen[key] = state
 
 
 def _explain(exc: Exception) -> str:
@@ -55,11 +111,12 @@ async def solve(
     locked: Sequence[rattler.RepoDataRecord] = (),
     on_event: EventSink = ignore_events,
 ) -> list[rattler.RepoDataRecord]:
+    if settings.solver == "libmamba":  # the other backend (solver_backends.py)
+        from .solver_libmamba import solve as libmamba_solve
+
+        return await libmamba_solve(settings, channels, specs, locked=locked, on_event=on_event)
     gateway = gateway_for(settings)
-    # A long-running server must see channels that changed since the last solve: drop the
-    # in-memory repodata (the disk cache and HTTP caching headers keep this cheap).
-    for url in channels:
-        gateway.clear_repodata_cache(rattler.Channel(url))
+    _drop_stale_repodata(gateway, settings.pkgs_dir, channels)
     on_event(Event("solve-start", {"specs": [str(s) for s in specs], "channels": list(channels)}))
     started = time.monotonic()
     try:
@@ -71,10 +128,8 @@ async def solve(
                 platforms=PLATFORMS,
                 locked_packages=list(locked),
                 virtual_packages=virtual_packages(),
-                channel_priority=(
-                    rattler.ChannelPriority.Disabled
-                    if settings.channel_priority == "disabled"
-                    else rattler.ChannelPriority.Strict
+                channel_priority=_PRIORITIES.get(
+                    settings.channel_priority, rattler.ChannelPriority.Strict
                 ),
             )
     except (GatewayError, FetchRepoDataError, InvalidChannelError, IoError) as exc:

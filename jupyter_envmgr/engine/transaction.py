@@ -36,7 +36,7 @@ from .plan import Plan
 from .prefix import dist_name, read_records, record_files
 from .progress import Event, EventSink, ProgressReporter, ignore_events
 from .rattler_guard import RattlerPanic, is_panic
-from .record_archive import archive_records
+from .record_archive import archive_linked, archive_records
 from .settings import Settings
 
 QUIET_SECONDS = 0.3
@@ -373,9 +373,17 @@ async def apply_plan(
             ) from None
         raise
     # The install is done: a cancel arriving now must not leave a journal that would undo it.
-    bookkeeping = asyncio.ensure_future(
-        asyncio.to_thread(archive_records, prefix, record_files(prefix))
-    )
+    # Both steps touch the disk (a journal of a big env is thousands of records): in a thread.
+    bookkeeping = asyncio.ensure_future(asyncio.to_thread(_finish, prefix, plan.to_link, requested))
     await _await_ignoring_cancel(bookkeeping)
     bookkeeping.result()
+
+
+def _finish(
+    prefix: Path,
+    linked: Sequence[rattler.RepoDataRecord],
+    requested: Sequence[rattler.MatchSpec],
+) -> None:
+    """After a successful install: archive the new records, then drop the journal."""
+    archive_linked(prefix, linked, requested)
     clear_journal(prefix)

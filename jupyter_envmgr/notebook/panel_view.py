@@ -296,3 +296,5 @@ class PanelView:
         self.progress_bar.value = max(0.0, min(1.0, float(value)))
         self.progress_bar.bar_style = style
         self.cancel_button.disabled = not busy or m.cancelling
+        # Orange only while there is something to cancel.
+        self.cancel_button.button_style = "warning" if busy and not m.cancelling else ""

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Int, List, Unicode
+from traitlets import Bool, Enum, Int, List, Unicode
 
 from ..engine import published
 from ..engine.policy import Policy
-from ..engine.settings import load_settings
+from ..engine.settings import SOLVERS, load_settings
+from ..engine.solver_backends import SolverUnavailable, require_solver
 from ..engine.specs import channel_urls
 from ..engine.urls import canonical_url
 from .handlers import ROUTES
@@ -56,6 +57,14 @@ class EnvMgrExtension(ExtensionApp):
     allow_clean = Bool(True, help="Whether users may clean the shared package cache.").tag(
         config=True
     )
+    solver = Enum(
+        list(SOLVERS),
+        None,
+        allow_none=True,
+        help="The solver: 'rattler' or 'libmamba' (conda's default solver; needs libmambapy "
+        "2.x from conda-forge in the server's environment). Default: 'solver' in the "
+        ".condarc/.mambarc, else rattler.",
+    ).tag(config=True)
 
     def initialize_settings(self) -> None:
         settings = load_settings(root_prefix=self.root_prefix)
@@ -75,7 +84,13 @@ class EnvMgrExtension(ExtensionApp):
             overrides["pkgs_dirs"] = tuple(Path(p).expanduser().absolute() for p in self.pkgs_dirs)
         if self.default_channels:
             overrides["channels"] = tuple(self.default_channels)
+        if self.solver:
+            overrides["solver"] = self.solver
         settings = settings.with_overrides(**overrides) if overrides else settings
+        try:
+            require_solver(settings.solver)
+        except SolverUnavailable as exc:  # each request that solves is refused with it too (400)
+            self.log.warning(exc.message)
         policy = Policy(
             allowed_channels=tuple(channel_urls(self.allowed_channels, settings)),
             read_only_envs=tuple(self.read_only_envs),

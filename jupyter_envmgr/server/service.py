@@ -380,8 +380,11 @@ class EnvService:
         return self.tasks.start("sync", target, operation)
 
     def settings_json(self) -> dict[str, Any]:
+        from ..engine.solver_backends import solver_status
+
         return {
             **self.settings.to_json(),
+            **solver_status(self.settings.solver),  # and whether libmambapy is there
             "allowed_channels": list(self.policy.allowed_channels),
             "read_only_envs": list(self.policy.read_only_envs),
             "read_only_dirs": list(self.policy.read_only_dirs),

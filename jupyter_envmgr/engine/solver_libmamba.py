@@ -1,0 +1,285 @@
+"""The libmamba backend: the problem the rattler backend gets, solved by libmamba (libsolv).
+
+It starts from exactly what rattler works from and hands back what rattler would link:
+
+- Repodata: the records rattler's Gateway fetched and caches on disk (`gateway.query`,
+  recursive, each subdir and noarch) for the requested and the locked package names, so both
+  backends see one index. One libsolv repo per channel, the first channel highest: `strict`
+  channel priority is libsolv's strict repo priority, `flexible` is conda's (priorities without
+  strictness) and `disabled` gives every channel the same priority.
+- `channel::pkg`: pkg's records from other channels are left out before libsolv sees them. (With
+  strict priority, conda and mamba refuse such a spec when a higher channel has pkg; rattler
+  takes pkg from the named channel, and so does this backend.)
+- The installed repo: the virtual packages (frozen: nothing may remove them) and the locked
+  records, which stay unless the request needs them to move. A package being updated is not
+  locked (operations.py), so it is free to move, as `mamba update pkg` makes it.
+- Jobs: one Install per requested spec (the user's specs from history, with the new request).
+- The solution maps back to the `RepoDataRecord`s rattler fetched, by (channel, subdir,
+  filename); a locked record that stays comes back as it was. As with rattler, the answer is
+  what the specs need: a locked package nothing needs any more is left out. Unsatisfiable
+  requests raise `Unsatisfiable` with libmamba's explanation.
+
+libmambapy is imported here only, when this backend runs or is asked about, and typed as Any:
+mypy reads this module alike with and without libmambapy installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import rattler
+from rattler.exceptions import FetchRepoDataError, GatewayError, InvalidChannelError, IoError
+
+from .errors import ChannelError, EnvMgrError
+from .progress import Event, EventSink, ignore_events
+from .rattler_guard import rattler_guard
+from .settings import Settings
+from .solver import PLATFORMS, _drop_stale_repodata, gateway_for, virtual_packages
+from .solver_backends import (
+    LIBMAMBA_MAJOR,
+    Problem,
+    SolverUnavailable,
+    VirtualPackage,
+    libmamba_missing_message,
+    unsatisfiable,
+)
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_CHANNEL_KEY = re.compile(r'channel="[^"]*",?\s*')
+
+# The module once imported, or why it cannot be (asked again by /settings, info, each solve).
+_libmambapy: Any = None
+_unavailable: str | None = None
+
+
+def import_libmambapy() -> Any:
+    """The libmambapy module (2.x), or SolverUnavailable saying how to get it."""
+    global _libmambapy, _unavailable
+    if _libmambapy is not None:
+        return _libmambapy
+    if _unavailable is None:
+        try:
+            module: Any = importlib.import_module("libmambapy")
+            importlib.import_module("libmambapy.solver.libsolv")
+            importlib.import_module("libmambapy.specs")
+        except ImportError:
+            _unavailable = libmamba_missing_message(None)
+        else:
+            version = str(getattr(module, "__version__", "0"))
+            major = version.split(".")[0]
+            if major.isdigit() and int(major) >= LIBMAMBA_MAJOR:
+                _libmambapy = module
+                return module
+            _unavailable = libmamba_missing_message(version)
+    raise SolverUnavailable(_unavailable)
+
+
+async def solve(
+    settings: Settings,
+    channels: Sequence[str],
+    specs: Sequence[rattler.MatchSpec],
+    *,
+    locked: Sequence[rattler.RepoDataRecord] = (),
+    on_event: EventSink = ignore_events,
+) -> list[rattler.RepoDataRecord]:
+    """`solver.solve()` with libmamba: the same gateway, events and errors."""
+    import_libmambapy()
+    gateway = gateway_for(settings)
+    _drop_stale_repodata(gateway, settings.pkgs_dir, channels)  # as the rattler backend does
+    on_event(Event("solve-start", {"specs": [str(s) for s in specs], "channels": list(channels)}))
+    started = time.monotonic()
+    problem = Problem(
+        channels=[rattler.Channel(url) for url in channels],
+        specs=list(specs),
+        locked=list(locked),
+        virtual_packages=virtual_packages(),
+        platforms=PLATFORMS,
+        channel_priority=settings.channel_priority,
+    )
+    records = await solve_problem(gateway, problem)
+    on_event(
+        Event(
+            "solve-done",
+            {"records": len(records), "seconds": round(time.monotonic() - started, 3)},
+        )
+    )
+    return records
+
+
+async def solve_problem(gateway: rattler.Gateway, problem: Problem) -> list[rattler.RepoDataRecord]:
+    """Solve `problem` with libmamba from the records `gateway` has or fetches."""
+    lm = import_libmambapy()
+    names: list[rattler.MatchSpec | str] = [
+        *problem.specs,
+        *(r.name.normalized for r in problem.locked),
+    ]
+    try:
+        with rattler_guard("reading the package indexes"):
+            groups = await gateway.query(
+                list(problem.channels), list(problem.platforms), names, recursive=True
+            )
+    except (GatewayError, FetchRepoDataError, InvalidChannelError, IoError) as exc:
+        raise ChannelError(
+            f"Could not read a channel's package index: {str(exc).strip() or type(exc).__name__}"
+            ". Check the channel name or URL and your network, then try again."
+        ) from None
+    # Building libsolv's pool and solving block: in a thread, off the server's event loop.
+    return await asyncio.to_thread(_solve, lm, problem, [list(g) for g in groups])
+
+
+def _solve(
+    lm: Any, problem: Problem, groups: list[list[rattler.RepoDataRecord]]
+) -> list[rattler.RepoDataRecord]:
+    libsolv = lm.solver.libsolv
+    # `channel::pkg`: only that channel's pkg can be chosen. A record is from there when its URL
+    # is under the channel's, or (a spec from history written with a channel name, read without
+    # custom_channels) its channel has the same name, as conda compares channels.
+    from_channel = {
+        _spec_name(spec): (str(spec.channel.base_url).rstrip("/") + "/", spec.channel.name)
+        for spec in problem.specs
+        if spec.channel is not None
+    }
+    channel_names: dict[str, str] = {}
+
+    def allowed(record: rattler.RepoDataRecord) -> bool:
+        pin = from_channel.get(record.name.normalized)
+        if pin is None or record.url.startswith(pin[0]):
+            return True
+        channel = record.channel or ""
+        if channel not in channel_names:
+            try:
+                with rattler_guard("reading a channel"):
+                    channel_names[channel] = rattler.Channel(channel).name or channel
+            except Exception:
+                channel_names[channel] = channel
+        return channel_names[channel] == pin[1]
+
+    by_key: dict[tuple[str, str, str], rattler.RepoDataRecord] = {}
+    repos: dict[str, list[Any]] = {}  # channel -> its packages, channels in priority order
+    for group in groups:
+        for record in group:
+            if not allowed(record):
+                continue
+            channel = record.channel or ""
+            by_key[(channel, record.subdir, record.file_name)] = record
+            repos.setdefault(channel, []).append(_package_info(lm, record))
+
+    db = libsolv.Database(lm.specs.ChannelResolveParams())
+    db.set_logger(lambda _level, _message: None)  # not on stderr, past the CLI's renderers
+    for rank, (channel, packages) in enumerate(repos.items()):
+        repo = db.add_repo_from_packages(packages, name=channel or "unnamed")
+        priority = 0 if problem.channel_priority == "disabled" else len(repos) - rank
+        db.set_repo_priority(repo, libsolv.Priorities(priority, 0))
+
+    virtual = [_virtual_info(lm, v) for v in problem.virtual_packages]
+    locked = [r for r in problem.locked if allowed(r)]
+    installed = db.add_repo_from_packages(
+        virtual + [_package_info(lm, r) for r in locked], name="installed"
+    )
+    db.set_installed_repo(installed)
+
+    Request, MatchSpec = lm.solver.Request, lm.specs.MatchSpec
+    try:
+        # Nothing may remove a virtual package; each requested spec is installed.
+        jobs = [Request.Freeze(MatchSpec.parse(f"{v.name}=={v.version}={v.build_string}"))
+                for v in virtual]  # fmt: skip
+        jobs += [Request.Install(MatchSpec.parse(_libmamba_spec(s))) for s in problem.specs]
+        flags = Request.Flags(strict_repo_priority=problem.channel_priority == "strict")
+        outcome = libsolv.Solver().solve(db, Request(jobs, flags))
+    except Exception as exc:  # libmamba's own errors (a spec it cannot read, ...)
+        raise EnvMgrError(f"The libmamba solver failed: {exc}") from None
+    if isinstance(outcome, libsolv.UnSolvable):
+        raise unsatisfiable(_explain(lm, outcome, db))
+
+    removed = {p.name for p in outcome.to_remove()}
+    chosen = {r.name.normalized: r for r in locked if r.name.normalized not in removed}
+    for package in outcome.to_install():
+        picked = by_key.get((package.channel, package.platform, package.filename))
+        if picked is None:
+            raise EnvMgrError(
+                f"The libmamba solver chose {package.filename} from {package.channel}, which "
+                "is not among the records read from the channels."
+            )
+        chosen[picked.name.normalized] = picked
+    return _needed(chosen, problem.specs)
+
+
+_DEP_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+def _needed(
+    chosen: dict[str, rattler.RepoDataRecord], specs: Sequence[rattler.MatchSpec]
+) -> list[rattler.RepoDataRecord]:
+    """What the requested specs need, following `depends`: as rattler answers. (libsolv keeps
+    an installed package nothing needs any more, e.g. the old dependency of an updated one.)"""
+    needed: set[str] = set()
+    todo = [_spec_name(spec) for spec in specs]
+    while todo:
+        name = todo.pop()
+        if name in needed or name not in chosen:
+            continue
+        needed.add(name)
+        for dep in chosen[name].depends:
+            match = _DEP_NAME.match(dep.strip())
+            if match:
+                todo.append(match.group(0).lower())
+    return [record for name, record in chosen.items() if name in needed]
+
+
+def _spec_name(spec: rattler.MatchSpec) -> str:
+    name = spec.name
+    return name.normalized if hasattr(name, "normalized") else str(name)
+
+
+def _libmamba_spec(spec: rattler.MatchSpec) -> str:
+    """rattler's canonical text, without the channel (handled by `allowed` above)."""
+    text = str(spec)
+    if spec.channel is None:
+        return text
+    text = text.split("::", 1)[1] if "::" in text else text
+    return _CHANNEL_KEY.sub("", text).replace(", ]", "]").replace("[]", "")
+
+
+def _package_info(lm: Any, record: rattler.RepoDataRecord) -> Any:
+    """The fields libsolv solves with (names, versions, builds, dependencies, features,
+    timestamps) and the three that map the solution back: channel, subdir, file name."""
+    noarch = record.noarch
+    timestamp = record.timestamp
+    NoArch = lm.specs.NoArchType
+    return lm.specs.PackageInfo(
+        name=record.name.normalized,
+        version=str(record.version),
+        build_string=str(record.build),
+        build_number=record.build_number,
+        channel=record.channel or "",
+        package_url=record.url,
+        platform=record.subdir,
+        filename=record.file_name,
+        track_features=list(record.track_features),
+        depends=list(record.depends),
+        constrains=list(record.constrains),
+        noarch=NoArch.Python if noarch.python else NoArch.Generic if noarch.generic else NoArch.No,
+        timestamp=int(timestamp.timestamp() * 1000) if timestamp else 0,
+    )
+
+
+def _virtual_info(lm: Any, package: VirtualPackage) -> Any:
+    generic = package.into_generic() if isinstance(package, rattler.VirtualPackage) else package
+    return lm.specs.PackageInfo(
+        name=generic.name.normalized,
+        version=str(generic.version),
+        build_string=str(generic.build_string),
+    )
+
+
+def _explain(lm: Any, outcome: Any, db: Any) -> str:
+    try:
+        text = str(outcome.explain_problems(db, lm.solver.ProblemsMessageFormat()))
+    except Exception:  # some problem kinds have no explanation in libmamba: list them
+        text = str(outcome.problems_to_str(db))
+    return _ANSI.sub("", text).strip()

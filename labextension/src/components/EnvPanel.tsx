@@ -1,0 +1,487 @@
+/**
+ * One environment in the main area: its kernel (new notebook, switch an open notebook), the
+ * install box with suggestions, the package table with a filter (update, remove), update all,
+ * clone, export, revisions with rollback, delete. Read-only envs show why their buttons are off.
+ */
+import * as React from 'react';
+
+import { EnvModel } from '../envmodel';
+import { formatBytes } from '../progress';
+import { ExportFormat, IPackage } from '../types';
+import { IViewActions, NotebooksChanged, READ_ONLY_REASON } from './actions';
+import { useSignals } from './hooks';
+import { TaskList } from './Task';
+
+export interface IEnvPanelProps {
+  env: EnvModel;
+  actions: IViewActions;
+  notebooksChanged: NotebooksChanged;
+}
+
+const EXPORT_FORMATS: { value: ExportFormat; label: string }[] = [
+  { value: 'yml', label: 'environment.yml (exact versions)' },
+  { value: 'from-history', label: 'environment.yml (what was asked for)' },
+  { value: 'explicit', label: '@EXPLICIT list of URLs' },
+  { value: 'lock', label: 'Lock file' }
+];
+
+function splitSpecs(text: string): string[] {
+  // "numpy >=2" stays one spec: split on commas and on spaces not followed by an operator.
+  return text
+    .split(/,|\s+(?![<>=!~])/)
+    .map(s => s.trim())
+    .filter(Boolean);
+}
+
+function KernelSection(props: IEnvPanelProps): JSX.Element {
+  const { env, actions } = props;
+  useSignals(props.notebooksChanged, env.manager.kernelsChanged);
+  const kernels = env.manager.kernelsOf(env.name);
+  const notebooks = actions.openNotebooks();
+  if (kernels.length === 0) {
+    return (
+      <section className="jp-EnvMgr-section" aria-label="Kernel">
+        <h3>Kernel</h3>
+        <p className="jp-EnvMgr-muted">
+          No kernel: install <code>ipykernel</code> into this environment to use
+          it in notebooks.
+        </p>
+      </section>
+    );
+  }
+  const kernel = kernels[0];
+  return (
+    <section className="jp-EnvMgr-section" aria-label="Kernel">
+      <h3>Kernel</h3>
+      <div className="jp-EnvMgr-row">
+        <span className="jp-EnvMgr-kernelName" title={kernel.name}>
+          {kernel.display_name}
+        </span>
+        <button
+          className="jp-EnvMgr-button jp-mod-accept"
+          onClick={() => actions.newNotebook(env.name)}
+        >
+          New notebook with this env
+        </button>
+      </div>
+      {notebooks.length > 0 && (
+        <ul className="jp-EnvMgr-notebooks" aria-label="Open notebooks">
+          {notebooks.map(nb => {
+            const here = kernels.some(k => k.name === nb.kernelName);
+            return (
+              <li key={nb.id}>
+                <span>{nb.title}</span>{' '}
+                {here ? (
+                  <span className="jp-EnvMgr-muted">uses this env</span>
+                ) : (
+                  <button
+                    className="jp-EnvMgr-button jp-mod-small"
+                    onClick={() => actions.switchKernel(nb.id, kernel.name)}
+                    title={`Switch ${nb.title} to ${kernel.display_name}`}
+                  >
+                    Use this env in {nb.title}
+                  </button>
+                )}
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function InstallBox(
+  props: IEnvPanelProps & { disabled: boolean; reason?: string }
+): JSX.Element {
+  const { env } = props;
+  const [text, setText] = React.useState('');
+  const timer = React.useRef<number>();
+  const listId = `jp-EnvMgr-suggest-${env.name}`;
+  const submit = async (event: React.FormEvent) => {
+    event.preventDefault();
+    const specs = splitSpecs(text);
+    if (specs.length === 0) {
+      return;
+    }
+    const tracker = await env.install(specs);
+    if (tracker) {
+      setText('');
+    }
+  };
+  // What the channels have of the package being typed: its name, then name=version.
+  const options = [
+    ...new Set(env.suggestions.flatMap(p => [p.name, `${p.name}=${p.version}`]))
+  ].slice(0, 50);
+  return (
+    <form
+      className="jp-EnvMgr-row"
+      onSubmit={submit}
+      aria-label="Install packages"
+    >
+      <input
+        className="jp-EnvMgr-input jp-mod-wide"
+        type="text"
+        list={listId}
+        value={text}
+        disabled={props.disabled}
+        placeholder="Packages to install, e.g. numpy pandas>=2"
+        aria-label="Packages to install"
+        onChange={e => {
+          setText(e.target.value);
+          window.clearTimeout(timer.current);
+          const value = e.target.value;
+          timer.current = window.setTimeout(() => void env.suggest(value), 250);
+        }}
+      />
+      <datalist id={listId}>
+        {options.map(option => (
+          <option key={option} value={option} />
+        ))}
+      </datalist>
+      <button
+        className="jp-EnvMgr-button jp-mod-accept"
+        type="submit"
+        disabled={props.disabled || !text.trim()}
+        title={props.reason}
+      >
+        Install
+      </button>
+    </form>
+  );
+}
+
+function PackageTable(
+  props: IEnvPanelProps & { disabled: boolean; reason?: string }
+): JSX.Element {
+  const { env, actions } = props;
+  const [filter, setFilter] = React.useState('');
+  const packages = env.detail?.packages ?? [];
+  const needle = filter.trim().toLowerCase();
+  const shown = needle
+    ? packages.filter(
+        p =>
+          p.name.toLowerCase().includes(needle) ||
+          p.channel.toLowerCase().includes(needle)
+      )
+    : packages;
+  const remove = async (pkg: IPackage) => {
+    const ok = await actions.confirm(
+      `Remove ${pkg.name}?`,
+      `Remove ${pkg.name} ${pkg.version} from ${env.name}, and the packages that depend on it.`,
+      'Remove'
+    );
+    if (ok) {
+      await env.remove([pkg.name]);
+    }
+  };
+  return (
+    <section className="jp-EnvMgr-section" aria-label="Packages">
+      <h3>
+        Packages <span className="jp-EnvMgr-muted">({packages.length})</span>
+      </h3>
+      <input
+        className="jp-EnvMgr-input"
+        type="search"
+        placeholder="Filter packages"
+        aria-label="Filter packages"
+        value={filter}
+        onChange={e => setFilter(e.target.value)}
+      />
+      <table className="jp-EnvMgr-table" aria-label="Installed packages">
+        <thead>
+          <tr>
+            <th>Name</th>
+            <th>Version</th>
+            <th>Build</th>
+            <th>Channel</th>
+            <th>Size</th>
+            <th>
+              <span className="jp-EnvMgr-srOnly">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {shown.map(pkg => (
+            <tr key={pkg.name} data-package={pkg.name}>
+              <td className="jp-EnvMgr-pkgName">{pkg.name}</td>
+              <td>{pkg.version}</td>
+              <td className="jp-EnvMgr-muted">{pkg.build}</td>
+              <td className="jp-EnvMgr-muted">{pkg.channel}</td>
+              <td className="jp-EnvMgr-nowrap">
+                {pkg.size === null ? '' : formatBytes(pkg.size)}
+              </td>
+              <td className="jp-EnvMgr-actions">
+                <button
+                  className="jp-EnvMgr-button jp-mod-small"
+                  disabled={props.disabled}
+                  title={props.reason ?? `Update ${pkg.name}`}
+                  aria-label={`Update ${pkg.name}`}
+                  onClick={() => void env.update([pkg.name])}
+                >
+                  Update
+                </button>
+                <button
+                  className="jp-EnvMgr-button jp-mod-small jp-mod-warn"
+                  disabled={props.disabled}
+                  title={props.reason ?? `Remove ${pkg.name}`}
+                  aria-label={`Remove ${pkg.name}`}
+                  onClick={() => void remove(pkg)}
+                >
+                  Remove
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {shown.length === 0 && packages.length > 0 && (
+        <div className="jp-EnvMgr-empty">No package matches “{filter}”.</div>
+      )}
+    </section>
+  );
+}
+
+function Revisions(
+  props: IEnvPanelProps & { disabled: boolean; reason?: string }
+): JSX.Element {
+  const { env, actions } = props;
+  const revisions = env.revisions;
+  const last = revisions.length - 1;
+  const rollback = async (number: number) => {
+    const ok = await actions.confirm(
+      `Roll back ${env.name}?`,
+      `Bring ${env.name} back to revision ${number}: packages added since go, removed ones return.`,
+      'Roll back'
+    );
+    if (ok) {
+      await env.rollback(number);
+    }
+  };
+  return (
+    <section className="jp-EnvMgr-section" aria-label="Revisions">
+      <h3>Revisions</h3>
+      <table className="jp-EnvMgr-table">
+        <thead>
+          <tr>
+            <th>#</th>
+            <th>Date</th>
+            <th>Changes</th>
+            <th>
+              <span className="jp-EnvMgr-srOnly">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {[...revisions].reverse().map(rev => (
+            <tr key={rev.number} data-revision={rev.number}>
+              <td>{rev.number}</td>
+              <td>{rev.date}</td>
+              <td title={rev.cmd}>
+                {rev.added.length > 0 && (
+                  <span>+{rev.added.map(shortDist).join(', +')} </span>
+                )}
+                {rev.removed.length > 0 && (
+                  <span className="jp-EnvMgr-muted">
+                    −{rev.removed.map(shortDist).join(', −')}
+                  </span>
+                )}
+              </td>
+              <td>
+                {rev.number === last ? (
+                  <span className="jp-EnvMgr-muted">current</span>
+                ) : (
+                  <button
+                    className="jp-EnvMgr-button jp-mod-small"
+                    disabled={props.disabled}
+                    title={props.reason}
+                    onClick={() => void rollback(rev.number)}
+                  >
+                    Roll back to {rev.number}
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+/** "https://host/ch/noarch::alpha-1.0-py_0" -> "alpha-1.0". */
+function shortDist(dist: string): string {
+  const name = dist.split('::').pop() ?? dist;
+  return name.replace(/-[^-]+$/, '');
+}
+
+export function EnvPanel(props: IEnvPanelProps): JSX.Element {
+  const { env, actions } = props;
+  useSignals(env.changed, env.manager.tasksChanged);
+  const [format, setFormat] = React.useState<ExportFormat>('yml');
+  const detail = env.detail;
+  const readOnly = env.readOnly;
+  const tasks = env.manager.tasks
+    .filter(t => t.task.env === env.name)
+    .slice(0, 3);
+  const busy = tasks.some(t => !t.finished);
+  const disabled = readOnly || !detail;
+  const reason = readOnly ? READ_ONLY_REASON : undefined;
+
+  const clone = async () => {
+    const name = await actions.prompt(
+      `Clone ${env.name}`,
+      'Name of the new environment',
+      `${env.name}-copy`
+    );
+    if (name) {
+      const tracker = await env.clone(name);
+      if (tracker) {
+        void tracker.done.then(
+          task => task.state === 'done' && actions.openEnv(name)
+        );
+      }
+    }
+  };
+  const remove = async () => {
+    const ok = await actions.confirm(
+      `Delete ${env.name}?`,
+      `Delete the environment ${env.name} (${detail?.prefix ?? ''}) and its kernel. Its packages stay in the cache until it is cleaned.`,
+      'Delete'
+    );
+    if (ok) {
+      await env.deleteEnv();
+    }
+  };
+  const download = async () => {
+    const file = await env.exportEnv(format);
+    if (file) {
+      actions.download(file);
+    }
+  };
+
+  return (
+    <div className="jp-EnvMgr-envPanel" data-env={env.name}>
+      <header className="jp-EnvMgr-envHeader">
+        <h2>{env.name}</h2>
+        {readOnly && (
+          <span
+            className="jp-EnvMgr-badge jp-EnvMgr-readonly"
+            title={READ_ONLY_REASON}
+          >
+            read-only
+          </span>
+        )}
+        {busy && (
+          <span className="jp-EnvMgr-badge jp-EnvMgr-state-running">busy</span>
+        )}
+        <span className="jp-EnvMgr-muted jp-EnvMgr-prefix">
+          {detail?.prefix}
+        </span>
+        <button
+          className="jp-EnvMgr-button"
+          onClick={() => void env.reload()}
+          aria-label="Reload"
+          title="Read this environment again"
+        >
+          ⟳
+        </button>
+      </header>
+      {readOnly && (
+        <div className="jp-EnvMgr-note" role="note">
+          {READ_ONLY_REASON}
+        </div>
+      )}
+      {env.loadError && (
+        <div className="jp-EnvMgr-error" role="alert">
+          {env.loadError}
+        </div>
+      )}
+      {env.actionError && (
+        <div className="jp-EnvMgr-error" role="alert" aria-label="Refused">
+          {env.actionError}{' '}
+          <button
+            className="jp-EnvMgr-link"
+            onClick={() => env.clearActionError()}
+          >
+            dismiss
+          </button>
+        </div>
+      )}
+      {env.loading && !detail && (
+        <div className="jp-EnvMgr-empty">Loading…</div>
+      )}
+      {tasks.length > 0 && (
+        <section
+          className="jp-EnvMgr-section"
+          aria-label="Tasks on this environment"
+        >
+          <TaskList trackers={tasks} onCancel={actions.cancel} detailed />
+        </section>
+      )}
+      {detail && (
+        <>
+          <KernelSection {...props} />
+          <section className="jp-EnvMgr-section" aria-label="Actions">
+            <h3>Install</h3>
+            <InstallBox {...props} disabled={disabled} reason={reason} />
+            <div className="jp-EnvMgr-row jp-EnvMgr-actionsRow">
+              <button
+                className="jp-EnvMgr-button"
+                disabled={disabled}
+                title={
+                  reason ??
+                  'Update every package to the newest the channels allow'
+                }
+                onClick={() => void env.updateAll()}
+              >
+                Update all
+              </button>
+              <button
+                className="jp-EnvMgr-button"
+                onClick={() => void clone()}
+                title="A new environment with exactly these packages"
+              >
+                Clone…
+              </button>
+              <span className="jp-EnvMgr-group">
+                <select
+                  className="jp-EnvMgr-select"
+                  aria-label="Export format"
+                  value={format}
+                  onChange={e => setFormat(e.target.value as ExportFormat)}
+                >
+                  {EXPORT_FORMATS.map(f => (
+                    <option key={f.value} value={f.value}>
+                      {f.label}
+                    </option>
+                  ))}
+                </select>
+                <button
+                  className="jp-EnvMgr-button"
+                  onClick={() => void download()}
+                >
+                  Export
+                </button>
+              </span>
+              <button
+                className="jp-EnvMgr-button jp-mod-warn"
+                disabled={readOnly || detail.is_root}
+                title={
+                  detail.is_root
+                    ? 'The root environment cannot be deleted'
+                    : (reason ?? 'Delete this environment')
+                }
+                onClick={() => void remove()}
+              >
+                Delete…
+              </button>
+            </div>
+          </section>
+          <PackageTable {...props} disabled={disabled} reason={reason} />
+          <Revisions {...props} disabled={disabled} reason={reason} />
+        </>
+      )}
+    </div>
+  );
+}

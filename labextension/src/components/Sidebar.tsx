@@ -1,0 +1,175 @@
+/**
+ * The "Environments" sidebar: every env with its size (own vs shared bytes, inodes), a
+ * read-only badge and whether it has a kernel; the tasks below.
+ */
+import * as React from 'react';
+
+import { EnvManagerModel } from '../model';
+import { formatBytes, formatCount } from '../progress';
+import { IEnvironment } from '../types';
+import { IEnvActions, READ_ONLY_REASON } from './actions';
+import { useSignals } from './hooks';
+import { TaskList } from './Task';
+
+export interface ISidebarProps {
+  model: EnvManagerModel;
+  actions: IEnvActions;
+}
+
+function envLabel(env: IEnvironment): string {
+  return env.name ?? env.prefix;
+}
+
+function EnvRow(props: ISidebarProps & { env: IEnvironment }): JSX.Element {
+  const { model, actions, env } = props;
+  const name = env.name;
+  const kernels = name ? model.kernelsOf(name) : [];
+  const size = model.size(env);
+  const busy = name ? model.runningOn(name).length > 0 : false;
+  return (
+    <li className="jp-EnvMgr-envRow" data-env={name ?? ''}>
+      <button
+        className="jp-EnvMgr-envName"
+        onClick={() => name && actions.openEnv(name)}
+        disabled={!name}
+        title={
+          name
+            ? `Open ${name} (${env.prefix})`
+            : `${env.prefix}: outside the envs dirs`
+        }
+      >
+        {envLabel(env)}
+        {env.is_root && <span className="jp-EnvMgr-muted"> (root)</span>}
+      </button>
+      <span className="jp-EnvMgr-badges">
+        {busy && (
+          <span
+            className="jp-EnvMgr-badge jp-EnvMgr-state-running"
+            title="A task is running"
+          >
+            busy
+          </span>
+        )}
+        {env.read_only && (
+          <span
+            className="jp-EnvMgr-badge jp-EnvMgr-readonly"
+            title={READ_ONLY_REASON}
+          >
+            read-only
+          </span>
+        )}
+        {kernels.length > 0 ? (
+          <span
+            className="jp-EnvMgr-badge jp-EnvMgr-kernel"
+            title={kernels.map(k => k.display_name).join('\n')}
+          >
+            kernel
+          </span>
+        ) : (
+          <span
+            className="jp-EnvMgr-badge jp-EnvMgr-nokernel"
+            title="No ipykernel or kernelspec"
+          >
+            no kernel
+          </span>
+        )}
+      </span>
+      {size && (
+        <div
+          className="jp-EnvMgr-envSize"
+          title={
+            'Own: bytes only this env uses. Shared: hard links shared with the package cache ' +
+            'or other envs. Inodes: files and folders (quotas count them too).'
+          }
+        >
+          {formatBytes(size.own_bytes)} own · {formatBytes(size.shared_bytes)}{' '}
+          shared · {formatCount(size.inodes)} inodes
+        </div>
+      )}
+    </li>
+  );
+}
+
+export function Sidebar(props: ISidebarProps): JSX.Element {
+  const { model, actions } = props;
+  useSignals(model.envsChanged, model.kernelsChanged, model.tasksChanged);
+  const tasks = model.tasks;
+  const running = tasks.filter(t => !t.finished);
+  const finished = tasks.filter(t => t.finished).slice(0, 10);
+  return (
+    <div className="jp-EnvMgr-sidebar">
+      <div
+        className="jp-EnvMgr-toolbar"
+        role="toolbar"
+        aria-label="Environments"
+      >
+        <button
+          className="jp-EnvMgr-button jp-mod-accept"
+          onClick={() => actions.create()}
+        >
+          New environment
+        </button>
+        <button
+          className="jp-EnvMgr-button"
+          onClick={() => void model.refreshSizes()}
+          disabled={model.sizesLoading}
+          title="Measure each environment's disk use"
+        >
+          {model.sizesLoading ? 'Measuring…' : 'Sizes'}
+        </button>
+        <button className="jp-EnvMgr-button" onClick={() => actions.openDisk()}>
+          Disk
+        </button>
+        <button
+          className="jp-EnvMgr-button"
+          onClick={() => void model.refresh().catch(() => undefined)}
+          title="Read the environments again"
+          aria-label="Refresh"
+        >
+          ⟳
+        </button>
+      </div>
+      <h3 className="jp-EnvMgr-heading">Environments</h3>
+      {model.listError && (
+        <div className="jp-EnvMgr-error" role="alert">
+          {model.listError}
+        </div>
+      )}
+      {!model.loaded && !model.listError && (
+        <div className="jp-EnvMgr-empty">Loading…</div>
+      )}
+      <ul className="jp-EnvMgr-envList" aria-label="Environments">
+        {model.environments.map(env => (
+          <EnvRow key={env.prefix} model={model} actions={actions} env={env} />
+        ))}
+      </ul>
+      {model.loaded && model.environments.length === 0 && (
+        <div className="jp-EnvMgr-empty">No environments yet.</div>
+      )}
+      <h3 className="jp-EnvMgr-heading">Tasks</h3>
+      <div aria-label="Running tasks">
+        <TaskList
+          trackers={running}
+          onCancel={actions.cancel}
+          empty="Nothing running."
+        />
+      </div>
+      {finished.length > 0 && (
+        <>
+          <h4 className="jp-EnvMgr-subheading">
+            Finished{' '}
+            <button
+              className="jp-EnvMgr-link"
+              onClick={() => model.clearFinished()}
+            >
+              clear
+            </button>
+          </h4>
+          <div aria-label="Finished tasks">
+            <TaskList trackers={finished} onCancel={actions.cancel} />
+          </div>
+        </>
+      )}
+    </div>
+  );
+}

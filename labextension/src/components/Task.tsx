@@ -1,0 +1,129 @@
+/**
+ * One task: title, state, status line, a progress bar, download bytes per package, link
+ * counts, the server's message when it failed, and a Cancel button while it runs.
+ */
+import * as React from 'react';
+
+import { TaskTracker } from '../model';
+import { formatBytes } from '../progress';
+import { useSignals } from './hooks';
+
+export interface ITaskViewProps {
+  tracker: TaskTracker;
+  onCancel: (tracker: TaskTracker) => void;
+  /** Show per-package downloads and counts (the env and create views); the sidebar is terse. */
+  detailed?: boolean;
+}
+
+export function TaskView(props: ITaskViewProps): JSX.Element {
+  const { tracker, detailed } = props;
+  useSignals(tracker.changed);
+  const { task, progress } = tracker;
+  const running = !tracker.finished;
+  const downloads = Object.entries(progress.downloads);
+  const percent =
+    progress.fraction === null ? null : Math.round(progress.fraction * 100);
+  return (
+    <div
+      className={`jp-EnvMgr-task jp-EnvMgr-task-${task.state}`}
+      data-task-id={task.id}
+      data-task-state={task.state}
+      aria-label={`Task: ${tracker.title}`}
+    >
+      <div className="jp-EnvMgr-taskHeader">
+        <span className="jp-EnvMgr-taskTitle">{tracker.title}</span>
+        <span className={`jp-EnvMgr-badge jp-EnvMgr-state-${task.state}`}>
+          {task.state}
+        </span>
+        {running && (
+          <button
+            className="jp-EnvMgr-button jp-mod-small"
+            onClick={() => props.onCancel(tracker)}
+            title="Stop this task; the environment is restored to what it was"
+          >
+            Cancel
+          </button>
+        )}
+      </div>
+      {running && (
+        <div
+          className="jp-EnvMgr-progress"
+          role="progressbar"
+          aria-valuemin={0}
+          aria-valuemax={100}
+          aria-valuenow={percent ?? undefined}
+        >
+          <div
+            className={
+              percent === null
+                ? 'jp-EnvMgr-progressBar jp-mod-indeterminate'
+                : 'jp-EnvMgr-progressBar'
+            }
+            style={percent === null ? {} : { width: `${percent}%` }}
+          />
+        </div>
+      )}
+      {task.state === 'failed' ? (
+        <pre className="jp-EnvMgr-error" role="alert">
+          {task.error?.message ?? 'Failed'}
+        </pre>
+      ) : (
+        <div className="jp-EnvMgr-taskStatus">
+          {running ? progress.status : tracker.describeEnd()}
+        </div>
+      )}
+      {detailed && downloads.length > 0 && (
+        <ul className="jp-EnvMgr-downloads" aria-label="Downloads">
+          {downloads.map(([name, d]) => (
+            <li key={name}>
+              <span className="jp-EnvMgr-pkgName">{name}</span>{' '}
+              {d.done
+                ? formatBytes(d.total ?? d.bytes)
+                : `${formatBytes(d.bytes)} of ${formatBytes(d.total)}`}
+              {d.done ? ' ✓' : ''}
+            </li>
+          ))}
+        </ul>
+      )}
+      {detailed && (progress.linked || progress.unlinked) && (
+        <div className="jp-EnvMgr-counts">
+          {progress.linked &&
+            `Linked ${progress.linked.done}/${progress.linked.total}`}
+          {progress.linked && progress.unlinked && ' · '}
+          {progress.unlinked &&
+            `Unlinked ${progress.unlinked.done}/${progress.unlinked.total}`}
+        </div>
+      )}
+      {detailed && progress.lines.length > 0 && (
+        <pre className="jp-EnvMgr-lines">
+          {progress.lines.slice(-20).join('\n')}
+        </pre>
+      )}
+    </div>
+  );
+}
+
+export interface ITaskListProps {
+  trackers: ReadonlyArray<TaskTracker>;
+  onCancel: (tracker: TaskTracker) => void;
+  detailed?: boolean;
+  empty?: string;
+}
+
+export function TaskList(props: ITaskListProps): JSX.Element {
+  if (props.trackers.length === 0) {
+    return <div className="jp-EnvMgr-empty">{props.empty ?? 'No tasks.'}</div>;
+  }
+  return (
+    <div className="jp-EnvMgr-tasks">
+      {props.trackers.map(tracker => (
+        <TaskView
+          key={tracker.id}
+          tracker={tracker}
+          onCancel={props.onCancel}
+          detailed={props.detailed}
+        />
+      ))}
+    </div>
+  );
+}

@@ -1,0 +1,36 @@
+import { ISignal } from '@lumino/signaling';
+
+import { TaskTracker } from '../model';
+
+/** What the views ask the application to do (commands, dialogs, notebooks). */
+export interface IEnvActions {
+  openEnv(name: string): void;
+  create(): void;
+  openDisk(): void;
+  newNotebook(env: string): void;
+  cancel(tracker: TaskTracker): void;
+}
+
+/** Why an env cannot be changed, in words. */
+export const READ_ONLY_REASON =
+  'Read-only: the administrator made this environment read-only, or the server cannot write ' +
+  'it. Its kernel works and it can be cloned; changes are disabled.';
+
+/** An open notebook, as the env view offers to switch it. */
+export interface INotebookRef {
+  id: string;
+  title: string;
+  kernelName: string | null;
+}
+
+/** What the env, create and disk views need from the application besides the models. */
+export interface IViewActions extends IEnvActions {
+  openNotebooks(): INotebookRef[];
+  switchKernel(notebookId: string, kernelName: string): void;
+  confirm(title: string, body: string, accept: string): Promise<boolean>;
+  prompt(title: string, label: string, value?: string): Promise<string | null>;
+  download(file: { text: string; filename: string; type: string }): void;
+}
+
+/** Emitted when notebooks open, close or change kernel (views listing them re-render). */
+export type NotebooksChanged = ISignal<any, void>;

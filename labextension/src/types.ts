@@ -1,0 +1,226 @@
+/**
+ * The shapes of the REST API (jupyter_envmgr/server/openapi.yaml), as the UI reads them.
+ */
+
+export interface IEnvSize {
+  apparent_bytes: number | null;
+  real_bytes: number | null;
+  own_bytes: number | null;
+  shared_bytes: number | null;
+  inodes: number | null;
+}
+
+export interface IEnvironment {
+  /** Null for an env outside every envs dir (known by its prefix only). */
+  name: string | null;
+  prefix: string;
+  is_root: boolean;
+  read_only: boolean;
+  size?: IEnvSize;
+}
+
+export interface IPackage {
+  name: string;
+  version: string;
+  build: string;
+  channel: string;
+  size: number | null;
+}
+
+export interface IEnvironmentDetail extends IEnvironment {
+  packages: IPackage[];
+}
+
+export interface ISearchResult extends IPackage {
+  subdir: string;
+  depends: string[];
+}
+
+export interface IRevision {
+  number: number;
+  date: string;
+  cmd: string;
+  added: string[];
+  removed: string[];
+}
+
+export interface IKernel {
+  name: string;
+  display_name: string;
+  language: string;
+  env: { name: string | null; prefix: string; is_root: boolean };
+  resource_dir: string;
+  argv: string[];
+  generated: boolean;
+}
+
+export type TaskState =
+  | 'queued'
+  | 'running'
+  | 'waiting'
+  | 'done'
+  | 'failed'
+  | 'cancelled';
+
+export const FINAL_STATES: ReadonlyArray<TaskState> = [
+  'done',
+  'failed',
+  'cancelled'
+];
+
+export type TaskKind =
+  | 'create'
+  | 'install'
+  | 'update'
+  | 'update-all'
+  | 'remove'
+  | 'rollback'
+  | 'sync'
+  | 'delete'
+  | 'clean';
+
+export interface ITaskError {
+  message: string;
+  reason: string;
+  status?: number;
+}
+
+export interface ITask {
+  id: string;
+  kind: TaskKind;
+  env: string | null;
+  state: TaskState;
+  created: number;
+  result: { [key: string]: any } | null;
+  error: ITaskError | null;
+  event_count: number;
+}
+
+export interface ITaskWithEvents extends ITask {
+  events: ITaskEvent[];
+}
+
+export interface ITaskEvent {
+  event: string;
+  time: number;
+  [key: string]: any;
+}
+
+export interface IPlanRecord extends IPackage {
+  [key: string]: any;
+}
+
+export interface IPlan {
+  prefix: string;
+  add: IPlanRecord[];
+  remove: IPlanRecord[];
+  change: { from: IPlanRecord; to: IPlanRecord; kind: string }[];
+  download_bytes: number;
+  download_count: number;
+}
+
+export type CleanCategory =
+  | 'index-cache'
+  | 'tarballs'
+  | 'packages'
+  | 'locks'
+  | 'all';
+
+export interface ICleanItem {
+  category: string;
+  name: string;
+  paths: string[];
+  bytes: number;
+  inodes: number;
+  apparent_bytes: number;
+  entries: number;
+}
+
+export interface ICleanKept {
+  category: string;
+  name: string;
+  path: string;
+  reason: 'in-use' | 'busy' | 'recent';
+  envs: string[];
+}
+
+export interface ICleanPlan {
+  pkgs_dirs: string[];
+  categories: string[];
+  items: ICleanItem[];
+  kept: ICleanKept[];
+  by_category: {
+    [category: string]: { items: number; bytes: number; inodes: number };
+  };
+  bytes: number;
+  inodes: number;
+}
+
+export interface IShare {
+  bytes: number;
+  inodes: number;
+}
+
+export interface IUsageTree {
+  kind: 'env' | 'pkgs';
+  path: string;
+  name: string | null;
+  entries: number;
+  apparent_bytes: number;
+  real_bytes: number;
+  inodes: number;
+  own_bytes: number;
+  own_inodes: number;
+  shared_bytes: number;
+  shared_inodes: number;
+  shared_with: { cache: IShare; envs: IShare; other: IShare };
+  unreadable?: number;
+}
+
+export interface IFilesystem {
+  device: number | null;
+  paths: string[];
+  total_bytes: number | null;
+  free_bytes: number | null;
+  total_inodes: number | null;
+  free_inodes: number | null;
+}
+
+export interface IUsageReport {
+  trees: IUsageTree[];
+  totals: { [key: string]: number };
+  filesystems: IFilesystem[];
+  warnings: string[];
+}
+
+export interface ISettings {
+  root_prefix: string;
+  envs_dirs: string[];
+  pkgs_dirs: string[];
+  channels: string[];
+  channel_alias: string;
+  channel_priority: string;
+  config_files: string[];
+  allowed_channels: string[];
+  read_only_envs: string[];
+  read_only_dirs: string[];
+  pip_index_urls: string[];
+  allow_clean: boolean;
+}
+
+export type ExportFormat = 'yml' | 'from-history' | 'explicit' | 'lock';
+
+export interface ICreateRequest {
+  name: string;
+  specs?: string[];
+  channels?: string[];
+  override_channels?: boolean;
+  file?: string;
+  filename?: string;
+}
+
+/** `GET environments/<name>/notebook-lock`: what a notebook embeds to carry the env. */
+export interface INotebookLock {
+  envmgr: { [key: string]: any };
+  kernelspec: { name: string; display_name: string; language: string } | null;
+}

@@ -1,0 +1,119 @@
+"""create / install / update / update --all / remove on the test channels, through the CLI with
+each `--solver`: the same outcomes, and every env left behind passes the independent check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import rattler
+
+from jupyter_envmgr.engine.prefix import read_records, requested_specs
+from jupyter_envmgr.engine.solution_check import solution_problems
+
+from ..helpers import installed, versions
+
+
+def _valid(prefix: Path) -> None:
+    records = read_records(prefix)
+    requested = [rattler.MatchSpec(s) for s in requested_specs(prefix).values()]
+    virtual = rattler.VirtualPackage.detect()
+    assert solution_problems(records, requested=requested, virtual_packages=virtual) == []
+
+
+def _without_python(prefix: Path) -> dict[str, str]:
+    got = versions(prefix)
+    assert "python" in got
+    return {name: v for name, v in got.items() if name != "python"}
+
+
+def test_create_install_update_remove(sandbox, channels, solver):
+    common = ["-n", "e", "-c", channels.main_url, "--override-channels", "--solver", solver, "-y"]
+    prefix = sandbox.envs / "e"
+
+    sandbox.run("create", *common, "python", "beta=1.0")
+    assert _without_python(prefix) == {"beta": "1.0", "alpha": "1.5"}  # alpha <2 for beta 1.0
+    _valid(prefix)
+
+    sandbox.run("install", *common, "delta=1.0")  # a new package; nothing else moves
+    assert _without_python(prefix) == {"beta": "1.0", "alpha": "1.5", "delta": "1.0"}
+    _valid(prefix)
+
+    sandbox.run("install", *common, "beta=2.0")  # forces its dependency alpha up
+    assert _without_python(prefix) == {"beta": "2.0", "alpha": "2.0", "delta": "1.0"}
+    _valid(prefix)
+
+    sandbox.run("update", *common, "delta")  # 'delta' replaces the user's 'delta=1.0'
+    assert _without_python(prefix) == {"beta": "2.0", "alpha": "2.0", "delta": "1.1"}
+    _valid(prefix)
+
+    sandbox.run("remove", *common, "beta")  # and alpha, which only beta needed
+    assert _without_python(prefix) == {"delta": "1.1"}
+    _valid(prefix)
+
+
+def test_update_all_respects_user_constraints(sandbox, channels, solver):
+    common = ["-n", "c", "-c", channels.main_url, "--override-channels", "--solver", solver, "-y"]
+    prefix = sandbox.envs / "c"
+    sandbox.run("create", *common, "python", "alpha=1.0", "delta=1.0")
+    sandbox.run("install", *common, "alpha<2")  # 1.0 satisfies it and installed ones stay
+    assert versions(prefix)["alpha"] == "1.0"
+    plan = sandbox.run("update", *common, "--all", "--json").result()["plan"]
+    assert [(c["to"]["name"], c["kind"]) for c in plan["change"]] == [("alpha", "upgrade")]
+    assert _without_python(prefix) == {"alpha": "1.5", "delta": "1.0"}  # the highest alpha<2
+    _valid(prefix)
+
+
+def _dry_create(sandbox, solver, *args: str) -> dict[str, tuple[str, str]]:
+    result = sandbox.run(
+        "create", "-n", "dry", "--solver", solver, "--dry-run", "--json", *args
+    ).result()
+    return {r["name"]: (r["version"], r["channel"]) for r in result["plan"]["add"]}
+
+
+def test_strict_channel_priority_and_channel_prefixed_specs(sandbox, channels, solver):
+    main, extra = channels.main_url, channels.extra_url
+    first_extra = _dry_create(
+        sandbox, solver, "-c", extra, "-c", main, "--override-channels", "python", "alpha"
+    )
+    assert first_extra["alpha"][0] == "9.0"
+    # Strict: alpha is in main, so extra's higher version is never considered.
+    first_main = _dry_create(
+        sandbox, solver, "-c", main, "-c", extra, "--override-channels", "python", "alpha"
+    )
+    assert first_main["alpha"][0] == "2.0"
+    # `channel::pkg` takes pkg from there, even from a channel of lower priority.
+    sandbox.run("create", "-n", "cp", "-c", main, "--override-channels", "--solver", solver,
+                f"{extra}::delta", "python", "-y")  # fmt: skip
+    version, _, channel = installed(sandbox.envs / "cp")["delta"]
+    assert version == "5.0" and channel.rstrip("/") == extra
+
+
+def test_unsatisfiable_is_one_error_type_with_the_solvers_explanation(sandbox, channels, solver):
+    # gamma forbids alpha >=1.5 without depending on it.
+    args = ["-c", channels.main_url, "--override-channels", "gamma", "alpha=2"]
+    failed = sandbox.run(
+        "create", "-n", "u", "--solver", solver, "--dry-run", "--json", *args, check=False
+    )
+    assert failed.returncode != 0
+    error = failed.result()
+    assert error["event"] == "error" and error["reason"] == "unsatisfiable"
+    assert error["message"].startswith("The request cannot be satisfied:")
+    assert "gamma" in error["message"] and "alpha" in error["message"]
+    wording = {"rattler": "Cannot solve the request", "libmamba": "Could not solve for environment"}
+    assert wording[solver] in error["message"]
+    assert not (sandbox.envs / "u").exists()
+
+
+def test_a_channel_named_in_history_keeps_its_package(sandbox, channels, solver):
+    # `extra::delta` with a name from custom_channels, as users write `conda-forge::numpy`: the
+    # history keeps the name, and a later install must keep delta from there.
+    base = channels.extra.parent
+    (sandbox.home / ".condarc").write_text(
+        f"custom_channels:\n  {channels.extra.name}: file://{base}\n"
+    )
+    common = ["-n", "cn", "-c", channels.main_url, "--override-channels", "--solver", solver, "-y"]
+    sandbox.run("create", *common, f"{channels.extra.name}::delta", "python")
+    sandbox.run("install", *common, "alpha")
+    got = installed(sandbox.envs / "cn")
+    assert got["delta"][0] == "5.0" and got["alpha"][0] == "2.0"
+    _valid(sandbox.envs / "cn")
