@@ -324,6 +324,29 @@ def page(browser: Any, artifacts: Path, request: pytest.FixtureRequest) -> Itera
 # --- JupyterLab helpers -----------------------------------------------------------------------
 
 
+def write_notebook(lab: LabServer, kernel: str, name: str) -> None:
+    """An empty notebook for ``kernel`` (a kernelspec name) in the lab's root dir."""
+    spec = lab.wait_for_kernelspec(kernel)["spec"]
+    content = {
+        "cells": [
+            {
+                "cell_type": "code", "id": uuid.uuid4().hex[:8], "metadata": {},
+                "source": "", "outputs": [], "execution_count": None,
+            }
+        ],
+        "metadata": {
+            "kernelspec": {
+                "name": kernel, "display_name": spec["display_name"],
+                "language": spec.get("language", "python"),
+            }
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }  # fmt: skip
+    body = {"type": "notebook", "format": "json", "content": content}
+    lab.api("PUT", f"/api/contents/{quote(name)}", body)
+
+
 class LabPage:
     """Steps in JupyterLab, each with a numbered screenshot in ``artifacts``."""
 
@@ -354,26 +377,8 @@ class LabPage:
     def new_notebook(self, kernel: str, name: str | None = None) -> str:
         """Write an empty notebook for ``kernel`` (a kernelspec name) into the root dir, open it
         in a fresh workspace and wait until its kernel is idle; its path."""
-        spec = self.lab.wait_for_kernelspec(kernel)["spec"]
         name = name or f"nb-{uuid.uuid4().hex[:8]}.ipynb"
-        content = {
-            "cells": [
-                {
-                    "cell_type": "code", "id": uuid.uuid4().hex[:8], "metadata": {},
-                    "source": "", "outputs": [], "execution_count": None,
-                }
-            ],
-            "metadata": {
-                "kernelspec": {
-                    "name": kernel, "display_name": spec["display_name"],
-                    "language": spec.get("language", "python"),
-                }
-            },
-            "nbformat": 4,
-            "nbformat_minor": 5,
-        }  # fmt: skip
-        body = {"type": "notebook", "format": "json", "content": content}
-        self.lab.api("PUT", f"/api/contents/{quote(name)}", body)
+        write_notebook(self.lab, kernel, name)
         self.open_workspace(name)
         self.notebook.locator(".jp-Cell").first.wait_for()
         self.wait_for_idle()

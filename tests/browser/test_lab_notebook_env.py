@@ -11,9 +11,8 @@ import json
 import re
 import uuid
 from typing import Any
-from urllib.parse import quote
 
-from .conftest import LabPage, LabServer
+from .conftest import LabPage, LabServer, write_notebook
 
 SLOW = 240_000  # ms: a create on 2 busy cores
 
@@ -22,28 +21,6 @@ def expect(locator: Any) -> Any:
     from playwright.sync_api import expect as _expect
 
     return _expect(locator)
-
-
-def write_notebook(lab: LabServer, kernel: str, name: str) -> None:
-    spec = lab.wait_for_kernelspec(kernel)["spec"]
-    content = {
-        "cells": [
-            {
-                "cell_type": "code", "id": uuid.uuid4().hex[:8], "metadata": {},
-                "source": "", "outputs": [], "execution_count": None,
-            }
-        ],
-        "metadata": {
-            "kernelspec": {
-                "name": kernel, "display_name": spec["display_name"],
-                "language": spec.get("language", "python"),
-            }
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }  # fmt: skip
-    body = {"type": "notebook", "format": "json", "content": content}
-    lab.api("PUT", f"/api/contents/{quote(name)}", body)
 
 
 def test_opening_a_notebook_whose_env_is_missing_offers_to_create_it(
