@@ -20,6 +20,7 @@ per test, replaced when the test runs again; the folder is printed in pytest's s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -167,12 +168,12 @@ def _tail(path: Path, lines: int = 40) -> str:
         return ""
 
 
-@pytest.fixture(scope="session")
-def lab(
-    tmp_path_factory: pytest.TempPathFactory, shared_pkgs: Path, channels: TestChannels
+@contextlib.contextmanager
+def running_lab(
+    base: Path, sandbox: Sandbox, channels: TestChannels, *extra: str, log_name: str
 ) -> Iterator[LabServer]:
-    base = tmp_path_factory.mktemp("lab")
-    sandbox = _session_sandbox(base, shared_pkgs)
+    """A real `jupyter lab` with our extensions over ``sandbox``'s root prefix (``extra``:
+    more server options, e.g. an admin policy); stopped, and its log kept, at the end."""
     root_dir, settings, workspaces = base / "notebooks", base / "settings", base / "workspaces"
     for folder in (root_dir, settings, workspaces):
         folder.mkdir()
@@ -194,6 +195,7 @@ def lab(
         f"--EnvMgrExtension.root_prefix={sandbox.root}",
         f"--EnvKernelSpecManager.root_prefix={sandbox.root}",
         f"--EnvMgrExtension.default_channels={channels.main_url}",  # a List trait: one item
+        *extra,
     ]  # fmt: skip
     if os.getuid() == 0:
         cmd.append("--allow-root")  # CI runs as root
@@ -220,7 +222,7 @@ def lab(
                 break
             except (OSError, urllib.error.URLError):
                 time.sleep(0.2)
-        _timings["jupyter lab start"] = time.monotonic() - start
+        _timings[f"jupyter lab start ({log_name})"] = time.monotonic() - start
         yield server
     finally:
         proc.terminate()  # jupyter_server shuts its kernels down on SIGTERM
@@ -230,7 +232,17 @@ def lab(
             proc.kill()
             proc.wait()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(log, ARTIFACTS / "jupyter-lab.log")
+        shutil.copyfile(log, ARTIFACTS / log_name)
+
+
+@pytest.fixture(scope="session")
+def lab(
+    tmp_path_factory: pytest.TempPathFactory, shared_pkgs: Path, channels: TestChannels
+) -> Iterator[LabServer]:
+    base = tmp_path_factory.mktemp("lab")
+    sandbox = _session_sandbox(base, shared_pkgs)
+    with running_lab(base, sandbox, channels, log_name="jupyter-lab.log") as server:
+        yield server
 
 
 # --- the browser ------------------------------------------------------------------------------

@@ -4,12 +4,6 @@ only the main test channel, makes `locked*` envs read-only and disallows cleanin
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import time
-import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,63 +13,8 @@ import pytest
 from jupyter_envmgr.channels import TestChannels
 
 from ..helpers import installed, on
-from .conftest import (
-    ARTIFACTS,
-    LAB_START_TIMEOUT,
-    LabPage,
-    LabServer,
-    _free_port,
-    _session_sandbox,
-    _tail,
-)
+from .conftest import LabPage, LabServer, _session_sandbox, running_lab
 from .test_lab_envmgr_ui import env_row, expect, open_env, open_sidebar
-
-
-def _start_lab(base: Path, sandbox: Any, channels: TestChannels, *extra: str) -> LabServer:
-    """A `jupyter lab` like conftest's ``lab`` fixture, with extra server options."""
-    root_dir, settings, workspaces = base / "notebooks", base / "settings", base / "workspaces"
-    for folder in (root_dir, settings, workspaces):
-        folder.mkdir()
-    notification = settings / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false}'
-    )
-    port, token = _free_port(), os.urandom(16).hex()
-    log = base / "jupyter-lab.log"
-    cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root_dir}",
-        f"--IdentityProvider.token={token}", f"--LabApp.user_settings_dir={settings}",
-        f"--LabApp.workspaces_dir={workspaces}",
-        f"--EnvMgrExtension.root_prefix={sandbox.root}",
-        f"--EnvKernelSpecManager.root_prefix={sandbox.root}",
-        f"--EnvMgrExtension.default_channels={channels.main_url}",
-        *extra,
-    ]  # fmt: skip
-    if os.getuid() == 0:
-        cmd.append("--allow-root")
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            cmd, env=sandbox.env, cwd=root_dir, stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    server = LabServer(
-        url=f"http://127.0.0.1:{port}", token=token, sandbox=sandbox, root_dir=root_dir,
-        channels=channels, log=log, proc=proc,
-    )  # fmt: skip
-    start = time.monotonic()
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited ({proc.returncode}):\n{_tail(log)}")
-        if time.monotonic() - start > LAB_START_TIMEOUT:
-            proc.kill()
-            raise RuntimeError(f"jupyter lab did not answer in {LAB_START_TIMEOUT}s")
-        try:
-            server.api("GET", "/api/status", timeout=5)
-            return server
-        except (OSError, urllib.error.URLError):
-            time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -84,23 +23,14 @@ def policy_lab(
 ) -> Iterator[LabServer]:
     base = tmp_path_factory.mktemp("policy-lab")
     sandbox = _session_sandbox(base, shared_pkgs)
-    server = _start_lab(
+    with running_lab(
         base, sandbox, channels,
         f"--EnvMgrExtension.allowed_channels={channels.main_url}",
         "--EnvMgrExtension.read_only_envs=locked*",
         "--EnvMgrExtension.allow_clean=False",
-    )  # fmt: skip
-    try:
+        log_name="jupyter-lab-policy.log",
+    ) as server:  # fmt: skip
         yield server
-    finally:
-        server.proc.terminate()
-        try:
-            server.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
-            server.proc.wait()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(server.log, ARTIFACTS / "jupyter-lab-policy.log")
 
 
 @pytest.fixture
