@@ -107,7 +107,7 @@ else:
     def sync(self):
         s = time.perf_counter()
         importlib.import_module("jupyter_envmgr.kernels.sync")
-        add("kernelspec sync: import (jupyter_client, traitlets)", time.perf_counter() - s)
+        add("kernelspec sync: import", time.perf_counter() - s)
         s = time.perf_counter()
         original_sync(self)
         add("kernelspec sync: work", time.perf_counter() - s)

@@ -78,6 +78,8 @@ async def solve(s: Session) -> int:
 def _read_files(kind: str, paths: Sequence[str]) -> tuple[list[str], list[str], EnvFile | None]:
     """`-f` files: spec lists add specs; an env YAML, @EXPLICIT list or lock file drives create
     (install takes a YAML's specs and channels)."""
+    if not paths:
+        return [], [], None  # and the env-file parser (yaml, packaging) stays unloaded
     from ..engine.envfile import read_env_file
 
     specs: list[str] = []

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import rattler
 
-from .envfile import ExplicitEntry
 from .errors import BadInput, ChannelError, EnvMgrError
 from .prefix import Revision, read_history
 from .rattler_guard import rattler_guard
 from .record_archive import archived_record
+
+if TYPE_CHECKING:
+    from .envfile import ExplicitEntry  # the parser (yaml, packaging) loads only for -f files
 from .settings import Settings
 from .solver import gateway_for
 from .specs import channel_url

@@ -27,8 +27,6 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 from .bookkeeping import bookkeeping_dir, lock_file, lock_owner_file, migrate_legacy_layout
 from .errors import EnvNotFound, Forbidden, Locked
 from .progress import Event, EventSink, ignore_events
@@ -94,39 +92,37 @@ async def prefix_lock(
         raise Forbidden(
             f"The environment {prefix} is not writable by you; clone it to change it."
         ) from None
-    # thread_local=False: the lock is released wherever the operation ends (in the server,
-    # maybe another thread); is_singleton=False: each operation has its own fd, so two tasks
-    # of one server process exclude each other too (flock is per open file).
-    lock = FileLock(str(lock_file(prefix)), thread_local=False, is_singleton=False)
-
-    def try_lock() -> bool:
-        try:
-            lock.acquire(timeout=0)  # one non-blocking flock: fine on the event loop
-        except Timeout:
-            return False
-        return True
-
-    await _wait_for_lock(
-        try_lock,
-        place=prefix,
-        holder=lambda: prefix_lock_owner(prefix),
-        timeout=timeout,
-        on_event=on_event,
-        locked_message=lambda holder: (
-            f"The environment {prefix} is locked by {holder} and was not released within "
-            f"{timeout:g} s. Wait for it to finish and try again."
-        ),
-    )
+    # Each operation opens its own fd, so two tasks of one server process exclude each other
+    # too (flock is per open file), and the lock is released wherever the operation ends.
     try:
-        migrate_legacy_layout(prefix)
-        _write_owner(prefix, cmd)
-        yield
-    finally:
+        fd = os.open(lock_file(prefix), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except PermissionError:
+        raise Forbidden(
+            f"The environment {prefix} is not writable by you; clone it to change it."
+        ) from None
+    try:
+        await _wait_for_lock(
+            lambda: _try_flock(fd),  # one non-blocking flock a try: fine on the event loop
+            place=prefix,
+            holder=lambda: prefix_lock_owner(prefix),
+            timeout=timeout,
+            on_event=on_event,
+            locked_message=lambda holder: (
+                f"The environment {prefix} is locked by {holder} and was not released within "
+                f"{timeout:g} s. Wait for it to finish and try again."
+            ),
+        )
         try:
-            lock_owner_file(prefix).unlink()
-        except OSError:
-            pass
-        lock.release()
+            migrate_legacy_layout(prefix)
+            _write_owner(prefix, cmd)
+            yield
+        finally:
+            try:
+                lock_owner_file(prefix).unlink()
+            except OSError:
+                pass
+    finally:
+        os.close(fd)  # closing releases the flock
 
 
 def _write_owner(prefix: Path, cmd: str) -> None:

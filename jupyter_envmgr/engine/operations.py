@@ -16,12 +16,11 @@ import shutil
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import rattler
 
 from .activation import write_state_env_vars
-from .envfile import EnvFile
 from .errors import BadInput, EnvExists, EnvNotFound, PackageNotInstalled
 from .exact_records import explicit_records, revision_channels, revision_records
 from .lock import prefix_lock
@@ -36,6 +35,9 @@ from .solver import solve
 from .solver_backends import require_solver
 from .specs import Spec, channel_url, check_local_channels, parse_specs, solver_channels
 from .transaction import apply_plan, has_pending_journal, read_journal, restore
+
+if TYPE_CHECKING:
+    from .envfile import EnvFile  # the parser (yaml, packaging) loads only for -f files
 
 # "sync": make an existing env exactly an env file's (lock) package set.
 Kind = Literal["create", "install", "remove", "update", "update-all", "rollback", "sync"]

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
-
 from .errors import BadInput
 
 DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
@@ -88,6 +86,8 @@ def _read_rc(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return {}
+    import yaml  # here: most users have no rc file, and every command reads the settings
+
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

@@ -9,14 +9,31 @@ its kernelspec manager, so setting the class then is enough.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from .discovery import FoundKernel, KernelDiscovery, shared_discovery
-from .manager import EnvKernelSpecManager, load_jupyter_config
-from .names import NamedKernel, name_kernels
-from .provisioner import PROVISIONER_NAME, EnvProvisioner
-from .sync import sync_kernelspecs
+if TYPE_CHECKING:
+    from .discovery import FoundKernel, KernelDiscovery, shared_discovery
+    from .manager import EnvKernelSpecManager, load_jupyter_config
+    from .names import NamedKernel, name_kernels
+    from .provisioner import EnvProvisioner
+    from .specs import PROVISIONER_NAME
+    from .sync import sync_kernelspecs
 
+# name -> submodule. Loaded on first use: the CLI imports the discovery and the sync after
+# each change, and must not pay for jupyter_client (manager, provisioner) to do so.
+_LAZY = {
+    "PROVISIONER_NAME": "specs",
+    "EnvKernelSpecManager": "manager",
+    "EnvProvisioner": "provisioner",
+    "FoundKernel": "discovery",
+    "KernelDiscovery": "discovery",
+    "NamedKernel": "names",
+    "load_jupyter_config": "manager",
+    "name_kernels": "names",
+    "shared_discovery": "discovery",
+    "sync_kernelspecs": "sync",
+}
 __all__ = [
     "PROVISIONER_NAME",
     "EnvKernelSpecManager",
@@ -31,6 +48,12 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "jupyter_envmgr.kernels"}]
 
@@ -38,6 +61,8 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 def _link_jupyter_server_extension(serverapp: Any) -> None:
     """Use EnvKernelSpecManager unless the admin chose a manager or a gateway serves kernels."""
     from jupyter_server.gateway.gateway_client import GatewayClient
+
+    from .manager import EnvKernelSpecManager
 
     if "kernel_spec_manager_class" in serverapp.config.get("ServerApp", {}):
         serverapp.log.info("jupyter_envmgr.kernels: keeping the configured kernel_spec_manager")

@@ -14,7 +14,6 @@ win any name clash, so no env ever shadows the server's `python3`.
 from __future__ import annotations
 
 import copy
-import logging
 import os
 import time
 from dataclasses import dataclass
@@ -22,39 +21,41 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKernel
-from jupyter_core.paths import jupyter_config_path
 from traitlets import Float, Instance, List, TraitError, Unicode, observe, validate
-from traitlets.config import Config
-from traitlets.config.loader import ConfigFileNotFound, JSONFileConfigLoader, PyFileConfigLoader
 
 from ..engine.errors import EnvMgrError
 from ..engine.settings import Settings, load_settings
+from .config_files import load_jupyter_config
 from .discovery import FoundKernel, KernelDiscovery, mtime_key, shared_discovery
-from .names import (
-    DEFAULT_DISPLAY_NAME_FORMAT,
-    DEFAULT_NAME_FORMAT,
-    NamedKernel,
-    name_kernels,
+from .names import DEFAULT_DISPLAY_NAME_FORMAT, DEFAULT_NAME_FORMAT
+from .specs import (
+    MARKER,
+    EnvKernelSpec,
+    KernelOptions,
+    env_kernel_specs,
+    format_problem,
+    is_env_spec,
+    is_written_copy,
+    kernel_spec_dict,
 )
-from .provisioner import PROVISIONER_NAME
 
-# Copies written by sync.py carry this file, so we recognise (and only ever delete) our own
-# spec dirs.
-MARKER = ".envmgr-kernel"
+# Names of specs.py and config_files.py that stay importable from here.
+__all__ = [
+    "MARKER",
+    "EnvKernelSpec",
+    "EnvKernelSpecManager",
+    "is_env_spec",
+    "is_written_copy",
+    "kernel_spec_dict",
+    "load_jupyter_config",
+    "notebook_kernelspec",
+    "spec_summary",
+]
+
 _SETTINGS_MAX_AGE = 60.0
 # The kernelspec writer moved to sync.py; these names stay importable from here for the CLI and
 # the server until they import them from there (see __getattr__ below).
 _MOVED_TO_SYNC = ("SyncReport", "sync_for_settings", "sync_kernelspecs")
-
-
-@dataclass(frozen=True)
-class EnvKernelSpec:
-    """A named env kernel as Jupyter sees it."""
-
-    name: str
-    resource_dir: str
-    spec: dict[str, Any]
-    named: NamedKernel
 
 
 @dataclass
@@ -63,54 +64,6 @@ class _PlainCache:
     paths: list[str]  # the kernel dirs and each found kernel.json
     key: tuple[int, ...] | None
     specs: dict[str, dict[str, Any]]
-
-
-def kernel_spec_dict(named: NamedKernel) -> dict[str, Any]:
-    """The kernel.json content: the env's own spec, our display name and the provisioner."""
-    found = named.found
-    env = found.env
-    metadata = dict(found.spec["metadata"])
-    metadata.update(
-        conda_env_name=env.name,
-        conda_env_path=str(env.prefix),
-        # Replaces any provisioner the env's spec named: without ours the env is not activated.
-        kernel_provisioner={
-            "provisioner_name": PROVISIONER_NAME,
-            "config": {"env_prefix": str(env.prefix), "env_name": env.name},
-        },
-    )
-    return {**found.spec, "display_name": named.display_name, "metadata": metadata}
-
-
-def is_env_spec(spec: dict[str, Any]) -> bool:
-    provisioner = spec.get("metadata", {}).get("kernel_provisioner", {})
-    return isinstance(provisioner, dict) and provisioner.get("provisioner_name") == PROVISIONER_NAME
-
-
-def is_written_copy(resource_dir: str) -> bool:
-    return os.path.exists(os.path.join(resource_dir, MARKER))
-
-
-def load_jupyter_config() -> Config:
-    """The config `jupyter server` would read for us (jupyter_config, jupyter_server_config).
-
-    The CLI uses it so that `envmgr kernels` names and excludes exactly as the server does.
-    """
-    config = Config()
-    for directory in reversed(jupyter_config_path()):  # lowest priority first
-        for base in ("jupyter_config", "jupyter_server_config"):
-            for loader_class in (PyFileConfigLoader, JSONFileConfigLoader):
-                suffix = ".py" if loader_class is PyFileConfigLoader else ".json"
-                loader = loader_class(base + suffix, path=directory)
-                try:
-                    config.merge(loader.load_config())
-                except ConfigFileNotFound:
-                    continue
-                except Exception as exc:  # a broken user config must not break `envmgr`
-                    logging.getLogger(__name__).warning(
-                        "Ignoring config file %s: %s", loader.full_filename, exc
-                    )
-    return config
 
 
 class EnvKernelSpecManager(KernelSpecManager):
@@ -162,17 +115,9 @@ class EnvKernelSpecManager(KernelSpecManager):
 
     @validate("name_format", "display_name_format")
     def _check_format(self, proposal: Any) -> str:
-        if proposal.trait.name == "name_format":
-            fields = dict(env="e", kernel="k", hash="h")
-        else:
-            fields = dict(display_name="d", env="e", kernel="k", language="l", prefix="p")
-        try:
-            proposal.value.format(**fields)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise TraitError(
-                f"{proposal.trait.name} {proposal.value!r} is not a valid format ({exc!r}); "
-                f"see the help of EnvKernelSpecManager.{proposal.trait.name}."
-            ) from None
+        problem = format_problem(proposal.trait.name, proposal.value)
+        if problem:
+            raise TraitError(problem)
         return str(proposal.value)
 
     @observe("exclude_envs", "name_format", "display_name_format", "allowed_kernelspecs")
@@ -220,20 +165,19 @@ class EnvKernelSpecManager(KernelSpecManager):
             return {}
         found = discovery.kernels(max_age=self.refresh_interval)
         if self._named_from is not found:
-            named = name_kernels(
-                found,
-                name_format=self.name_format,
-                display_name_format=self.display_name_format,
-                exclude_envs=self.exclude_envs,
-                home=discovery.settings.home,
-                logger=self.log,
+            self._env_specs = env_kernel_specs(
+                found, self.options(), home=discovery.settings.home, logger=self.log
             )
-            self._env_specs = {
-                n.name: EnvKernelSpec(n.name, n.found.resource_dir, kernel_spec_dict(n), n)
-                for n in named
-            }
             self._named_from = found
         return self._env_specs
+
+    def options(self) -> KernelOptions:
+        return KernelOptions(
+            tuple(self.exclude_envs),
+            self.name_format,
+            self.display_name_format,
+            self.refresh_interval,
+        )
 
     def _allowed(self, name: str) -> bool:
         return not self.allowed_kernelspecs or name in self.allowed_kernelspecs

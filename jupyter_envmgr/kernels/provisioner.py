@@ -21,8 +21,8 @@ from traitlets import Unicode
 from ..engine.activation import activated_environ
 from ..engine.errors import EnvMgrError
 from ..engine.prefix import is_conda_prefix
+from .specs import PROVISIONER_NAME
 
-PROVISIONER_NAME = "envmgr-provisioner"
 # The import name of jupyter_envmgr/notebook/ inside env kernels, and the variable naming the
 # Python that has jupyter_envmgr (the kernel-side client reads it: notebook/client.py).
 CLIENT_PACKAGE = "jupyter_envmgr_notebook"

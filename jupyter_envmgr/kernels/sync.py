@@ -10,6 +10,9 @@ prunes the dangling links. Nothing is ever written into an env that is read-only
 or file permissions): its specs are plain copies in the user's kernels dir, which stay until
 the next sync after the env is gone.
 
+After a CLI change the sync runs without jupyter_client and traitlets (see specs.py) unless a
+`.py` Jupyter config file needs traitlets to be read.
+
 0.1.0 wrote the copies into `conda-meta/envmgr-kernels/`: links leading there are recognised as
 ours and replaced by links to the new place, and the old copies are then removed.
 """
@@ -20,24 +23,27 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from traitlets.config import Config
-from traitlets.config.loader import LazyConfigValue
+from typing import TYPE_CHECKING, Any
 
 from ..engine import bookkeeping
 from ..engine.policy import Policy
 from ..engine.prefix import META
 from ..engine.registry import Env
 from ..engine.settings import Settings
-from .discovery import KernelDiscovery
-from .manager import MARKER, EnvKernelSpec, EnvKernelSpecManager
+from .config_files import read_json_config
+from .discovery import KernelDiscovery, shared_discovery
+from .specs import MARKER, EnvKernelSpec, KernelOptions, env_kernel_specs
+
+if TYPE_CHECKING:
+    from .manager import EnvKernelSpecManager
 
 _RESOURCE_FILES = ("kernel.js", "kernel.css")
 
+# The manager's logger (the server's, an adapter) or ours.
+Log = logging.Logger | logging.LoggerAdapter[Any]
 # Tells which envs must never be written to (the server passes its Policy.is_read_only).
 ReadOnly = Callable[[Env], bool]
 
@@ -113,7 +119,7 @@ def _link(link: Path, target: Path) -> bool:
     return True
 
 
-def _place(spec: EnvKernelSpec, kernels_dir: Path, log: logging.Logger, *, in_env: bool) -> bool:
+def _place(spec: EnvKernelSpec, kernels_dir: Path, log: Log, *, in_env: bool) -> bool:
     """Write one spec into its env and link it, or (`in_env` False, or the env refuses the
     write) write a plain copy into kernels_dir. True when something changed."""
     link = kernels_dir / spec.name
@@ -129,15 +135,15 @@ def _place(spec: EnvKernelSpec, kernels_dir: Path, log: logging.Logger, *, in_en
     return _write_spec_dir(link, spec)
 
 
-def configured_read_only(config: Config) -> ReadOnly:
+def configured_read_only(config: Mapping[str, Any]) -> ReadOnly:
     """The server's read-only rule (`c.EnvMgrExtension.read_only_envs` and `read_only_dirs`)
-    read from the Jupyter config: the CLI has no Policy object, and must not write into the
-    envs the server keeps read-only either."""
+    read from the Jupyter config (traitlets' or the plain JSON): the CLI has no Policy object,
+    and must not write into the envs the server keeps read-only either."""
     section = config.get("EnvMgrExtension", {})
 
     def listed(key: str) -> tuple[str, ...]:
         value = section.get(key, [])
-        if isinstance(value, LazyConfigValue):  # c.EnvMgrExtension.read_only_envs.append(...)
+        if hasattr(value, "get_value"):  # traitlets' c.EnvMgrExtension.read_only_envs.append()
             value = value.get_value([])
         return tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
 
@@ -197,7 +203,7 @@ def _drop_legacy_copies(prefix: Path) -> None:
 def _write_all(
     specs: dict[str, EnvKernelSpec],
     folder: Path,
-    log: logging.Logger,
+    log: Log,
     report: SyncReport,
     closed: set[Path],
 ) -> None:
@@ -239,23 +245,53 @@ def sync_kernelspecs(
     Never raises for a filesystem problem (it logs a warning): the CLI calls this after every
     operation, and a read-only kernels dir must not turn a finished install into a failure.
     """
-    manager = manager or EnvKernelSpecManager.from_jupyter_config()
-    folder = Path(kernels_dir or manager.user_kernel_dir)
-    read_only = read_only or configured_read_only(manager.config)
+    if manager is None:
+        from .manager import EnvKernelSpecManager
+
+        manager = EnvKernelSpecManager.from_jupyter_config()
+    return _sync(
+        manager.env_kernel_specs,
+        manager.discovery(),
+        Path(kernels_dir or manager.user_kernel_dir),
+        manager.log,
+        read_only or configured_read_only(manager.config),
+    )
+
+
+def _sync(
+    specs_of: Callable[[], dict[str, EnvKernelSpec]],
+    discovery: KernelDiscovery | None,
+    folder: Path,
+    log: Log,
+    read_only: ReadOnly,
+) -> SyncReport:
     report = SyncReport()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        specs = manager.env_kernel_specs()
-        discovery = manager.discovery()
+        specs = specs_of()
         listed = set(discovery.envs) if discovery else set()
         closed = _closed_envs(listed | {s.named.found.env for s in specs.values()}, read_only)
-        _write_all(specs, folder, manager.log, report, closed)
+        _write_all(specs, folder, log, report, closed)
         _prune_links(specs, folder, report)
         if discovery is not None:
             _prune_env_copies(discovery, set(specs), closed)
     except OSError as exc:
-        manager.log.warning("Could not update the kernelspecs in %s: %s", folder, exc)
+        log.warning("Could not update the kernelspecs in %s: %s", folder, exc)
     return report
+
+
+# The options of the kernelspec managers that `KernelOptions` covers; anything else set for
+# them (a data_dir, say) sends the sync through the manager itself.
+_LIGHT_SECTIONS = {
+    "KernelSpecManager": set(),
+    "EnvKernelSpecManager": {
+        "exclude_envs",
+        "name_format",
+        "display_name_format",
+        "refresh_interval",
+        "root_prefix",
+    },
+}
 
 
 def sync_for_settings(
@@ -264,9 +300,37 @@ def sync_for_settings(
     """After a change to the envs: keep `jupyter kernelspec list` (and tools outside the
     server) in step, writing nothing into the envs `read_only` names (see sync_kernelspecs).
     Never raises: a kernels dir problem must not fail a finished install."""
+    log = logging.getLogger(__name__)
     try:
-        manager = EnvKernelSpecManager.from_jupyter_config(settings=settings)
-        return sync_kernelspecs(manager, read_only=read_only)
+        config = read_json_config()
+        if config is None or any(
+            set(config.get(section, {})) - known for section, known in _LIGHT_SECTIONS.items()
+        ):
+            from .manager import EnvKernelSpecManager
+
+            manager = EnvKernelSpecManager.from_jupyter_config(settings=settings)
+            return sync_kernelspecs(manager, read_only=read_only)
+        options = KernelOptions.from_section(config.get("EnvKernelSpecManager", {}))
+        discovery = shared_discovery(settings, log)
+        return _sync(
+            lambda: env_kernel_specs(
+                discovery.kernels(max_age=options.refresh_interval),
+                options,
+                home=settings.home,
+                logger=log,
+            ),
+            discovery,
+            user_kernel_dir(),
+            log,
+            read_only or configured_read_only(config),
+        )
     except Exception as exc:
-        logging.getLogger(__name__).warning("Could not update the kernelspecs: %s", exc)
+        log.warning("Could not update the kernelspecs: %s", exc)
         return None
+
+
+def user_kernel_dir() -> Path:
+    """jupyter_client's `KernelSpecManager.user_kernel_dir` (a data_dir is not configured)."""
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "kernels"
