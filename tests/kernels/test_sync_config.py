@@ -62,7 +62,9 @@ with open(sys.argv[1], "w") as out:
 """
 
 
-def test_a_create_syncs_kernels_without_loading_jupyter_client_or_parsers(made, sandbox, channels, tmp_path):
+def test_a_create_syncs_kernels_without_loading_jupyter_client_or_parsers(
+    made, sandbox, channels, tmp_path
+):
     copy_env(made, sandbox, "site")
     config_dir = sandbox.home / "config"
     replace_file(config_dir / "jupyter_server_config.json", json.dumps({"ServerApp": {}}))
