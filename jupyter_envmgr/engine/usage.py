@@ -5,12 +5,19 @@ are counted once per inode, so files hard-linked from the package cache into sev
 counted several times; each inode is classified as the tree's own (every link is inside it: deleting
 the tree frees it) or shared with the cache, with other envs, or with places we did not walk.
 Filesystems are reported with `statvfs` free space and free inodes (HPC quotas count files too).
+
+Cost model. A walk is one `scandir` per directory and one `lstat` per path, and the walk of
+`disk_usage` does little else per path (bench/usage_walk.py holds it to 1.5x a bare lstat walk):
+directories and files with one link are the tree's own and only summed, hard-linked files are
+kept as bare inode numbers (one per path), and what they share is worked out afterwards with set
+operations over all trees. `scan_tree` (used by `clean`) keeps a map of every inode instead.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +83,7 @@ def scan_tree(root: Path, skip: Iterable[InodeKey] = ()) -> Scan:
 
 
 def _scan_dir(path: str, scan: Scan, skip: set[InodeKey], stack: list[str]) -> None:
-    # The hot loop of `usage`: Scan.add inlined, counters in locals (about 2x faster).
+    # The hot loop of `scan_tree`: Scan.add inlined, counters in locals (about 2x faster).
     try:
         it = os.scandir(path)
     except OSError:
@@ -230,23 +237,160 @@ def _key_of(path: Path) -> InodeKey | None:
     return (st.st_dev, st.st_ino)
 
 
-def _classify(
-    index: int, scan: Scan, owners: dict[InodeKey, int], masks: dict[str, int]
-) -> dict[str, Any]:
-    own, cache, envs, other = Share(), Share(), Share(), Share()
-    me = 1 << index
-    for key, (links_here, nlink, nbytes) in scan.inodes.items():
-        if links_here >= nlink:
-            own.add(nbytes)
-            continue
-        others = owners[key] & ~me
-        if others & masks["pkgs"]:
-            cache.add(nbytes)
-        elif others & masks["env"]:
-            envs.add(nbytes)
+@dataclass
+class _Linked:
+    """Every hard-linked inode any walk saw, per device: its st_blocks and st_nlink."""
+
+    blocks: dict[int, dict[int, int]] = field(default_factory=dict)
+    nlinks: dict[int, dict[int, int]] = field(default_factory=dict)
+
+    def add(self, st: os.stat_result) -> None:
+        blocks = self.blocks.setdefault(st.st_dev, {})
+        if st.st_ino not in blocks:
+            blocks[st.st_ino] = st.st_blocks
+            self.nlinks.setdefault(st.st_dev, {})[st.st_ino] = st.st_nlink
+
+
+@dataclass
+class _Walk:
+    """What the walk of one tree saw. Directories (which cannot be hard-linked: their st_nlink
+    counts subdirectories) and files with one link are the tree's own and only counted;
+    hard-linked files are kept as inode numbers, one per path, per device."""
+
+    device: int | None = None
+    apparent_bytes: int = 0
+    unreadable: int = 0
+    single_inodes: int = 0
+    single_blocks: int = 0
+    linked: dict[int, list[int]] = field(default_factory=dict)
+
+    @property
+    def entries(self) -> int:
+        return self.single_inodes + sum(map(len, self.linked.values()))
+
+    def add(self, st: os.stat_result, linked: _Linked) -> None:
+        """One path, the slow way (the root, and files on another device than the root)."""
+        self.apparent_bytes += st.st_size
+        if st.st_nlink == 1 or stat.S_ISDIR(st.st_mode):
+            self.single_inodes += 1
+            self.single_blocks += st.st_blocks
         else:
-            other.add(nbytes)
-    return {"own": own, "shared_cache": cache, "shared_envs": envs, "shared_other": other}
+            self.linked.setdefault(st.st_dev, []).append(st.st_ino)
+            linked.add(st)
+
+
+def _walk(root: Path, skip: set[InodeKey], linked: _Linked) -> _Walk:
+    """`scan_tree`'s walk (same paths, same skips), keeping only what `disk_usage` reports."""
+    walk = _Walk()
+    try:
+        st = os.lstat(root)
+    except OSError:
+        return walk
+    device = walk.device = st.st_dev
+    walk.add(st, linked)
+    if not stat.S_ISDIR(st.st_mode):
+        return walk
+    # The hot loop: one lstat per path and as few Python operations as possible around it
+    # (the common case, a file hard-linked from the cache, is one append and one dict lookup).
+    blocks = linked.blocks.setdefault(device, {})
+    nlinks = linked.nlinks.setdefault(device, {})
+    note = walk.linked.setdefault(device, []).append
+    is_dir = stat.S_ISDIR
+    apparent = singles = single_blocks = unreadable = 0
+    stack = [os.fspath(root)]
+    while stack:
+        try:
+            it = os.scandir(stack.pop())
+        except OSError:
+            unreadable += 1
+            continue
+        with it:
+            for entry in it:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    unreadable += 1
+                    continue
+                if is_dir(st.st_mode):
+                    if st.st_dev != device or (st.st_dev, st.st_ino) in skip:
+                        continue
+                    stack.append(entry.path)
+                    singles += 1
+                    single_blocks += st.st_blocks
+                elif st.st_nlink == 1:
+                    singles += 1
+                    single_blocks += st.st_blocks
+                elif st.st_dev == device:
+                    ino = st.st_ino
+                    note(ino)
+                    if ino not in blocks:
+                        blocks[ino] = st.st_blocks
+                        nlinks[ino] = st.st_nlink
+                else:  # on another device than its directory (a mount, an overlayfs layer)
+                    walk.add(st, linked)
+                    continue
+                apparent += st.st_size
+    walk.apparent_bytes += apparent
+    walk.single_inodes += singles
+    walk.single_blocks += single_blocks
+    walk.unreadable = unreadable
+    return walk
+
+
+def _once_and_twice(sets: Iterable[set[int]]) -> tuple[set[int], set[int]]:
+    """The members of at least one of `sets`, and of at least two."""
+    once: set[int] = set()
+    twice: set[int] = set()
+    for members in sets:
+        twice |= once & members
+        once |= members
+    return once, twice
+
+
+_SHARES = ("own", "shared_cache", "shared_envs", "shared_other")
+
+
+def _breakdown(
+    kinds: Sequence[str], walks: Sequence[_Walk], linked: _Linked
+) -> list[dict[str, Share]]:
+    """Per tree: its own inodes and those it shares with the cache, other envs or elsewhere.
+
+    A hard-linked inode is the tree's own when all its links are in the tree; otherwise it is
+    shared with a cache when another walked pkgs dir has a link to it, else with envs when
+    another walked env has one, else with places we did not walk.
+    """
+    out = [{name: Share() for name in _SHARES} for _ in walks]
+    for shares, walk in zip(out, walks, strict=True):
+        shares["own"] = Share(walk.single_blocks * 512, walk.single_inodes)
+    for device, blocks in linked.blocks.items():
+        nlinks = linked.nlinks[device]
+        here: dict[int, set[int]] = {}
+        own: dict[int, set[int]] = {}
+        for i, walk in enumerate(walks):
+            inos = walk.linked.get(device)
+            if not inos:
+                continue
+            here[i] = keys = set(inos)
+            if len(keys) < len(inos):  # an inode with several links in this tree
+                counts = Counter(inos)
+                own[i] = {k for k, n in counts.items() if n > 1 and n >= nlinks[k]}
+        pkgs_once, pkgs_twice = _once_and_twice(here[i] for i in here if kinds[i] == "pkgs")
+        envs_once, envs_twice = _once_and_twice(here[i] for i in here if kinds[i] == "env")
+        size = blocks.__getitem__
+        for i, keys in here.items():
+            mine = own.get(i, set())
+            rest = keys - mine if mine else keys
+            # Another tree of the same kind has a link when at least two trees of it do.
+            cache = rest & (pkgs_twice if kinds[i] == "pkgs" else pkgs_once)
+            rest = rest - cache if cache else rest
+            envs = rest & (envs_twice if kinds[i] == "env" else envs_once)
+            other = rest - envs if envs else rest
+            for name, members in zip(_SHARES, (mine, cache, envs, other), strict=True):
+                if members:
+                    share = out[i][name]
+                    share.bytes += 512 * sum(map(size, members))
+                    share.inodes += len(members)
+    return out
 
 
 def disk_usage(
@@ -265,54 +409,52 @@ def disk_usage(
     roots = [t.path for t in targets] + list(settings.envs_dirs) + list(pkgs_dirs)
     root_keys = {k for k in map(_key_of, roots) if k is not None}
 
-    scans: list[Scan] = []
+    linked = _Linked()
+    walks: list[_Walk] = []
     for done, target in enumerate(targets, 1):
         own_key = _key_of(target.path)
-        scans.append(scan_tree(target.path, skip=root_keys - {own_key}))
+        walks.append(_walk(target.path, root_keys - {own_key}, linked))
         on_event(
             Event("usage-walk", {"path": str(target.path), "done": done, "total": len(targets)})
         )
 
-    owners: dict[InodeKey, int] = {}
-    masks = {"env": 0, "pkgs": 0}
-    for i, (target, scan) in enumerate(zip(targets, scans, strict=True)):
-        masks[target.kind] |= 1 << i
-        for key in scan.inodes:
-            owners[key] = owners.get(key, 0) | (1 << i)
-
-    trees = [
-        TreeUsage(
-            kind=t.kind,
-            path=t.path,
-            name=t.name,
-            device=s.device,
-            entries=s.entries,
-            apparent_bytes=s.apparent_bytes,
-            real_bytes=s.real_bytes,
-            inodes=len(s.inodes),
-            unreadable=s.unreadable,
-            **_classify(i, s, owners, masks),
+    breakdown = _breakdown([t.kind for t in targets], walks, linked)
+    trees = []
+    for t, w, shares in zip(targets, walks, breakdown, strict=True):
+        trees.append(
+            TreeUsage(
+                kind=t.kind,
+                path=t.path,
+                name=t.name,
+                device=w.device,
+                entries=w.entries,
+                apparent_bytes=w.apparent_bytes,
+                real_bytes=sum(s.bytes for s in shares.values()),
+                inodes=sum(s.inodes for s in shares.values()),
+                unreadable=w.unreadable,
+                own=shares["own"],
+                shared_cache=shares["shared_cache"],
+                shared_envs=shares["shared_envs"],
+                shared_other=shares["shared_other"],
+            )
         )
-        for i, (t, s) in enumerate(zip(targets, scans, strict=True))
-    ]
     return UsageReport(
         trees=trees,
-        totals=_totals(scans),
-        filesystems=_filesystems(targets, scans),
+        totals=_totals(walks, linked),
+        filesystems=_filesystems(targets, walks),
         warnings=cross_filesystem_warnings(settings, envs),
     )
 
 
-def _totals(scans: Sequence[Scan]) -> dict[str, int]:
-    seen: dict[InodeKey, int] = {}
-    for scan in scans:
-        for key, info in scan.inodes.items():
-            seen[key] = info[2]
+def _totals(walks: Sequence[_Walk], linked: _Linked) -> dict[str, int]:
+    single_blocks = sum(w.single_blocks for w in walks)
+    linked_blocks = sum(sum(blocks.values()) for blocks in linked.blocks.values())
     return {
-        "entries": sum(s.entries for s in scans),
-        "apparent_bytes": sum(s.apparent_bytes for s in scans),
-        "real_bytes": sum(seen.values()),
-        "inodes": len(seen),
+        "entries": sum(w.entries for w in walks),
+        "apparent_bytes": sum(w.apparent_bytes for w in walks),
+        "real_bytes": 512 * (single_blocks + linked_blocks),
+        "inodes": sum(w.single_inodes for w in walks)
+        + sum(len(blocks) for blocks in linked.blocks.values()),
     }
 
 
@@ -330,11 +472,11 @@ def filesystem_usage(path: Path, paths: Sequence[str] = ()) -> FilesystemUsage:
     )
 
 
-def _filesystems(targets: Sequence[_Target], scans: Sequence[Scan]) -> list[FilesystemUsage]:
+def _filesystems(targets: Sequence[_Target], walks: Sequence[_Walk]) -> list[FilesystemUsage]:
     by_device: dict[int, list[str]] = {}
-    for target, scan in zip(targets, scans, strict=True):
-        if scan.device is not None:
-            by_device.setdefault(scan.device, []).append(str(target.path))
+    for target, walk in zip(targets, walks, strict=True):
+        if walk.device is not None:
+            by_device.setdefault(walk.device, []).append(str(target.path))
     return [filesystem_usage(Path(paths[0]), paths) for paths in by_device.values()]
 
 
