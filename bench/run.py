@@ -159,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
             title, figure = figures[key]
             t0 = time.perf_counter()
             print(f"[{key}] {title} ...", file=sys.stderr, flush=True)
+            scratch = work / f"fig{key}"
+            shutil.rmtree(scratch, ignore_errors=True)  # a --work DIR of an earlier run
             try:
-                got = figure(work / f"fig{key}", args.quick)
+                got = figure(scratch, args.quick)
             except Exception as exc:
                 traceback.print_exc()
                 got = [Row(key, title, "-", result=ERROR, note=f"{type(exc).__name__}: {exc}")]
