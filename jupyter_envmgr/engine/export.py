@@ -22,7 +22,8 @@ def _channel_order(records: list[rattler.PrefixRecord], settings: Settings) -> l
 
 
 def pip_packages(prefix: Path, records: list[rattler.PrefixRecord]) -> list[str]:
-    """`name==version` of dist-info folders no conda record owns: installed with pip."""
+    """`name==version` of dist-info folders no conda record owns: installed with pip.
+    `records` need only their paths inside `.dist-info/` folders (`files="dist-info"`)."""
     owned = {
         str(f).split("/")[-2] for r in records for f in (r.files or []) if "dist-info/" in str(f)
     }
@@ -46,7 +47,8 @@ def pip_packages(prefix: Path, records: list[rattler.PrefixRecord]) -> list[str]
 def export_yaml(
     settings: Settings, env: Env, *, from_history: bool = False, no_builds: bool = False
 ) -> str:
-    records = sorted(read_records(env.prefix), key=lambda r: r.name.normalized)
+    records = read_records(env.prefix, files="none" if from_history else "dist-info")
+    records.sort(key=lambda r: r.name.normalized)
     channels = _channel_order(records, settings)
     if from_history:
         deps: list[str | dict[str, list[str]]] = list(requested_specs(env.prefix).values())
@@ -66,7 +68,7 @@ def export_yaml(
 
 
 def export_explicit(env: Env) -> str:
-    records = read_records(env.prefix)
+    records = read_records(env.prefix, files="none")
     by_name = {r.name.normalized: r for r in records}
     # Dependencies first, as conda writes it; sort_topologically returns bare PackageRecords.
     records = [
@@ -86,7 +88,7 @@ def export_explicit(env: Env) -> str:
 
 
 def export_lock(settings: Settings, env: Env) -> str:
-    records = read_records(env.prefix)
+    records = read_records(env.prefix, files="none")
     platform = rattler.LockPlatform(str(rattler.Subdir.current()))
     try:
         lock = rattler.LockFile([platform])

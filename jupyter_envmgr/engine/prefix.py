@@ -8,7 +8,9 @@ exports read what we write and we read what they wrote.
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from typing import Any
 import rattler
 
 from .errors import EnvMgrError
+from .file_lists import FileLists, read_record
 
 META = "conda-meta"
 
@@ -33,16 +36,26 @@ def record_files(prefix: Path) -> list[Path]:
     return sorted(p for p in meta.glob("*.json") if p.is_file())
 
 
-def read_records(prefix: Path) -> list[rattler.PrefixRecord]:
+def read_records(prefix: Path, *, files: FileLists = "all") -> list[rattler.PrefixRecord]:
+    """The env's package records. `files` says which of their file paths the caller needs:
+    all (and `paths_data`: installs and removals need them), those inside `.dist-info/`
+    folders, or none (listing, exporting). Records may then leave the others out, as big ones
+    do: parsing every path of a 20,000-file package holds the GIL for tens of ms."""
     records = []
-    for path in record_files(prefix):
-        try:
-            records.append(rattler.PrefixRecord.from_path(path))
-        except Exception as exc:  # rattler's parse errors; say which file, not a traceback
-            raise EnvMgrError(
-                f"The package record {path} is damaged ({exc}). Restore or remove that file, "
-                "then try again."
-            ) from None
+    with contextlib.ExitStack() as stack:
+        scratch = None  # where cut records go to be parsed: rattler parses only files
+        if files != "all":
+            with contextlib.suppress(OSError):  # no temp dir: parse them whole
+                tmp = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
+                scratch = Path(stack.enter_context(tmp)) / "record.json"
+        for path in record_files(prefix):
+            try:
+                records.append(read_record(path, files, scratch))
+            except Exception as exc:  # rattler's parse errors; say which file, not a traceback
+                raise EnvMgrError(
+                    f"The package record {path} is damaged ({exc}). Restore or remove that "
+                    "file, then try again."
+                ) from None
     return records
 
 

@@ -94,6 +94,13 @@ class EnvService:
             raise EnvNotFound(f"No environment named '{name}'.")
         return env
 
+    def writable_env(self, name: str) -> Env:
+        """The env `name`, refused when it is read-only. Blocking (stats, an access check):
+        the changes below call it in a thread."""
+        env = self.env(name)
+        self.policy.check_writable(env)
+        return env
+
     def env_json(self, env: Env) -> dict[str, Any]:
         """Blocking: whether the env is read-only depends on its folder's permissions."""
         return {**env.to_json(), "read_only": self.policy.is_read_only(env)}
@@ -127,15 +134,13 @@ class EnvService:
         return {**self.env_json(env), "packages": self._packages(env)}
 
     async def packages(self, name: str) -> list[dict[str, Any]]:
-        # Records of big envs list every file: parsed in a thread, never on the event loop.
+        # Records are parsed in a thread, never on the event loop (and without file lists).
         return await asyncio.to_thread(lambda: self._packages(self.env(name)))
 
     def _packages(self, env: Env) -> list[dict[str, Any]]:
         alias = self.settings.channel_alias
-        return [
-            record_json(r, alias)
-            for r in sorted(read_records(env.prefix), key=lambda r: r.name.normalized)
-        ]
+        records = read_records(env.prefix, files="none")  # a list needs no file paths
+        return [record_json(r, alias) for r in sorted(records, key=lambda r: r.name.normalized)]
 
     async def revisions(self, name: str) -> list[dict[str, Any]]:
         return await asyncio.to_thread(lambda: self._revisions(self.env(name)))
@@ -278,8 +283,7 @@ class EnvService:
     async def change(
         self, env_name: str, verb: Literal["install", "update", "remove"], body: Mapping[str, Any]
     ) -> Task:
-        env = self.env(env_name)
-        self.policy.check_writable(env)
+        env = await asyncio.to_thread(self.writable_env, env_name)
         allowed = {"specs", "channels", "override_channels"}
         if verb == "update":
             allowed.add("all")
@@ -299,8 +303,7 @@ class EnvService:
         return await self._start(request, env.name or env_name)
 
     async def rollback(self, env_name: str, body: Mapping[str, Any]) -> Task:
-        env = self.env(env_name)
-        self.policy.check_writable(env)
+        env = await asyncio.to_thread(self.writable_env, env_name)
         _only_keys(body, {"revision"})
         revision = body.get("revision")
         if not isinstance(revision, int) or isinstance(revision, bool) or revision < 0:
