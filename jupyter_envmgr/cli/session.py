@@ -58,12 +58,15 @@ class Session:
         """The engine's confirmation of a package plan: shown (unless --json), then asked."""
         if not self.json:
             self.text.plan(plan, self.settings.channel_alias)
-        return self.ask(
+        confirmed = self.ask(
             "Confirm changes:",
             default=True,
             refusal="Refusing to change the environment without confirmation: there is no "
             "terminal to ask on. Pass -y to confirm, or --dry-run to only see the plan.",
         )
+        if confirmed:
+            _load_in_background(_KERNEL_SYNC)
+        return confirmed
 
     def result(self, obj: dict[str, Any], text: str) -> None:
         if self.json:
@@ -73,6 +76,25 @@ class Session:
 
     def sync_kernels(self) -> None:
         """After envs changed: rewrite the kernelspecs that tools outside the server read."""
-        from ..kernels.sync import sync_for_settings  # jupyter_client: only when needed
+        from ..kernels.sync import sync_for_settings  # loaded meanwhile: see confirm
 
         sync_for_settings(self.settings)
+
+
+_KERNEL_SYNC = "jupyter_envmgr.kernels.sync"
+
+
+def _load_in_background(module: str) -> None:
+    """Import `module` in a daemon thread. Once a plan is confirmed, this process mostly waits
+    while rattler links in its own threads: the kernelspec sync that follows has its modules
+    (~7 ms of imports) loaded meanwhile. A failed import is left for the real one to report."""
+    import importlib
+    import threading
+
+    def load() -> None:
+        try:
+            importlib.import_module(module)
+        except Exception:
+            pass
+
+    threading.Thread(target=load, name=f"load {module}", daemon=True).start()

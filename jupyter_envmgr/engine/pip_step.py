@@ -4,7 +4,6 @@ conda and micromamba do), through a requirements file and an argv list: no shell
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,6 +42,8 @@ async def run_pip(
 ) -> None:
     """`requirements` were checked to be requirement specifiers only (pip_requirements.py):
     no option line, path, URL or VCS reaches pip."""
+    import tempfile  # here: few envs have pip packages, and every command imports this module
+
     with tempfile.TemporaryDirectory(prefix="envmgr-pip-") as tmp:
         req = Path(tmp) / "requirements.txt"
         req.write_text("\n".join(requirements) + "\n", encoding="utf-8")

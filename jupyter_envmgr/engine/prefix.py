@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +45,8 @@ def read_records(prefix: Path, *, files: FileLists = "all") -> list[rattler.Pref
         scratch = None  # where cut records go to be parsed: rattler parses only files
         if files != "all":
             with contextlib.suppress(OSError):  # no temp dir: parse them whole
+                import tempfile  # here: most commands never read records without file lists
+
                 tmp = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
                 scratch = Path(stack.enter_context(tmp)) / "record.json"
         for path in record_files(prefix):
