@@ -11,6 +11,7 @@ from typing import Any
 import rattler
 
 from .prefix import record_json
+from .stamps import too_recent
 
 
 def _key(record: rattler.RepoDataRecord) -> tuple[str, str]:
@@ -22,32 +23,46 @@ class _CacheListing:
     would otherwise stat a missing folder for each (most of the plan's own cost)."""
 
     def __init__(self, pkgs_dirs: Sequence[Path | str]) -> None:
-        self.folders: list[tuple[str, set[str]]] = []
+        # (folder, its entries, their names); the sets are the cached ones, never copied.
+        self.folders: list[tuple[str, frozenset[str], frozenset[str]]] = []
         for folder in (str(d) for d in pkgs_dirs):
-            try:
-                self.folders.append((folder, set(os.listdir(folder))))
-            except OSError:
-                continue
-        # Every text before a '-' of an entry: holds each cached package's name (whatever its
-        # version and build look like), so a package not cached at all is ruled out without
-        # building its folder name.
-        self.names = {
-            entry[:i]
-            for _, entries in self.folders
-            for entry in entries
-            for i, char in enumerate(entry)
-            if char == "-"
-        }
+            listed = _listing(folder)
+            if listed is not None:
+                self.folders.append((folder, *listed))
 
     def has(self, name: str, record: rattler.RepoDataRecord) -> bool:
-        if name not in self.names:
-            return False
         # rattler keeps extracted packages as <pkgs_dir>/<name>-<version>-<build>/.
         dist = f"{name}-{record.version}-{record.build}"  # dist_name(record), name in hand
         return any(
-            dist in entries and os.path.isdir(os.path.join(folder, dist, "info"))
-            for folder, entries in self.folders
+            name in names and dist in entries and os.path.isdir(os.path.join(folder, dist, "info"))
+            for folder, entries, names in self.folders
         )
+
+
+# pkgs dir -> (its stat, its entries, their names): a running server plans every request, and
+# a big cache's listing costs more than a small solve. Read again when the folder's stat
+# changed (an entry added or removed), or when it changed too recently to cache by.
+_listings: dict[str, tuple[tuple[int, ...], frozenset[str], frozenset[str]]] = {}
+
+
+def _listing(folder: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """(entries, names) of a package cache folder; None when it cannot be read. The names are
+    every text before a '-' of an entry: they hold each cached package's name (whatever its
+    version and build look like), so a package not cached at all is ruled out without
+    building its folder name."""
+    try:
+        st = os.stat(folder)
+        stamp = (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+        cached = _listings.get(folder)
+        if cached is not None and cached[0] == stamp:
+            return cached[1], cached[2]
+        entries = frozenset(os.listdir(folder))
+    except OSError:
+        return None
+    names = frozenset(entry[:i] for entry in entries for i, char in enumerate(entry) if char == "-")
+    if not too_recent(st.st_mtime_ns, st.st_ctime_ns):
+        _listings[folder] = (stamp, entries, names)
+    return entries, names
 
 
 @dataclass

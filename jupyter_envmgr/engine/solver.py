@@ -22,6 +22,7 @@ from .errors import ChannelError, Unsatisfiable
 from .progress import Event, EventSink, ignore_events
 from .rattler_guard import rattler_guard
 from .settings import Settings
+from .stamps import too_recent
 
 PLATFORMS = [rattler.Subdir.current(), rattler.Subdir("noarch")]
 
@@ -34,9 +35,6 @@ _local_seen: dict[tuple[Path, str], tuple[object, ...] | None] = {}
 # From a file:// channel rattler (0.28) reads `<subdir>/repodata.json` only (no .zst, no
 # shards); a rewrite or a rename of it changes its stat.
 _INDEX_FILE = "repodata.json"
-# An index written this recently may change again within the filesystem's clock tick without
-# its stat changing: it is not trusted (git's "racy" rule; kernels/discovery.py does the same).
-_RACY_NS = 2_000_000_000
 
 
 def gateway_for(settings: Settings) -> rattler.Gateway:
@@ -80,7 +78,7 @@ def _local_index_state(url: str) -> tuple[object, ...] | None:
             continue
         state.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
         newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
-    if time.time_ns() - newest < _RACY_NS:
+    if too_recent(newest):  # it may change again without its stat changing
         return None
     return tuple(state)
 

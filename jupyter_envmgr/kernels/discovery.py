@@ -12,9 +12,10 @@ dirs and environments.txt, checked on every call, so creating or removing a name
 `rm -rf`) shows at once. Re-stat'ing every env on every request costs about 5 us per env (3 or 4
 stats), which dominates a listing with hundreds of envs (bench/kernel_discovery.py); so per-env
 keys are re-checked at most every `max_age` seconds (the caller's choice; 0 means every call).
-Timestamps younger than `_RACY_NS` are never trusted, as git does: two changes inside one
-filesystem clock tick (a few ms) would otherwise look like one. The first listing of a process
-scans every env: about a dozen system calls per env (see "Reading one environment").
+Timestamps younger than `RACY_NS` are never trusted, as git does (engine/stamps.py): two
+changes inside one filesystem clock tick (a few ms) would otherwise look like one. The first
+listing of a process scans every env: about a dozen system calls per env (see "Reading one
+environment").
 """
 
 from __future__ import annotations
@@ -33,11 +34,11 @@ from typing import Any
 from ..engine.prefix import META
 from ..engine.registry import Env, list_envs
 from ..engine.settings import Settings
+from ..engine.stamps import RACY_NS
 
 log = logging.getLogger(__name__)
 
 KERNELS_DIR = os.path.join("share", "jupyter", "kernels")
-_RACY_NS = 2_000_000_000
 _MISSING = -1
 _INTERRUPT_MODES = ("message", "signal")
 
@@ -310,7 +311,7 @@ class _EnvReader:
 
     def key(self, now_ns: int) -> tuple[int, ...] | None:
         """The mtimes noted, or None when one is too recent to be trusted (see mtime_key)."""
-        limit = now_ns - _RACY_NS
+        limit = now_ns - RACY_NS
         return None if any(m > limit for m in self.mtimes) else tuple(self.mtimes)
 
     def kernel(self, name: str, kernel_dir: str) -> FoundKernel | None:
@@ -392,7 +393,7 @@ def scan_env(env: Env, logger: logging.Logger = log) -> tuple[list[str], list[Fo
 
 def mtime_key(paths: Iterable[str], now_ns: int | None = None) -> tuple[int, ...] | None:
     """The paths' mtimes (-1 when absent), or None when one is too recent to be trusted."""
-    limit = (time.time_ns() if now_ns is None else now_ns) - _RACY_NS
+    limit = (time.time_ns() if now_ns is None else now_ns) - RACY_NS
     key = []
     for path in paths:
         try:

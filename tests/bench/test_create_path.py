@@ -4,7 +4,8 @@
   back the records rattler wrote gave (minus their file lists).
 - A running server re-reads a local channel's repodata only when its index changed, and always
   sees a change.
-- The plan counts what must be downloaded the same with an empty, a partial and a full cache.
+- The plan counts what must be downloaded the same with an empty, a partial and a full cache,
+  and a package cache listing kept between plans never hides a package that arrived since.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from jupyter_envmgr.engine import record_archive, solver
 from jupyter_envmgr.engine.bookkeeping import records_archive_dir
 from jupyter_envmgr.engine.plan import make_plan
 from jupyter_envmgr.engine.settings import load_settings
+from jupyter_envmgr.engine.stamps import RACY_NS
 
 from ..helpers import on
 
@@ -76,7 +78,7 @@ def _channel(root: Path, versions: list[str]) -> str:
 def _outlive_the_racy_window() -> None:
     # An index younger than the engine's window may still change within its mtime's
     # granularity and is never trusted; its ctime cannot be aged, so the test waits it out.
-    time.sleep(solver._RACY_NS / 1e9 + 0.1)
+    time.sleep(RACY_NS / 1e9 + 0.1)
 
 
 def test_a_local_channel_is_reread_only_when_its_index_changed(tmp_path, monkeypatch):
@@ -152,3 +154,20 @@ def test_the_plan_counts_downloads_as_before(sandbox, channels, tmp_path):
         plan = make_plan(tmp_path / "new", [], records, dirs)
         assert (plan.download_count, plan.download_bytes) == expected(dirs), dirs
     assert make_plan(tmp_path / "new", [], records, [fake]).download_count == len(records) - 1
+
+
+def test_a_plan_sees_packages_that_arrive_after_the_cache_listing_was_kept(sandbox, channels):
+    settings = load_settings(env={**sandbox.env})
+    records = asyncio.run(
+        solver.solve(settings, [channels.main_url], [rattler.MatchSpec("alpha 1.0")])
+    )
+    alpha = next(r for r in records if r.name.normalized == "alpha")
+    cache = sandbox.home / "cache"
+    (cache / "unrelated-1-0" / "info").mkdir(parents=True)
+    time.sleep(RACY_NS / 1e9 + 0.1)  # old enough to be kept: the next plans reuse the listing
+    for _ in range(2):
+        assert make_plan(sandbox.home / "new", [], records, [cache]).download_count == len(records)
+
+    (cache / f"alpha-{alpha.version}-{alpha.build}" / "info").mkdir(parents=True)
+    plan = make_plan(sandbox.home / "new", [], records, [cache])
+    assert plan.download_count == len(records) - 1
