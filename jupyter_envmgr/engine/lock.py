@@ -88,13 +88,8 @@ async def prefix_lock(
         raise EnvNotFound(f"The environment {prefix} no longer exists.")
     try:
         bookkeeping_dir(prefix).mkdir(parents=True, exist_ok=True)
-    except PermissionError:
-        raise Forbidden(
-            f"The environment {prefix} is not writable by you; clone it to change it."
-        ) from None
-    # Each operation opens its own fd, so two tasks of one server process exclude each other
-    # too (flock is per open file), and the lock is released wherever the operation ends.
-    try:
+        # Each operation opens its own fd, so two tasks of one server process exclude each
+        # other too (flock is per open file), and the lock is released wherever it ends.
         fd = os.open(lock_file(prefix), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     except PermissionError:
         raise Forbidden(
