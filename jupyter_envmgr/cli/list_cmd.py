@@ -33,7 +33,7 @@ async def list_packages(s: Session) -> int:
         env = find_env(s.settings, prefix=active) if active else find_env(s.settings, name="base")
     if a.revisions:
         return _revisions(s, env)
-    records = sorted(read_records(env.prefix), key=lambda r: r.name.normalized)
+    records = sorted(read_records(env.prefix, files="none"), key=lambda r: r.name.normalized)
     rows = [record_json(r, s.settings.channel_alias) for r in records]
     if s.json:
         s.json.emit({"event": "result", "env": env.to_json(), "packages": rows})

@@ -127,7 +127,7 @@ def _entry(record: rattler.RepoDataRecord) -> dict[str, Any]:
 
 def env_lock(env: Env, previous: dict[str, Any] | None = None) -> dict[str, Any]:
     """`metadata.envmgr` for the env as it is now; a previous lock's id is kept."""
-    records = sorted(read_records(env.prefix), key=lambda r: r.name.normalized)
+    records = sorted(read_records(env.prefix, files="none"), key=lambda r: r.name.normalized)
     missing = [r.name.normalized for r in records if not r.sha256]
     if missing:
         raise BadInput(
@@ -305,7 +305,7 @@ async def locked_records(
 def in_sync(prefix: Path, entries: list[LockedEntry]) -> bool:
     installed = {
         (r.name.normalized, str(r.version), str(r.build), canonical_url(str(r.url)))
-        for r in read_records(prefix)
+        for r in read_records(prefix, files="none")
     }
     return installed == {(e.name, e.version, e.build, e.url) for e in entries}
 
