@@ -31,11 +31,16 @@ class _CacheListing:
                 self.folders.append((folder, *listed))
 
     def has(self, name: str, record: rattler.RepoDataRecord) -> bool:
+        if not self.folders:
+            return False  # no cache yet
+        holding = [(folder, entries) for folder, entries, names in self.folders if name in names]
+        if not holding:
+            return False  # the common case of a new package: no version or build asked for
         # rattler keeps extracted packages as <pkgs_dir>/<name>-<version>-<build>/.
         dist = f"{name}-{record.version}-{record.build}"  # dist_name(record), name in hand
         return any(
-            name in names and dist in entries and os.path.isdir(os.path.join(folder, dist, "info"))
-            for folder, entries, names in self.folders
+            dist in entries and os.path.isdir(os.path.join(folder, dist, "info"))
+            for folder, entries in holding
         )
 
 
@@ -122,19 +127,18 @@ def make_plan(
     old = {r.name.normalized: r for r in installed}
     new = {r.name.normalized: r for r in final}
     plan = Plan(prefix, list(installed), list(final))
-    linking: list[tuple[str, rattler.RepoDataRecord]] = []  # to_link, with names known
+    cached = _CacheListing(pkgs_dirs)
     for name in sorted(new):
         record = new[name]
-        if name not in old:
+        before = old.get(name)
+        if before is None:
             plan.add.append(record)
-            linking.append((name, record))
-        elif _key(old[name]) != _key(record):
-            plan.change.append((old[name], record))
-            linking.append((name, record))
-    plan.remove = [old[name] for name in sorted(old) if name not in new]
-    cached = _CacheListing(pkgs_dirs)
-    for name, record in linking:
+        elif _key(before) != _key(record):
+            plan.change.append((before, record))
+        else:
+            continue  # installed as it is
         if not cached.has(name, record):
             plan.download_bytes += record.size or 0
             plan.download_count += 1
+    plan.remove = [old[name] for name in sorted(old) if name not in new]
     return plan
