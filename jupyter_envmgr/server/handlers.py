@@ -146,7 +146,7 @@ class EnvironmentHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def delete(self, name: str) -> None:
-        self.accepted(self.service.delete(name))
+        self.accepted(await self.service.delete(name))
 
 
 class PackagesHandler(BaseHandler):

@@ -94,6 +94,12 @@ class EnvService:
             raise EnvNotFound(f"No environment named '{name}'.")
         return env
 
+    def _removable_env(self, name: str) -> Env:
+        """The env `name`, refused when it may not be removed. Blocking, as writable_env."""
+        env = self.env(name)
+        operations.check_removable(env, self.policy)
+        return env
+
     def writable_env(self, name: str) -> Env:
         """The env `name`, refused when it is read-only. Blocking (stats, an access check):
         the changes below call it in a thread."""
@@ -237,7 +243,7 @@ class EnvService:
         return self.tasks.start("clean", None, operation)
 
     async def clone(self, env_name: str, body: Mapping[str, Any]) -> Task:
-        source = self.env(env_name)
+        source = await asyncio.to_thread(self.env, env_name)
         _only_keys(body, {"name"})
         name = body.get("name")
         if not isinstance(name, str):
@@ -314,9 +320,8 @@ class EnvService:
         )  # fmt: skip
         return await self._start(request, env.name or env_name)
 
-    def delete(self, env_name: str) -> Task:
-        env = self.env(env_name)
-        operations.check_removable(env, self.policy)
+    async def delete(self, env_name: str) -> Task:
+        env = await asyncio.to_thread(self._removable_env, env_name)
 
         async def operation(sink: EventSink) -> dict[str, Any]:
             await operations.remove_env(self.settings, env, on_event=sink)
