@@ -7,8 +7,7 @@ Every call into rattler that user input can reach runs inside `rattler_guard`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from types import TracebackType
 
 from .errors import EnvMgrError
 
@@ -24,14 +23,26 @@ def is_panic(exc: BaseException) -> bool:
     return type(exc).__name__ == "PanicException"
 
 
-@contextmanager
-def rattler_guard(what: str, error: type[EnvMgrError] = RattlerPanic) -> Iterator[None]:
+class rattler_guard:  # lower case: used as a function, `with rattler_guard("solving"):`
     """`what` says what was being done ("reading the spec 'x'"); `error` is the error type to
-    raise: BadInput where only the user's input can have caused it (a 400)."""
-    try:
-        yield
-    except BaseException as exc:
-        if not is_panic(exc):
-            raise
+    raise: BadInput where only the user's input can have caused it (a 400).
+
+    A class rather than a @contextmanager generator: it wraps every solve and spec parse, and
+    a generator's set-up costs several times as much (bench figure 1, the smallest solves)."""
+
+    __slots__ = ("what", "error")
+
+    def __init__(self, what: str, error: type[EnvMgrError] = RattlerPanic) -> None:
+        self.what = what
+        self.error = error
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc is None or not is_panic(exc):
+            return  # no exception, or not a panic: it goes on as it is
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail"
-        raise error(f"rattler failed while {what} ({detail}).") from None
+        raise self.error(f"rattler failed while {self.what} ({detail}).") from None
