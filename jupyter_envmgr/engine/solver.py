@@ -57,22 +57,25 @@ def virtual_packages() -> list[rattler.VirtualPackage]:
 
 
 @functools.lru_cache(maxsize=256)
-def _local_folder(url: str) -> str | None:
+def _local_index_files(url: str) -> tuple[str, ...] | None:
+    """A file:// channel's index file for each of our platforms; None for a remote channel."""
     parts = urlsplit(url)
-    return unquote(parts.path) if parts.scheme == "file" else None
+    if parts.scheme != "file":
+        return None
+    return tuple(f"{unquote(parts.path)}/{platform}/{_INDEX_FILE}" for platform in PLATFORMS)
 
 
 def _local_index_state(url: str) -> tuple[object, ...] | None:
     """The stat of a file:// channel's index files for our platforms; None for a remote
     channel, or when an index file is too new to be trusted."""
-    folder = _local_folder(url)
-    if folder is None:
+    files = _local_index_files(url)
+    if files is None:
         return None
     state: list[object] = []
     newest = 0
-    for platform in PLATFORMS:
+    for path in files:
         try:
-            st = os.stat(f"{folder}/{platform}/{_INDEX_FILE}")
+            st = os.stat(path)
         except OSError:
             state.append(None)
             continue
