@@ -86,11 +86,15 @@ def _local_index_state(url: str) -> tuple[object, ...] | None:
     return tuple(state)
 
 
-def _drop_stale_repodata(gateway: rattler.Gateway, pkgs_dir: Path, channels: Sequence[str]) -> None:
+def drop_stale_repodata(
+    gateway: rattler.Gateway, pkgs_dir: Path, channels: Sequence[str]
+) -> list[str]:
     """A long-running server must see channels that changed since its last solve: drop the
     in-memory repodata of every remote channel (the disk cache and HTTP caching headers keep
     that cheap), and of a local channel whose index files changed since it was last dropped
-    (re-reading a large local index costs more than the solve itself)."""
+    (re-reading a large local index costs more than the solve itself). Returns the channels
+    dropped: the next solve reads those again."""
+    dropped = []
     for url in channels:
         state = _local_index_state(url)
         key = (pkgs_dir, url)
@@ -98,6 +102,8 @@ def _drop_stale_repodata(gateway: rattler.Gateway, pkgs_dir: Path, channels: Seq
             continue
         gateway.clear_repodata_cache(rattler.Channel(url))
         _local_seen[key] = state
+        dropped.append(url)
+    return dropped
 
 
 def _explain(exc: Exception) -> str:
@@ -117,7 +123,7 @@ async def solve(
 
         return await libmamba_solve(settings, channels, specs, locked=locked, on_event=on_event)
     gateway = gateway_for(settings)
-    _drop_stale_repodata(gateway, settings.pkgs_dir, channels)
+    drop_stale_repodata(gateway, settings.pkgs_dir, channels)
     on_event(Event("solve-start", {"specs": [str(s) for s in specs], "channels": list(channels)}))
     started = time.monotonic()
     try:

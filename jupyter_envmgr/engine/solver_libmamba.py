@@ -39,7 +39,7 @@ from .errors import ChannelError, EnvMgrError
 from .progress import Event, EventSink, ignore_events
 from .rattler_guard import rattler_guard
 from .settings import Settings
-from .solver import PLATFORMS, _drop_stale_repodata, gateway_for, virtual_packages
+from .solver import PLATFORMS, drop_stale_repodata, gateway_for, virtual_packages
 from .solver_backends import (
     LIBMAMBA_MAJOR,
     Problem,
@@ -90,7 +90,7 @@ async def solve(
     """`solver.solve()` with libmamba: the same gateway, events and errors."""
     import_libmambapy()
     gateway = gateway_for(settings)
-    _drop_stale_repodata(gateway, settings.pkgs_dir, channels)  # as the rattler backend does
+    drop_stale_repodata(gateway, settings.pkgs_dir, channels)  # as the rattler backend does
     on_event(Event("solve-start", {"specs": [str(s) for s in specs], "channels": list(channels)}))
     started = time.monotonic()
     problem = Problem(

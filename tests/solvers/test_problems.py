@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -37,7 +38,10 @@ VIRTUAL = [
     ]
 ]
 
-pytestmark = pytest.mark.skipif(not PROBLEMS, reason=f"no {PROBLEMS_FILE} beside the repo")
+# CI clones the repo beside ../shared: there a missing file fails the tests instead.
+pytestmark = pytest.mark.skipif(
+    not PROBLEMS and not os.environ.get("CI"), reason=f"no {PROBLEMS_FILE} beside the repo"
+)
 
 
 def problem_id(index: int) -> str:
@@ -70,6 +74,11 @@ def solved(solver: str, index: int) -> tuple[list[rattler.RepoDataRecord] | None
 
 
 INDEXES = [pytest.param(i, id=problem_id(i)) for i in range(len(PROBLEMS))]
+
+
+def test_the_real_problems_are_there():
+    # Without them the tests below would have no parameters, and pass by saying nothing.
+    assert len(PROBLEMS) >= 10, f"{PROBLEMS_FILE} is missing or nearly empty"
 
 
 @pytest.mark.parametrize("index", INDEXES)
