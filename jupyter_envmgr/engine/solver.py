@@ -110,6 +110,14 @@ def _explain(exc: Exception) -> str:
     return str(exc).strip() or type(exc).__name__
 
 
+def channel_error(exc: Exception) -> ChannelError:
+    """What a user reads when a channel's index could not be read (either backend)."""
+    return ChannelError(
+        f"Could not read a channel's package index: {_explain(exc)}. Check the channel "
+        "name or URL and your network, then try again."
+    )
+
+
 async def solve(
     settings: Settings,
     channels: Sequence[str],
@@ -118,17 +126,39 @@ async def solve(
     locked: Sequence[rattler.RepoDataRecord] = (),
     on_event: EventSink = ignore_events,
 ) -> list[rattler.RepoDataRecord]:
+    """The records to install, by the settings' solver backend; both read the repodata of
+    one gateway (which sees changed channels first) and report the same events."""
     if settings.solver == "libmamba":  # the other backend (solver_backends.py)
-        from .solver_libmamba import solve as libmamba_solve
+        from .solver_libmamba import import_libmambapy, solve_request
 
-        return await libmamba_solve(settings, channels, specs, locked=locked, on_event=on_event)
+        import_libmambapy()  # unavailable: said before anything starts
     gateway = gateway_for(settings)
     drop_stale_repodata(gateway, settings.pkgs_dir, channels)
     on_event(Event("solve-start", {"specs": [str(s) for s in specs], "channels": list(channels)}))
     started = time.monotonic()
+    if settings.solver == "libmamba":
+        records = await solve_request(settings, gateway, channels, specs, locked)
+    else:
+        records = await _solve_with_rattler(settings, gateway, channels, specs, locked)
+    on_event(
+        Event(
+            "solve-done",
+            {"records": len(records), "seconds": round(time.monotonic() - started, 3)},
+        )
+    )
+    return records
+
+
+async def _solve_with_rattler(
+    settings: Settings,
+    gateway: rattler.Gateway,
+    channels: Sequence[str],
+    specs: Sequence[rattler.MatchSpec],
+    locked: Sequence[rattler.RepoDataRecord],
+) -> list[rattler.RepoDataRecord]:
     try:
         with rattler_guard("solving"):
-            records = await rattler.solve(
+            return await rattler.solve(
                 [rattler.Channel(url) for url in channels],
                 list(specs),
                 gateway=gateway,
@@ -140,19 +170,9 @@ async def solve(
                 ),
             )
     except (GatewayError, FetchRepoDataError, InvalidChannelError, IoError) as exc:
-        raise ChannelError(
-            f"Could not read a channel's package index: {_explain(exc)}. Check the channel "
-            "name or URL and your network, then try again."
-        ) from None
+        raise channel_error(exc) from None
     except SolverError as exc:
         raise Unsatisfiable(
             f"The request cannot be satisfied:\n{_explain(exc)}\nRelax a version, drop a "
             "package, or add a channel that has it."
         ) from None
-    on_event(
-        Event(
-            "solve-done",
-            {"records": len(records), "seconds": round(time.monotonic() - started, 3)},
-        )
-    )
-    return records

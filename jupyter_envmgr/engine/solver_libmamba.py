@@ -28,18 +28,16 @@ from __future__ import annotations
 import asyncio
 import importlib
 import re
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import rattler
 from rattler.exceptions import FetchRepoDataError, GatewayError, InvalidChannelError, IoError
 
-from .errors import ChannelError, EnvMgrError
-from .progress import Event, EventSink, ignore_events
+from .errors import EnvMgrError
 from .rattler_guard import rattler_guard
 from .settings import Settings
-from .solver import PLATFORMS, drop_stale_repodata, gateway_for, virtual_packages
+from .solver import PLATFORMS, channel_error, virtual_packages
 from .solver_backends import (
     LIBMAMBA_MAJOR,
     Problem,
@@ -79,20 +77,14 @@ def import_libmambapy() -> Any:
     raise SolverUnavailable(_unavailable)
 
 
-async def solve(
+async def solve_request(
     settings: Settings,
+    gateway: rattler.Gateway,
     channels: Sequence[str],
     specs: Sequence[rattler.MatchSpec],
-    *,
-    locked: Sequence[rattler.RepoDataRecord] = (),
-    on_event: EventSink = ignore_events,
+    locked: Sequence[rattler.RepoDataRecord],
 ) -> list[rattler.RepoDataRecord]:
-    """`solver.solve()` with libmamba: the same gateway, events and errors."""
-    import_libmambapy()
-    gateway = gateway_for(settings)
-    drop_stale_repodata(gateway, settings.pkgs_dir, channels)  # as the rattler backend does
-    on_event(Event("solve-start", {"specs": [str(s) for s in specs], "channels": list(channels)}))
-    started = time.monotonic()
+    """`solver.solve()`'s request, solved with libmamba (solver.py reports the events)."""
     problem = Problem(
         channels=[rattler.Channel(url) for url in channels],
         specs=list(specs),
@@ -101,14 +93,7 @@ async def solve(
         platforms=PLATFORMS,
         channel_priority=settings.channel_priority,
     )
-    records = await solve_problem(gateway, problem)
-    on_event(
-        Event(
-            "solve-done",
-            {"records": len(records), "seconds": round(time.monotonic() - started, 3)},
-        )
-    )
-    return records
+    return await solve_problem(gateway, problem)
 
 
 async def solve_problem(gateway: rattler.Gateway, problem: Problem) -> list[rattler.RepoDataRecord]:
@@ -124,10 +109,7 @@ async def solve_problem(gateway: rattler.Gateway, problem: Problem) -> list[ratt
                 list(problem.channels), list(problem.platforms), names, recursive=True
             )
     except (GatewayError, FetchRepoDataError, InvalidChannelError, IoError) as exc:
-        raise ChannelError(
-            f"Could not read a channel's package index: {str(exc).strip() or type(exc).__name__}"
-            ". Check the channel name or URL and your network, then try again."
-        ) from None
+        raise channel_error(exc) from None
     # Building libsolv's pool and solving block: in a thread, off the server's event loop.
     return await asyncio.to_thread(_solve, lm, problem, [list(g) for g in groups])
 
