@@ -21,6 +21,7 @@ import { ILauncher } from '@jupyterlab/launcher';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
+import { Widget } from '@lumino/widgets';
 
 import { IViewActions, READ_ONLY_REASON } from './components/actions';
 import { EnvModel } from './envmodel';
@@ -139,6 +140,22 @@ const plugin: JupyterFrontEndPlugin<IEnvManager> = {
     restorer?.add(sidebar, 'jp-envmgr-sidebar');
 
     // -- main-area views --------------------------------------------------------------------
+    // A main-area tab for `content`, with our icon, closable, and shown at once.
+    const addToMain = <T extends Widget>(
+      content: T,
+      id: string,
+      label: string
+    ): MainAreaWidget<T> => {
+      const widget = new MainAreaWidget({ content });
+      widget.id = id;
+      widget.title.label = label;
+      widget.title.icon = envsIcon;
+      widget.title.closable = true;
+      shell.add(widget, 'main');
+      shell.activateById(id);
+      return widget;
+    };
+
     const openEnv = (name: string): EnvModel => {
       const id = `jp-envmgr-env-${name}`;
       const open = envTracker.find(w => w.id === id);
@@ -150,15 +167,9 @@ const plugin: JupyterFrontEndPlugin<IEnvManager> = {
         glue.runWithRestartOffer(envName, start)
       );
       const content = new EnvWidget(env, actions, glue.notebooksChanged);
-      const widget = new MainAreaWidget({ content });
-      widget.id = id;
-      widget.title.label = name;
+      const widget = addToMain(content, id, name);
       widget.title.caption = `Environment ${name}`;
-      widget.title.icon = envsIcon;
-      widget.title.closable = true;
       void envTracker.add(widget);
-      shell.add(widget, 'main');
-      shell.activateById(id);
       return env;
     };
 
@@ -171,8 +182,20 @@ const plugin: JupyterFrontEndPlugin<IEnvManager> = {
       }
     });
 
-    let createWidget: MainAreaWidget<CreateWidget> | null = null;
-    let diskWidget: MainAreaWidget<DiskWidget> | null = null;
+    // The create and disk tabs: one of each, brought forward when already open.
+    const singletons = new Map<string, MainAreaWidget>();
+    const showSingleton = (
+      id: string,
+      label: string,
+      make: () => Widget
+    ): void => {
+      const open = singletons.get(id);
+      if (open && !open.isDisposed) {
+        shell.activateById(id);
+        return;
+      }
+      singletons.set(id, addToMain(make(), id, label));
+    };
 
     commands.addCommand(CommandIDs.open, {
       label: 'Show Environments',
@@ -185,19 +208,12 @@ const plugin: JupyterFrontEndPlugin<IEnvManager> = {
       label: args => (args.isLauncher ? 'New Environment' : 'New Environment…'),
       caption: 'Create a conda environment from packages or a file',
       icon: envsIcon,
-      execute: () => {
-        if (!createWidget || createWidget.isDisposed) {
-          createWidget = new MainAreaWidget({
-            content: new CreateWidget(model, actions)
-          });
-          createWidget.id = 'jp-envmgr-create';
-          createWidget.title.label = 'New environment';
-          createWidget.title.icon = envsIcon;
-          createWidget.title.closable = true;
-          shell.add(createWidget, 'main');
-        }
-        shell.activateById(createWidget.id);
-      }
+      execute: () =>
+        showSingleton(
+          'jp-envmgr-create',
+          'New environment',
+          () => new CreateWidget(model, actions)
+        )
     });
 
     const pickEnv = async (
@@ -234,19 +250,12 @@ const plugin: JupyterFrontEndPlugin<IEnvManager> = {
       label: 'Disk Use and Cleaning',
       caption:
         'Disk use per environment and of the package cache; clean the cache',
-      execute: () => {
-        if (!diskWidget || diskWidget.isDisposed) {
-          diskWidget = new MainAreaWidget({
-            content: new DiskWidget(model, actions)
-          });
-          diskWidget.id = 'jp-envmgr-disk';
-          diskWidget.title.label = 'Disk';
-          diskWidget.title.icon = envsIcon;
-          diskWidget.title.closable = true;
-          shell.add(diskWidget, 'main');
-        }
-        shell.activateById(diskWidget.id);
-      }
+      execute: () =>
+        showSingleton(
+          'jp-envmgr-disk',
+          'Disk',
+          () => new DiskWidget(model, actions)
+        )
     });
 
     commands.addCommand(CommandIDs.refresh, {
