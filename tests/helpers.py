@@ -158,6 +158,21 @@ def files_on_disk(prefix: Path) -> set[str]:
     return result
 
 
+def envmgr_server_config(sandbox: Sandbox, monkeypatch, **envmgr: object) -> dict:
+    """pytest-jupyter's `jp_server_config` for our extension over the sandbox, token auth on;
+    the sandbox's HOME, root prefix and package cache also hold in the server's process."""
+    for key in ("HOME", "MAMBA_ROOT_PREFIX", "CONDA_PKGS_DIRS"):
+        monkeypatch.setenv(key, sandbox.env[key])
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"jupyter_envmgr": True},
+            "allow_unauthenticated_access": False,
+            "terminals_enabled": False,
+        },
+        "EnvMgrExtension": {"root_prefix": str(sandbox.root), **envmgr},
+    }
+
+
 def on(channel: str, name: str, *specs: str, json: bool = False) -> list[str]:
     """The arguments of `envmgr VERB -n NAME -c CHANNEL --override-channels SPECS... -y`."""
     return ["-n", name, "-c", channel, "--override-channels", *specs, "-y"] + (

@@ -17,7 +17,7 @@ from jupyter_envmgr.engine.settings import load_settings
 from jupyter_envmgr.kernels.manager import MARKER
 from jupyter_envmgr.kernels.sync import sync_for_settings
 
-from ..helpers import on, tree_snapshot
+from ..helpers import envmgr_server_config, on, tree_snapshot
 from . import clone, copy_env, kernelspec_list, manager, replace_file, without_jupyter_vars
 
 KERNEL = Path("share", "jupyter", "kernels")
@@ -179,16 +179,7 @@ def test_sync_writes_nothing_into_an_env_the_user_cannot_write(
 
 @pytest.fixture
 def jp_server_config(sandbox, monkeypatch):
-    for key in ("MAMBA_ROOT_PREFIX", "CONDA_PKGS_DIRS"):
-        monkeypatch.setenv(key, sandbox.env[key])
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_envmgr": True},
-            "allow_unauthenticated_access": False,
-            "terminals_enabled": False,
-        },
-        "EnvMgrExtension": {"root_prefix": str(sandbox.root), "read_only_envs": ["shared-*"]},
-    }
+    return envmgr_server_config(sandbox, monkeypatch, read_only_envs=["shared-*"])
 
 
 async def _run_task(jp_fetch, body: dict) -> dict:

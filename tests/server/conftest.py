@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from ..helpers import envmgr_server_config
+
 
 @pytest.fixture
 def envmgr_config():
@@ -16,17 +18,7 @@ def envmgr_config():
 
 @pytest.fixture
 def jp_server_config(sandbox, envmgr_config, monkeypatch):
-    for key, value in sandbox.env.items():
-        if key in ("HOME", "MAMBA_ROOT_PREFIX", "CONDA_PKGS_DIRS"):
-            monkeypatch.setenv(key, value)
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_envmgr": True},
-            "allow_unauthenticated_access": False,
-            "terminals_enabled": False,
-        },
-        "EnvMgrExtension": {"root_prefix": str(sandbox.root), **envmgr_config},
-    }
+    return envmgr_server_config(sandbox, monkeypatch, **envmgr_config)
 
 
 class Api:

@@ -10,6 +10,7 @@ from jupyter_envmgr.cli import common
 from jupyter_envmgr.engine.errors import BadInput
 from jupyter_envmgr.engine.settings import SOLVERS, load_settings
 
+from ..helpers import envmgr_server_config
 from ..server.conftest import Api
 from .conftest import needs_libmamba
 
@@ -99,16 +100,7 @@ def test_cli_offers_the_engines_solvers():
 
 @pytest.fixture
 def jp_server_config(sandbox, monkeypatch):
-    for key in ("HOME", "MAMBA_ROOT_PREFIX", "CONDA_PKGS_DIRS"):
-        monkeypatch.setenv(key, sandbox.env[key])
-    return {
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_envmgr": True},
-            "allow_unauthenticated_access": False,
-            "terminals_enabled": False,
-        },
-        "EnvMgrExtension": {"root_prefix": str(sandbox.root), "solver": "libmamba"},
-    }
+    return envmgr_server_config(sandbox, monkeypatch, solver="libmamba")
 
 
 @needs_libmamba
