@@ -96,3 +96,18 @@ class DownloadError(EnvMgrError):
 
     status = 502
     reason = "download"
+
+
+class UnsafePackage(EnvMgrError):
+    """A package would link something outside the env (or into its conda-meta/): refused
+    before anything of it is linked."""
+
+    status = 422
+    reason = "unsafe-package"
+
+
+class EngineCrashed(EnvMgrError):
+    """The child process doing a task's rattler work died (abort, panic, segfault, kill)."""
+
+    status = 500
+    reason = "engine-crashed"
