@@ -34,12 +34,12 @@ class Session:
         self.text = TextRenderer()
         root_prefix = getattr(args, "root_prefix", None)
         settings = load_settings(root_prefix=root_prefix)
-        # Started by a Jupyter server (a kernel's magic, a terminal): its envs and its rules,
-        # unless the user names another root prefix.
-        self.policy: Policy | None = None
-        if root_prefix is None:
-            settings, self.policy = load_published(os.environ, settings)
-        self.settings: Settings = settings
+        # Started by a Jupyter server (a kernel's magic, a terminal): its envs and its rules.
+        # `-r` picks another root prefix (the settings follow it), never other rules: the
+        # admin's policy stays whatever the flags say.
+        published, policy = load_published(os.environ, settings)
+        self.policy: Policy | None = policy
+        self.settings: Settings = settings if root_prefix is not None else published
 
     def on_event(self, event: Event) -> None:
         (self.json or self.text).on_event(event)

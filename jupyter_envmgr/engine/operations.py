@@ -279,6 +279,8 @@ def prepare(settings: Settings, request: Request, policy: Policy | None = None) 
         require_solver(settings.solver)  # libmamba without libmambapy: say how to get it
     if request.kind == "create":
         env = new_env_target(settings, name=request.name, prefix=request.prefix)
+        if policy is not None:
+            policy.check_creatable(env)  # read-only rules hold for envs not made yet
     else:
         env = find_env(settings, name=request.name, prefix=request.prefix)
         if policy is not None:

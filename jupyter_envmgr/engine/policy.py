@@ -31,15 +31,32 @@ class Policy:
     def is_read_only(self, env: Env) -> bool:
         if env.is_root and not self.read_only_envs and not self.read_only_dirs:
             return False
-        names = [env.prefix.as_posix()] + ([env.name] if env.name else [])
-        if any(fnmatch.fnmatchcase(n, pat) for n in names for pat in self.read_only_envs):
+        if self._read_only_rule(env) is not None:
             return True
-        for folder in self.read_only_dirs:
-            if _inside(env.prefix, Path(folder)):
-                return True
         # A folder the server's user cannot write is read-only too: say so before trying.
         meta = env.prefix / META
         return meta.exists() and not os.access(meta, os.W_OK)
+
+    def _read_only_rule(self, env: Env) -> str | None:
+        """The admin's rule that makes `env` read-only (existing or not yet made), or None."""
+        names = [env.prefix.as_posix()] + ([env.name] if env.name else [])
+        for pat in self.read_only_envs:
+            if any(fnmatch.fnmatchcase(n, pat) for n in names):
+                return f"it matches the read-only environments pattern {pat!r}"
+        for folder in self.read_only_dirs:
+            if _inside(env.prefix, Path(folder)):
+                return f"it would be inside the read-only folder {folder}"
+        return None
+
+    def check_creatable(self, env: Env) -> None:
+        """A new env the policy would make read-only is refused: once made, nobody could
+        change or remove it (read-only means read-only from the start)."""
+        rule = self._read_only_rule(env)
+        if rule is not None:
+            raise Forbidden(
+                f"Cannot create the environment {env.label}: {rule}, so it could never be "
+                "changed or removed here. Choose another name or folder."
+            )
 
     def check_writable(self, env: Env) -> None:
         if self.is_read_only(env):
