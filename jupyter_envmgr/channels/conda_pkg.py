@@ -118,8 +118,17 @@ def _tar_bytes(members: list[tuple[str, bytes | None, int, str | None]], mtime: 
     return buf.getvalue()
 
 
-def write_conda_package(out_dir: Path, meta: PackageMeta, entries: Sequence[Entry]) -> Path:
-    """Write ``<out_dir>/<name>-<version>-<build>.conda`` (or ``.tar.bz2`` without zstd)."""
+def write_conda_package(
+    out_dir: Path,
+    meta: PackageMeta,
+    entries: Sequence[Entry],
+    *,
+    extra_paths: Sequence[dict[str, object]] = (),
+) -> Path:
+    """Write ``<out_dir>/<name>-<version>-<build>.conda`` (or ``.tar.bz2`` without zstd).
+
+    `extra_paths` are listed in ``info/paths.json`` and ``info/files`` as they are, with no
+    file behind them: how the tests build hostile packages (``..`` or absolute paths)."""
     mtime = _package_mtime(meta)
     seen: set[str] = set()
     pkg_members: list[tuple[str, bytes | None, int, str | None]] = []
@@ -146,6 +155,7 @@ def write_conda_package(out_dir: Path, meta: PackageMeta, entries: Sequence[Entr
             record["prefix_placeholder"] = entry.prefix_placeholder
             has_prefix.append(f"{entry.prefix_placeholder} text {entry.path}")
         paths.append(record)
+    paths += [dict(extra) for extra in extra_paths]
 
     index: dict[str, object] = {
         "name": meta.name,

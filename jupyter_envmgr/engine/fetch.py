@@ -1,0 +1,175 @@
+"""Bring the packages a plan links into the package cache, and check each before any is linked.
+
+rattler's install downloads, extracts and links in one call, so nothing of ours could look at
+a package between its arrival and its linking. We fetch first: each missing package is
+downloaded (or, from a local channel, read in place) and extracted into a staging folder inside
+the cache, its hash compared with the record, its paths checked (`package_check`), and only
+then renamed to `<pkgs_dir>/<name>-<version>-<build>`, where rattler finds it and links without
+fetching. Packages already in the cache are checked too: another tool may have put them there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import rattler
+from rattler.networking import Client
+from rattler.package_streaming import download_to_path, extract
+
+from .errors import DownloadError
+from .package_check import check_extracted, check_record_names
+from .prefix import dist_name
+from .progress import Event, EventSink, ignore_events
+from .settings import Settings
+
+PARALLEL_DOWNLOADS = 4
+PROGRESS_SECONDS = 0.1
+_STAGING_PREFIX = ".envmgr-fetch-"  # cache.py sorts these with partial downloads ("partial")
+
+
+def _local_path(url: str) -> Path | None:
+    parts = urlsplit(url)
+    if parts.scheme != "file":
+        return None
+    return Path(unquote(parts.path))
+
+
+def _archive_name(url: str) -> str:
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    return "package.conda" if name.endswith(".conda") else "package.tar.bz2"
+
+
+def _hash_matches(record: rattler.RepoDataRecord, sha256: bytes, md5: bytes) -> bool:
+    if record.sha256 is not None:
+        return bytes(record.sha256) == sha256
+    if record.md5 is not None:
+        return bytes(record.md5) == md5
+    return True  # a record without hashes (an explicit URL): nothing to compare with
+
+
+def _check_cached(folders: Sequence[tuple[Path, str]]) -> None:
+    for folder, name in folders:
+        check_extracted(folder, name)
+
+
+def _extract_checked(
+    archive: Path, staging: Path, target: Path, record: rattler.RepoDataRecord
+) -> None:
+    """Extract, compare hashes, check paths, then move into place (blocking: in a thread)."""
+    name = record.name.normalized
+    extracted = staging / "pkg"
+    try:
+        sha256, md5 = extract(archive, extracted)
+    except Exception as exc:  # rattler's extraction errors are plain exceptions
+        raise DownloadError(
+            f"The package '{name}' ({record.url}) cannot be extracted: {exc}"
+        ) from None
+    if not _hash_matches(record, sha256, md5):
+        raise DownloadError(
+            f"The package '{name}' downloaded from {record.url} does not match the hash its "
+            "channel (or lock file) gives: refused. Try again; if it persists, the channel or "
+            "the file is wrong."
+        )
+    check_extracted(extracted, name)
+    try:
+        os.rename(extracted, target)
+    except OSError:
+        if not (target / "info").is_dir():
+            raise  # not a concurrent fetch of the same package having won: a real failure
+
+
+async def _fetch_one(
+    record: rattler.RepoDataRecord,
+    cache: Path,
+    client: Client,
+    slots: asyncio.Semaphore,
+    on_event: EventSink,
+) -> None:
+    name = record.name.normalized
+    target = cache / dist_name(record)
+    async with slots:
+        staging = cache / f"{_STAGING_PREFIX}{dist_name(record)}-{secrets.token_hex(4)}"
+        try:
+            staging.mkdir(parents=True)
+            local = _local_path(record.url)
+            on_event(Event("download-start", {"name": name, "total": record.size}))
+            if local is not None:
+                archive = local  # a local channel: read in place, no copy
+            else:
+                archive = staging / _archive_name(record.url)
+                await _download(client, record, archive, on_event)
+            on_event(Event("download-done", {"name": name}))
+            await asyncio.to_thread(_extract_checked, archive, staging, target, record)
+        except OSError as exc:
+            raise DownloadError(
+                f"Fetching '{name}' into the package cache {cache} failed: {exc.strerror or exc}."
+            ) from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+async def _download(
+    client: Client, record: rattler.RepoDataRecord, archive: Path, on_event: EventSink
+) -> None:
+    """Stream the archive to disk, reporting its size as it grows."""
+    name = record.name.normalized
+    download = asyncio.ensure_future(download_to_path(client, record.url, archive))
+    try:
+        while not download.done():
+            await asyncio.wait({download}, timeout=PROGRESS_SECONDS)
+            try:
+                got = archive.stat().st_size
+            except FileNotFoundError:
+                got = 0
+            on_event(Event("download-progress", {"name": name, "bytes": got, "total": record.size}))
+        download.result()
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        download.cancel()
+        raise
+    except OSError:
+        raise
+    except Exception as exc:  # rattler's network errors are plain exceptions
+        raise DownloadError(
+            f"Downloading '{name}' from {record.url} failed: {str(exc).strip()}. Check the "
+            "channel and try again."
+        ) from None
+
+
+async def fetch_and_check(
+    settings: Settings,
+    records: Sequence[rattler.RepoDataRecord],
+    on_event: EventSink = ignore_events,
+) -> None:
+    """Every record to link, extracted in `settings.pkgs_dir` and checked; raises
+    UnsafePackage (naming the package and path) or DownloadError before anything is linked."""
+    cache = settings.pkgs_dir
+    for record in records:
+        check_record_names(record.name.normalized, str(record.version), str(record.build))
+    cached: list[tuple[Path, str]] = []
+    missing: list[rattler.RepoDataRecord] = []
+    for record in records:
+        folder = cache / dist_name(record)
+        if (folder / "info").is_dir():
+            cached.append((folder, record.name.normalized))
+        else:
+            missing.append(record)
+    await asyncio.to_thread(_check_cached, cached)
+    if missing:
+        client = Client.default_client()
+        slots = asyncio.Semaphore(PARALLEL_DOWNLOADS)
+        fetches = [
+            asyncio.ensure_future(_fetch_one(r, cache, client, slots, on_event)) for r in missing
+        ]
+        try:
+            await asyncio.gather(*fetches)
+        except BaseException:
+            for fetch in fetches:
+                fetch.cancel()
+            await asyncio.gather(*fetches, return_exceptions=True)
+            raise

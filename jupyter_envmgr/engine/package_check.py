@@ -1,0 +1,174 @@
+"""What a package may link, checked before rattler links anything of it.
+
+A package's `info/paths.json` (or, for old packages, `info/files` and `info/has_prefix`) is the
+author's word. rattler joins each path to the prefix as it is: a path with `..` segments, or an
+absolute one, lands outside the env (rattler then writes there, or, on EEXIST, deletes the
+file it finds), and some absolute paths make rattler abort the whole process. So every path a
+package would link, every symlink it carries, every placeholder file and every console script
+it would generate is checked here, on the extracted package in the cache, before the journal is
+written and before rattler sees the package. A package that fails is refused by name with the
+offending path; nothing has been touched.
+
+The rules: a path is relative, normalised (no `.`/`..` segments, no empty ones), and not inside
+`conda-meta/` (where a forged record or journal would be believed); a symlink's target is
+relative and stays inside the prefix from where the link is; entry point names are plain file
+names; the record's name, version and build make a plain folder name in the package cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import re
+import shlex
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .errors import UnsafePackage
+
+# Folder names in the package cache and console script names: what real packages use.
+_DIST_PART = re.compile(r"[A-Za-z0-9_.+!-]+")
+_SCRIPT_NAME = re.compile(r"[A-Za-z0-9_.+-]+")
+# conda-meta/ is conda's and ours (records, history, journal): no package ships files there.
+_RESERVED = "conda-meta"
+_MAX_REPORTED = 200  # characters of a hostile path quoted in a message
+
+
+def _quote(path: str) -> str:
+    shown = path if len(path) <= _MAX_REPORTED else path[:_MAX_REPORTED] + "..."
+    return repr(shown)
+
+
+def path_problem(path: object) -> str | None:
+    """Why `path` (as a package lists it) may not be linked into a prefix; None when it may."""
+    if not isinstance(path, str) or not path:
+        return "an empty or non-text path"
+    if "\x00" in path:
+        return "a path with a NUL character"
+    if path.startswith("/"):
+        return "an absolute path"
+    parts = path.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return "a path with '..', '.' or empty segments"
+    if parts[0] == _RESERVED:
+        return "a path inside conda-meta/"
+    return None
+
+
+def link_target_problem(link: str, target: str) -> str | None:
+    """Why a symlink at `link` (relative to the prefix) pointing to `target` may not be linked."""
+    if not target or "\x00" in target:
+        return "a symlink with an empty target"
+    if target.startswith("/"):
+        return f"a symlink to the absolute path {_quote(target)}"
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(link), target))
+    if resolved == ".." or resolved.startswith("../"):
+        return f"a symlink to {_quote(target)}, which leaves the environment"
+    return None
+
+
+def _refuse(name: str, path: str, problem: str) -> UnsafePackage:
+    return UnsafePackage(
+        f"Refused the package '{name}': it would link {problem} ({_quote(path)}), outside or "
+        "over the environment's own files. Nothing was installed; the environment is "
+        "unchanged. Ask the package's channel to fix it, or do not use this package."
+    )
+
+
+def _listed_paths(info: Path, name: str) -> Iterator[object]:
+    """Every path the package says it links: paths.json, else info/files and has_prefix."""
+    try:
+        paths_json = json.loads((info / "paths.json").read_bytes())
+    except FileNotFoundError:
+        paths_json = None
+    except (OSError, ValueError) as exc:
+        raise UnsafePackage(
+            f"Refused the package '{name}': its info/paths.json cannot be read ({exc})."
+        ) from None
+    if paths_json is not None:
+        entries = paths_json.get("paths") if isinstance(paths_json, dict) else None
+        if not isinstance(entries, list):
+            raise UnsafePackage(
+                f"Refused the package '{name}': its info/paths.json lists no paths."
+            )
+        for entry in entries:
+            yield entry.get("_path") if isinstance(entry, dict) else entry
+        return
+    yield from _lines(info / "files")
+    for line in _lines(info / "has_prefix"):
+        # `placeholder mode path` (quoted when it has spaces), or just `path`.
+        try:
+            fields = shlex.split(line)
+        except ValueError:
+            fields = [line]
+        if fields:
+            yield fields[-1]
+
+
+def _lines(path: Path) -> Iterator[str]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    except FileNotFoundError:
+        return
+    for line in text.splitlines():
+        if line.strip():
+            yield line.rstrip("\n")
+
+
+def _entry_point_names(info: Path) -> Iterable[str]:
+    """Console scripts the installer generates for noarch python packages (`bin/NAME`)."""
+    try:
+        link = json.loads((info / "link.json").read_bytes())
+    except (FileNotFoundError, ValueError):
+        return []
+    noarch = link.get("noarch") if isinstance(link, dict) else None
+    points = noarch.get("entry_points") if isinstance(noarch, dict) else None
+    if not isinstance(points, list):
+        return []
+    return [p.split("=")[0].strip() if isinstance(p, str) else "" for p in points]
+
+
+def _symlinks(root: Path) -> Iterator[tuple[str, str]]:
+    """(path relative to the package, target) of every symlink in the extracted package,
+    listed or not: rattler may hard-link a symlink as it is, whatever paths.json calls it."""
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        try:
+            entries = list(os.scandir(root / rel if rel else root))
+        except OSError:
+            continue
+        for entry in entries:
+            entry_rel = f"{rel}/{entry.name}" if rel else entry.name
+            if entry.is_symlink():
+                yield entry_rel, os.readlink(entry.path)
+            elif entry.is_dir(follow_symlinks=False) and entry_rel != "info":
+                stack.append(entry_rel)
+
+
+def check_record_names(name: str, version: str, build: str) -> None:
+    """The package cache folder `<name>-<version>-<build>` must be a plain folder name."""
+    for part in (name, version, build):
+        if not _DIST_PART.fullmatch(part) or part in (".", ".."):
+            raise UnsafePackage(
+                f"Refused the package {_quote(name)}: its name, version or build "
+                f"({_quote(f'{name}-{version}-{build}')}) is not a plain file name."
+            )
+
+
+def check_extracted(extracted: Path, name: str) -> None:
+    """Raise UnsafePackage when the package extracted at `extracted` would link anything
+    outside a prefix, or into its conda-meta/. Reads the package's own metadata only."""
+    info = extracted / "info"
+    for path in _listed_paths(info, name):
+        problem = path_problem(path)
+        if problem is not None:
+            raise _refuse(name, str(path), problem)
+    for script in _entry_point_names(info):
+        if not _SCRIPT_NAME.fullmatch(script) or script in (".", ".."):
+            raise _refuse(name, f"bin/{script}", "a console script that is not a plain name")
+    for link, target in _symlinks(extracted):
+        problem = path_problem(link) or link_target_problem(link, target)
+        if problem is not None:
+            raise _refuse(name, link, problem)
