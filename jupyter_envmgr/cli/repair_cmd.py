@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .common import Subparsers, add_common, add_env_args
 from .session import Session
+
+if TYPE_CHECKING:
+    from ..engine.operations import Repaired
+    from ..engine.registry import Env
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -18,9 +24,21 @@ async def repair(s: Session) -> int:
     from ..engine.registry import find_env
 
     env = find_env(s.settings, name=s.args.name, prefix=s.args.prefix)
-    done = await operations.repair(s.settings, env, on_event=s.on_event)
+    # Started by a Jupyter server: its rules (read-only envs, allowed channels) hold here too.
+    done = await operations.repair(s.settings, env, on_event=s.on_event, policy=s.policy)
     s.result(
-        {"repaired": done, "env": env.to_json()},
-        f"Restored {env.prefix} after an interrupted operation." if done else "Nothing to repair.",
+        {"repaired": bool(done), "relinked": done.relinked, "env": env.to_json()},
+        _text(done, env),
     )
     return 0
+
+
+def _text(done: Repaired, env: Env) -> str:
+    if done.recovery == "none":
+        return "Nothing to repair."
+    if done.recovery == "removed":
+        return f"Removed {env.prefix}: it was being created when its process was interrupted."
+    text = f"Restored {env.prefix} after an interrupted operation."
+    if done.relinked:
+        text += f" Linked again: {', '.join(done.relinked)}."
+    return text

@@ -111,3 +111,17 @@ class EngineCrashed(EnvMgrError):
 
     status = 500
     reason = "engine-crashed"
+
+
+class RestoreForbidden(Forbidden):
+    """A restore would download packages from a channel the policy does not allow; the env
+    keeps its journal, so `repair` can finish it once they are allowed (or cached again)."""
+
+    reason = "restore-forbidden"
+
+
+class NoSpace(EnvMgrError):
+    """The disk (or the user's quota) is full; nothing was changed."""
+
+    status = 507
+    reason = "no-space"

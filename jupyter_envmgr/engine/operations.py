@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import rattler
 
 from .activation import write_state_env_vars
-from .errors import BadInput, EnvExists, EnvNotFound, PackageNotInstalled
+from .errors import BadInput, EnvExists, EnvNotFound, Forbidden, PackageNotInstalled
 from .exact_records import explicit_records, revision_channels, revision_records
 from .lock import prefix_lock
 from .pip_step import check_pip_available, run_pip
@@ -325,7 +325,8 @@ async def execute(
     async with prefix_lock(
         env.prefix, timeout=settings.lock_timeout, on_event=on_event, cmd=request.cmd
     ):
-        if await recover_if_needed(settings, env.prefix, on_event) == "removed":
+        recovered = await recover_if_needed(settings, env.prefix, on_event, policy=prepared.policy)
+        if recovered == "removed":
             raise EnvNotFound(
                 f"No environment named {env.label}: it was being created when its process was "
                 "killed, and the half-made environment has been removed. Create it again."
@@ -364,6 +365,7 @@ async def execute(
             created=False,
             requested=requested,
             on_event=on_event,
+            policy=prepared.policy,
         )
         # On the loop on purpose: once linked, a cancel must not cut the history out (a thread
         # awaited here would be abandoned by a cancel and the task reported "cancelled").
@@ -472,6 +474,7 @@ async def _create(
                 created=True,
                 requested=requested,
                 on_event=on_event,
+                policy=prepared.policy,
             )
             if pip:
                 await run_pip(env.prefix, pip, on_event, index_urls=_pip_indexes(prepared))
@@ -514,29 +517,90 @@ def _is_unfinished_create(prefix: Path) -> bool:
     return (prefix / META).is_dir() and _holds_nothing(prefix)
 
 
+Recovery = Literal["none", "restored", "removed"]
+
+
 async def recover_if_needed(
-    settings: Settings, prefix: Path, on_event: EventSink
-) -> Literal["none", "restored", "removed"]:
+    settings: Settings, prefix: Path, on_event: EventSink, *, policy: Policy | None = None
+) -> Recovery:
     """Finish what a killed process left: called with the env's lock held. A killed create is
-    undone by removing the half-made env (it never existed for the user)."""
+    undone by removing the half-made env (it never existed for the user). What the restore
+    must download again comes from channels `policy` allows only."""
+    recovery, _relinked = await _recover(settings, prefix, on_event, policy)
+    return recovery
+
+
+async def _recover(
+    settings: Settings, prefix: Path, on_event: EventSink, policy: Policy | None
+) -> tuple[Recovery, list[str]]:
+    """`recover_if_needed`, and the names of the packages the restore linked again."""
     journal = read_journal(prefix)
     if journal is None and _is_unfinished_create(prefix):
         await asyncio.to_thread(shutil.rmtree, prefix, True)
     elif has_pending_journal(prefix):
-        await restore(settings, prefix, on_event)
+        relinked = await restore(settings, prefix, on_event, policy=policy)
         if not (journal is not None and journal.get("created")):
-            return "restored"
+            return "restored", relinked
     else:
-        return "none"
+        return "none", []
     unregister_env(settings, prefix)
     on_event(Event("restored", {"prefix": str(prefix), "removed": True}))
-    return "removed"
+    return "removed", []
 
 
-async def repair(settings: Settings, env: Env, on_event: EventSink = ignore_events) -> bool:
-    """Take the lock and restore an interrupted operation, if any. True if something was done."""
+@dataclass(frozen=True)
+class Repaired:
+    """What `repair` did; true when it did something."""
+
+    recovery: Recovery
+    relinked: list[str] = field(default_factory=list)  # packages linked again, by name
+
+    def __bool__(self) -> bool:
+        return self.recovery != "none"
+
+
+async def repair(
+    settings: Settings,
+    env: Env,
+    on_event: EventSink = ignore_events,
+    *,
+    policy: Policy | None = None,
+) -> Repaired:
+    """Take the lock and restore an interrupted operation, if any. A read-only env (admin
+    policy or file permissions) is refused before the lock is taken: nothing is written."""
+    _check_repairable(env, policy)
     async with prefix_lock(env.prefix, timeout=settings.lock_timeout, on_event=on_event):
-        return await recover_if_needed(settings, env.prefix, on_event) != "none"
+        recovery, relinked = await _recover(settings, env.prefix, on_event, policy)
+    return Repaired(recovery, relinked)
+
+
+def _check_repairable(env: Env, policy: Policy | None) -> None:
+    meta = env.prefix / META
+    if meta.is_dir() and not os.access(meta, os.W_OK):
+        raise Forbidden(
+            f"The environment {env.label} is read-only for you: you cannot write to {meta}, "
+            "and a repair writes there (its lock and journal). Its owner "
+            f"({_owner_of(meta)}) or an administrator can run 'envmgr repair -p {env.prefix}'."
+        )
+    if policy is not None and policy.is_read_only(env):
+        raise Forbidden(
+            f"The environment {env.label} is read-only on this server (admin policy), so "
+            "'envmgr repair' does not write into it. An administrator of the server, who "
+            "manages the environment, can repair it."
+        )
+
+
+def _owner_of(path: Path) -> str:
+    try:
+        uid = path.stat().st_uid
+    except OSError:
+        return "unknown"
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return f"uid {uid}"
 
 
 def check_removable(env: Env, policy: Policy | None = None) -> None:

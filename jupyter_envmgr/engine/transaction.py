@@ -15,13 +15,14 @@ from there only under the env's lock.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import os
 import shutil
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rattler
 
@@ -31,13 +32,16 @@ from .bookkeeping import (
     legacy_journal_dir,
     legacy_journal_staging_dir,
 )
-from .errors import Cancelled, DownloadError, EnvMgrError
+from .errors import Cancelled, DownloadError, EnvMgrError, Forbidden, NoSpace, RestoreForbidden
 from .plan import Plan
-from .prefix import dist_name, read_records, record_files
+from .prefix import META, dist_name, read_records, record_files
 from .progress import Event, EventSink, ProgressReporter, ignore_events
 from .rattler_guard import RattlerPanic, is_panic
 from .record_archive import archive_linked, archive_records
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .policy import Policy
 
 QUIET_SECONDS = 0.3
 RESTORE_ATTEMPTS = 3
@@ -67,12 +71,11 @@ def write_journal(
     linking: Sequence[str],
     site_packages: str | None = None,
 ) -> None:
+    """Write the journal of an operation about to change `prefix`. A full disk (or quota)
+    raises NoSpace with nothing changed: the half-written journal is removed, so the next
+    command finds nothing to restore."""
     final = journal_dir(prefix)
     staging = journal_staging_dir(prefix)
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / _RECORDS).mkdir(parents=True)
-    for path in record_files(prefix):
-        shutil.copy2(path, staging / _RECORDS / path.name)
     info = {
         "operation": operation,
         "created": created,
@@ -82,9 +85,23 @@ def write_journal(
         # Where noarch python files of `linking` go: python may be new in this transaction.
         "site_packages": site_packages,
     }
-    (staging / _JOURNAL_FILE).write_text(json.dumps(info), encoding="utf-8")
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(staging, final)  # the journal exists whole or not at all
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / _RECORDS).mkdir(parents=True)
+        for path in record_files(prefix):
+            shutil.copy2(path, staging / _RECORDS / path.name)
+        (staging / _JOURNAL_FILE).write_text(json.dumps(info), encoding="utf-8")
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(staging, final)  # the journal exists whole or not at all
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        what = "No space left on device" if exc.errno == errno.ENOSPC else "Disk quota exceeded"
+        raise NoSpace(
+            f"{what} while writing the journal of {prefix}; nothing was changed. Free space "
+            "and try again."
+        ) from None
 
 
 def has_pending_journal(prefix: Path) -> bool:
@@ -224,6 +241,95 @@ def _remove_empty_parents(prefix: Path, orphans: Sequence[str], keep: set[str]) 
             continue
 
 
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _path_entries(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The file entries of a record (its `paths_data`, else its bare `files` list) or of a
+    package's `info/paths.json`."""
+    paths_data = data.get("paths_data", data)
+    paths = paths_data.get("paths") if isinstance(paths_data, dict) else None
+    if isinstance(paths, list):
+        return [e for e in paths if isinstance(e, dict) and isinstance(e.get("_path"), str)]
+    return [{"_path": f} for f in data.get("files", []) if isinstance(f, str)]
+
+
+def _all_present(base: Path, entries: Sequence[dict[str, Any]], *, in_prefix: bool) -> bool:
+    """Every file the entries name is under `base`: a link as a link, a directory as one, a
+    file with the size the entry records. Compiled .pyc files may be missing (Python makes
+    them again). In a prefix, a file whose prefix placeholder was replaced is only required
+    to exist: other tools record the size it had in the package."""
+    for entry in entries:
+        kind = entry.get("path_type", "hardlink")
+        if kind == "pyc_file":
+            continue
+        path = base / entry["_path"]
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return False
+        if kind == "softlink":
+            continue
+        if kind == "directory":
+            if not os.path.isdir(path):
+                return False
+            continue
+        size = entry.get("size_in_bytes")
+        if in_prefix and entry.get("prefix_placeholder"):
+            continue
+        if isinstance(size, int) and st.st_size != size:
+            return False
+    return True
+
+
+def _damaged_packages(prefix: Path, saved: Sequence[Path]) -> set[str]:
+    """The saved records still in conda-meta/ whose files are not all in the prefix (a kill
+    during an unlink: the record goes last): `<name>-<version>-<build>` of each."""
+    meta = prefix / META
+    damaged = set()
+    for path in saved:
+        if (meta / path.name).is_file():
+            if not _all_present(prefix, _path_entries(_read_json(path)), in_prefix=True):
+                damaged.add(path.stem)
+    return damaged
+
+
+def _in_cache(pkgs_dir: Path, record: rattler.RepoDataRecord) -> bool:
+    """The package is extracted whole in the cache: rattler links it without a download."""
+    folder = pkgs_dir / dist_name(record)
+    paths = _read_json(folder / "info" / "paths.json")
+    return bool(paths) and _all_present(folder, _path_entries(paths), in_prefix=False)
+
+
+def _check_restore_policy(
+    policy: Policy, prefix: Path, pkgs_dir: Path, to_link: Sequence[rattler.RepoDataRecord]
+) -> None:
+    """What the restore must download (not in the cache) must come from allowed channels."""
+    refused = []
+    for record in to_link:
+        if _in_cache(pkgs_dir, record):
+            continue
+        try:
+            policy.check_package_urls([record.url])
+        except Forbidden:
+            refused.append(f"{dist_name(record)} ({record.url})")
+    if refused:
+        raise RestoreForbidden(
+            f"Cannot restore {prefix} after an interrupted operation: "
+            f"{', '.join(refused)} {'is' if len(refused) == 1 else 'are'} no longer in the "
+            "package cache, and downloading again from "
+            f"{'that channel' if len(refused) == 1 else 'those channels'} is not allowed here "
+            f"(allowed: {', '.join(policy.allowed_channels)}). Nothing was downloaded; the "
+            "environment keeps its journal, so run 'envmgr repair' again once the channel is "
+            "allowed or the packages are back in the cache."
+        )
+
+
 def _repair_damaged_records(prefix: Path, saved: dict[str, Path]) -> None:
     """A process killed while writing a record leaves half a JSON file: put back our copy of it,
     or drop it if it belonged to the interrupted operation (the restore unlinks its files)."""
@@ -237,30 +343,52 @@ def _repair_damaged_records(prefix: Path, saved: dict[str, Path]) -> None:
                 path.unlink()
 
 
-async def restore(settings: Settings, prefix: Path, on_event: EventSink = ignore_events) -> None:
-    """Put the env back to what the journal recorded, or remove it if it was being created."""
+async def restore(
+    settings: Settings,
+    prefix: Path,
+    on_event: EventSink = ignore_events,
+    *,
+    policy: Policy | None = None,
+) -> list[str]:
+    """Put the env back to what the journal recorded, or remove it if it was being created.
+
+    Returns the names of the packages linked again: those the interrupted operation had
+    removed, and those it left half-removed (their record still there, some files gone). What
+    is not in the package cache is downloaded again, from channels `policy` allows only."""
     journal = read_journal(prefix)
     if journal is None:
         shutil.rmtree(journal_staging_dir(prefix), ignore_errors=True)
         clear_journal(prefix)
-        return
+        return []
     on_event(Event("restore", {"prefix": str(prefix), "operation": journal.get("operation")}))
     if journal.get("created"):
         shutil.rmtree(prefix, ignore_errors=True)
-        return
+        return []
     saved = sorted((journal_dir(prefix) / _RECORDS).glob("*.json"))
     previous: list[rattler.RepoDataRecord] = [rattler.PrefixRecord.from_path(p) for p in saved]
     _repair_damaged_records(prefix, {p.name: p for p in saved})
+    damaged = await asyncio.to_thread(_damaged_packages, prefix, saved)
+    # rattler links only what `installed_packages` lacks: a half-removed package is left out
+    # of it, so that it is linked again whole from the cache.
+    installed = [r for r in read_records(prefix) if dist_name(r) not in damaged]
+    present = {dist_name(r) for r in installed}
+    to_link = [r for r in previous if dist_name(r) not in present]
+    if policy is not None:
+        await asyncio.to_thread(_check_restore_policy, policy, prefix, settings.pkgs_dir, to_link)
     await rattler.install(
         previous,
         prefix,
         cache_dir=settings.pkgs_dir,
-        installed_packages=read_records(prefix),
+        installed_packages=installed,
         show_progress=False,
     )
     _remove_orphans(prefix, journal.get("linking", []), journal.get("site_packages"))
     clear_journal(prefix)
-    on_event(Event("restored", {"prefix": str(prefix), "packages": len(previous)}))
+    relinked = sorted(r.name.normalized for r in to_link)
+    on_event(
+        Event("restored", {"prefix": str(prefix), "packages": len(previous), "relinked": relinked})
+    )
+    return relinked
 
 
 async def _await_ignoring_cancel(future: asyncio.Future[Any]) -> None:
@@ -275,14 +403,15 @@ async def _await_ignoring_cancel(future: asyncio.Future[Any]) -> None:
             break
 
 
-async def _run_to_completion(make: Callable[[], Awaitable[None]]) -> None:
+async def _run_to_completion(make: Callable[[], Awaitable[object]]) -> None:
     """Run a restore even while our task is being cancelled: a half-restored env is the one
     outcome we never accept. rattler can fail on a prefix that a cancelled install was still
     touching; the restore is idempotent, so it is tried again after a pause."""
     for attempt in range(1, RESTORE_ATTEMPTS + 1):
         task = asyncio.ensure_future(make())
         await _await_ignoring_cancel(task)
-        if task.exception() is None or attempt == RESTORE_ATTEMPTS:
+        refused = isinstance(task.exception(), RestoreForbidden)  # no retry changes the policy
+        if task.exception() is None or refused or attempt == RESTORE_ATTEMPTS:
             task.result()
             return
         await asyncio.sleep(0.5 * attempt)
@@ -326,6 +455,7 @@ async def apply_plan(
     created: bool,
     requested: Sequence[rattler.MatchSpec],
     on_event: EventSink = ignore_events,
+    policy: Policy | None = None,
 ) -> None:
     prefix = plan.prefix
     linking = [str(settings.pkgs_dir / dist_name(r)) for r in plan.to_link]
@@ -356,7 +486,7 @@ async def apply_plan(
     try:
         await _install_cancellably(install, reporter, on_event)
     except BaseException as exc:
-        await _run_to_completion(lambda: restore(settings, prefix, on_event))
+        await _run_to_completion(lambda: restore(settings, prefix, on_event, policy=policy))
         if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt):
             raise Cancelled(f"Cancelled; {prefix} was restored to its previous state.") from None
         if isinstance(exc, EnvMgrError):
