@@ -33,6 +33,7 @@ from .bookkeeping import (
     legacy_journal_staging_dir,
 )
 from .errors import Cancelled, DownloadError, EnvMgrError, Forbidden, NoSpace, RestoreForbidden
+from .fetch import fetch_and_check
 from .plan import Plan
 from .prefix import META, dist_name, read_records, record_files
 from .progress import Event, EventSink, ProgressReporter, ignore_events
@@ -458,6 +459,12 @@ async def apply_plan(
     policy: Policy | None = None,
 ) -> None:
     prefix = plan.prefix
+    try:
+        # Every package to link is in the cache and checked before the journal exists: a
+        # refused or unreachable package leaves nothing to restore.
+        await fetch_and_check(settings, plan.to_link, on_event)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        raise Cancelled(f"Cancelled; nothing in {prefix} was changed.") from None
     linking = [str(settings.pkgs_dir / dist_name(r)) for r in plan.to_link]
     # Records of big packages list every file: parsing and copying them stays off the loop.
     await asyncio.to_thread(archive_records, prefix, record_files(prefix))

@@ -6,6 +6,7 @@ No tornado here: handlers parse HTTP, this module validates and acts, the engine
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,12 +15,13 @@ from typing import Any, Literal
 from ..engine import operations
 from ..engine.cache import clean, select_categories
 from ..engine.envfile import EnvFile, read_env_text
-from ..engine.errors import BadInput, EnvNotFound
+from ..engine.errors import BadInput, EnvMgrError, EnvNotFound
 from ..engine.export import export_explicit, export_lock, export_yaml
+from ..engine.isolation import run_job
 from ..engine.policy import Policy
 from ..engine.prefix import read_history, read_records, record_json
 from ..engine.progress import EventSink
-from ..engine.registry import Env, find_env, list_envs, validate_env_name
+from ..engine.registry import Env, find_env, list_envs, new_env_target, validate_env_name
 from ..engine.search import search
 from ..engine.settings import Settings
 from ..engine.specs import channel_urls, check_local_channels
@@ -73,6 +75,13 @@ def _only_keys(body: Mapping[str, Any], allowed: set[str]) -> None:
         raise BadInput(
             f"Unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}."
         )
+
+
+def _request_json(request: operations.Request) -> dict[str, Any]:
+    """A request as the worker rebuilds it (its env file travels separately)."""
+    fields = dataclasses.asdict(dataclasses.replace(request, env_file=None))
+    del fields["env_file"]
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}
 
 
 class EnvService:
@@ -218,16 +227,38 @@ class EnvService:
             sync_for_settings, self.settings, read_only=self.policy.is_read_only
         )
 
-    async def _start(self, request: operations.Request, label: str) -> Task:
+    async def _start(
+        self,
+        request: operations.Request,
+        label: str,
+        *,
+        upload: dict[str, str] | None = None,
+        clone_of: Env | None = None,
+    ) -> Task:
         # Every check the request can fail happens here, before a task exists (4xx at once);
         # the task only executes what was prepared.
         prepared = await asyncio.to_thread(operations.prepare, self.settings, request, self.policy)
+        # The rattler work runs in a child process (engine/isolation.py): a crash there fails
+        # this task, never the server. The child gets what it needs to prepare the same request:
+        # an uploaded file as its text, a clone as its source env (records are re-read there).
+        job: dict[str, Any] = {
+            "op": "operation",
+            "request": _request_json(request),
+            "upload": upload,
+            "clone_of": (
+                {"prefix": str(clone_of.prefix), "label": clone_of.label} if clone_of else None
+            ),
+        }
+        env = prepared.env
 
         async def operation(sink: EventSink) -> dict[str, Any]:
-            outcome = await operations.execute(self.settings, prepared, on_event=sink)
-            if outcome.applied:
+            result = await run_job(
+                job, self.settings, self.policy, env_label=env.label, prefix=env.prefix,
+                on_event=sink,
+            )  # fmt: skip
+            if result.get("applied"):
                 await self._sync_kernels()
-            return outcome.to_json()
+            return result
 
         return self.tasks.start(request.kind, label, operation)
 
@@ -255,7 +286,7 @@ class EnvService:
             kind="create", name=name, env_file=exact,
             cmd=f"jupyter-envmgr (server) create -n {name} --clone {source.label}",
         )  # fmt: skip
-        return await self._start(request, name)
+        return await self._start(request, name, clone_of=source)
 
     async def create(self, body: Mapping[str, Any]) -> Task:
         _only_keys(body, {"name", "specs", "channels", "override_channels", "file", "filename"})
@@ -264,6 +295,11 @@ class EnvService:
             raise BadInput("'name' must be the new environment's name (a string).")
         validate_env_name(name)  # before reading an upload: a bad name costs nothing
         env_file = await self._uploaded_file(body) if "file" in body else None
+        upload = (
+            {"text": body["file"], "filename": Path(body.get("filename", "environment.yml")).name}
+            if env_file is not None
+            else None
+        )
         request = operations.Request(
             kind="create",
             name=name,
@@ -273,7 +309,7 @@ class EnvService:
             env_file=env_file,
             cmd=f"jupyter-envmgr (server) create -n {name}",
         )
-        return await self._start(request, name)
+        return await self._start(request, name, upload=upload)
 
     async def _uploaded_file(self, body: Mapping[str, Any]) -> EnvFile:
         text = body.get("file")
@@ -355,14 +391,18 @@ class EnvService:
 
         return await asyncio.to_thread(lock)
 
-    async def notebook_sync(self, body: Mapping[str, Any]) -> Task:
-        """Make or update the env a notebook carries (its `metadata`, sent by the client)."""
+    async def notebook_sync(self, body: Mapping[str, Any]) -> Task | dict[str, Any]:
+        """Make or update the env a notebook carries (its `metadata`, sent by the client).
+        Every check runs before a task starts (4xx at once). `dry_run`: only the preview,
+        which env is created or updated, the changes, the channels and hosts it may fetch
+        from (200)."""
         from ..engine.notebook_env import read_lock
-        from ..engine.notebook_sync import check_lock, choose_env, sync_lock
+        from ..engine.notebook_sync import prepare_sync
 
-        _only_keys(body, {"metadata", "name"})
+        _only_keys(body, {"metadata", "name", "dry_run"})
         metadata = body.get("metadata")
         name = body.get("name")
+        dry_run = _bool(body, "dry_run")
         if not isinstance(metadata, dict):
             raise BadInput("'metadata' must be the notebook's metadata (a JSON object).")
         if name is not None:
@@ -370,22 +410,40 @@ class EnvService:
                 raise BadInput("'name' must be an environment name (a string).")
             validate_env_name(name)
         source = "the notebook"
+        cmd = "jupyter-envmgr (server) notebook sync"
         lock = read_lock({"metadata": metadata}, source)
-        check_lock(lock, self.policy)  # 403 before a task starts, before anything is fetched
-        target, env = await asyncio.to_thread(choose_env, self.settings, lock, name)
-        if env is not None:
-            self.policy.check_writable(env)
+        # The env choice, the allow list, read-only envs: 4xx here, before anything is fetched.
+        prepared = await asyncio.to_thread(
+            prepare_sync, self.settings, lock, name, self.policy, cmd=cmd
+        )
+        if dry_run:
+            return prepared.to_json()
+
+        job = {"op": "notebook-sync", "metadata": metadata, "name": name, "source": source,
+               "cmd": cmd}  # fmt: skip
+        target_prefix = await asyncio.to_thread(self._prefix_for, prepared.target)
 
         async def operation(sink: EventSink) -> dict[str, Any]:
-            outcome = await sync_lock(
-                self.settings, lock, source, name=name, policy=self.policy, on_event=sink,
-                cmd="jupyter-envmgr (server) notebook sync",
+            # In a child process, as every change (see _start).
+            result = await run_job(
+                job, self.settings, self.policy, env_label=f"'{prepared.target}'",
+                prefix=target_prefix, on_event=sink,
             )  # fmt: skip
-            if outcome.changed:
+            if result.get("changed"):
                 await self._sync_kernels()
-            return outcome.to_json()
+            return result
 
-        return self.tasks.start("sync", target, operation)
+        return self.tasks.start("sync", prepared.target, operation)
+
+    def _prefix_for(self, name: str) -> Path | None:
+        """Where the env `name` is or would be made: what a crash may leave half-changed."""
+        try:
+            return find_env(self.settings, name=name).prefix
+        except EnvNotFound:
+            try:
+                return new_env_target(self.settings, name=name).prefix
+            except EnvMgrError:
+                return None
 
     def settings_json(self) -> dict[str, Any]:
         from ..engine.solver_backends import solver_status
