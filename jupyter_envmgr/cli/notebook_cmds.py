@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .common import Subparsers, add_common, add_env_args
+from .common import Subparsers, add_common, add_env_args, add_yes
 from .session import Session
 
 if TYPE_CHECKING:
+    from ..engine.notebook_sync import PreparedSync
     from ..engine.registry import Env
 
 
@@ -30,6 +31,10 @@ def add_parsers(sub: Subparsers) -> None:
     p.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb file")
     p.add_argument("-n", "--name", help="the env to make or update (default: the notebook's)")
     add_common(p)
+    add_yes(p)
+    p.add_argument(
+        "--dry-run", action="store_true", help="only show what the sync would do and fetch"
+    )
     p.set_defaults(run=sync)
     p = nb_sub.add_parser("show", help="what the notebook needs and whether this machine has it")
     p.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb file")
@@ -46,10 +51,11 @@ def env_kernelspec(s: Session, env: Env) -> dict[str, str] | None:
 
 def _env_of_kernel(s: Session, nb: dict[str, Any]) -> Env | None:
     """The env whose kernel the notebook names, if this machine has it."""
+    from ..engine.notebook_env import kernelspec_name
     from ..kernels.manager import EnvKernelSpecManager
 
-    name = (nb.get("metadata", {}).get("kernelspec") or {}).get("name")
-    if not isinstance(name, str):
+    name = kernelspec_name(nb.get("metadata"))
+    if name is None:
         return None
     manager = EnvKernelSpecManager.from_jupyter_config(settings=s.settings)
     spec = manager.env_kernel_specs().get(name)
@@ -93,15 +99,51 @@ async def lock(s: Session) -> int:
     return 0
 
 
+def _preview_text(notebook: str, prepared: PreparedSync) -> str:
+    """What a sync will do and fetch, shown before the question."""
+    lines = [f"{notebook}: {prepared.summary()}"]
+    diff = prepared.diff
+    if diff is not None:
+        lines += [f"  - {d}" for d in diff.remove] + [f"  + {d}" for d in diff.add]
+        lines += [f"  ~ {c}" for c in diff.change]
+    else:
+        lines.append(f"  specs    : {', '.join(prepared.lock.specs)}")
+    if prepared.channels:
+        lines.append("It may fetch (packages the cache lacks) from:")
+        lines.append(f"  channels : {', '.join(prepared.channels)}")
+        lines.append(f"  hosts    : {', '.join(prepared.hosts)}")
+    return "\n".join(lines + prepared.notes)
+
+
 async def sync(s: Session) -> int:
     import asyncio
 
-    from ..engine.notebook_env import read_notebook, write_notebook
-    from ..engine.notebook_sync import sync_notebook
+    from ..engine.notebook_env import kernelspec_name, read_lock, read_notebook, write_notebook
+    from ..engine.notebook_sync import execute_sync, prepare_sync
 
     a = s.args
-    outcome = await sync_notebook(
-        s.settings, a.notebook, name=a.name, policy=s.policy, on_event=s.on_event, cmd=s.cmd
+    nb = await asyncio.to_thread(read_notebook, a.notebook)
+    lock = read_lock(nb, a.notebook)
+    prepared = await asyncio.to_thread(prepare_sync, s.settings, lock, a.name, s.policy, cmd=s.cmd)
+    if a.dry_run or prepared.action != "none":
+        if not s.json:
+            print(_preview_text(a.notebook, prepared))
+        if a.dry_run:
+            s.result({"dry_run": True, **prepared.to_json()}, "Dry run: nothing was changed.")
+            return 0
+        confirmed = s.ask(
+            "Proceed?",
+            default=True,
+            refusal="Refusing to sync the notebook's environment without confirmation: there "
+            "is no terminal to ask on. Pass -y to confirm, or --dry-run to only see what it "
+            "would do and fetch.",
+        )
+        if not confirmed:
+            s.result({"dry_run": False, "aborted": True, **prepared.to_json()},
+                     "Aborted: nothing was changed.")  # fmt: skip
+            return 0
+    outcome = await execute_sync(
+        s.settings, prepared, a.notebook, policy=s.policy, on_event=s.on_event, cmd=s.cmd
     )
     if outcome.changed:
         s.sync_kernels()
@@ -109,7 +151,7 @@ async def sync(s: Session) -> int:
     notes = list(outcome.notes)
     if kernelspec is not None:
         nb = await asyncio.to_thread(read_notebook, a.notebook)
-        if nb["metadata"].get("kernelspec", {}).get("name") != kernelspec["name"]:
+        if kernelspec_name(nb["metadata"]) != kernelspec["name"]:
             # The env got another name here (its own was taken): opening the notebook must
             # still pick its kernel.
             nb["metadata"]["kernelspec"] = kernelspec
@@ -133,7 +175,7 @@ async def show(s: Session) -> int:
     a = s.args
     nb = await asyncio.to_thread(read_notebook, a.notebook)
     lock = read_lock(nb, a.notebook)
-    target, env = await asyncio.to_thread(choose_env, s.settings, lock, None)
+    target, env, _ = await asyncio.to_thread(choose_env, s.settings, lock, None)
     matches = env is not None and lock.entries is not None and in_sync(env.prefix, lock.entries)
     info = {
         "env_name": lock.env_name,

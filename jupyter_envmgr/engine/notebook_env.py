@@ -42,7 +42,7 @@ from .exact_records import explicit_records
 from .prefix import read_records, requested_specs
 from .registry import Env
 from .settings import Settings
-from .urls import canonical_url
+from .urls import canonical_url, package_channel
 
 FORMAT_VERSION = 1
 KEY = "envmgr"
@@ -52,6 +52,9 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _FIELD = re.compile(r"[A-Za-z0-9_.+!-]{1,200}")
 _ENTRY_KEYS = ("name", "version", "build", "subdir", "channel", "url", "sha256")
+# Every number a lock may carry, bounded: a package of 1 TiB, a timestamp (seconds or
+# milliseconds) before the year 2109, a build number as conda's (a 32-bit int).
+_NUMBER_BOUNDS = {"size": 2**40, "timestamp": 2**42, "build_number": 2**31 - 1}
 
 
 def current_platform() -> str:
@@ -188,24 +191,49 @@ def _text(value: Any, source: str, what: str, pattern: re.Pattern[str] | None = 
     return value
 
 
+def _number(raw: dict[str, Any], key: str, source: str, dist: str) -> int | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    bound = _NUMBER_BOUNDS[key]
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= bound:
+        raise _bad(source, f"gives {dist} a {key} that is not a whole number from 0 to {bound}")
+    return value
+
+
 def _read_entry(raw: Any, source: str) -> LockedEntry:
     if not isinstance(raw, dict) or any(k not in raw for k in _ENTRY_KEYS):
         raise _bad(source, f"has a package entry without {', '.join(_ENTRY_KEYS)}")
-    size = raw.get("size")
     md5 = raw.get("md5")
+    name = _text(raw["name"], source, "package name", _FIELD)
+    version = _text(raw["version"], source, "version", _FIELD)
+    build = _text(raw["build"], source, "build", _FIELD)
+    dist = f"{name}-{version}-{build}"
+    for key in ("timestamp", "build_number"):
+        _number(raw, key, source, dist)  # not used, but never passed on unchecked
     entry = LockedEntry(
-        name=_text(raw["name"], source, "package name", _FIELD),
-        version=_text(raw["version"], source, "version", _FIELD),
-        build=_text(raw["build"], source, "build", _FIELD),
+        name=name,
+        version=version,
+        build=build,
         subdir=_text(raw["subdir"], source, "subdir", _FIELD),
         channel=canonical_url(_text(raw["channel"], source, "channel")),
         url=canonical_url(_text(raw["url"], source, "package URL")),
         sha256=_text(raw["sha256"], source, "sha256", _SHA256),
         md5=_text(md5, source, "md5", _MD5) if md5 is not None else None,
-        size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None,
+        size=_number(raw, "size", source, dist),
     )
     if not entry.url.endswith((f"/{entry.dist}.conda", f"/{entry.dist}.tar.bz2")):
         raise _bad(source, f"has a URL that does not name {entry.dist}: {entry.url}")
+    # The URL is what is fetched and checked: the channel and subdir an entry claims must be
+    # the ones its URL names (an entry cannot come from one channel and be shown as another's).
+    url_channel = package_channel(entry.url)
+    url_subdir = entry.url.rsplit("/", 2)[-2]
+    if entry.channel != url_channel or entry.subdir != url_subdir:
+        raise _bad(
+            source,
+            f"says {entry.dist} comes from {entry.channel} ({entry.subdir}) but its URL is "
+            f"{entry.url}, in {url_channel} ({url_subdir})",
+        )
     return entry
 
 
@@ -236,6 +264,10 @@ def read_lock(nb: dict[str, Any], source: str) -> NotebookLock:
         names = [e.name for e in entries]
         if len(set(names)) != len(names):
             raise _bad(source, "names a package twice")
+        if not entries:
+            raise _bad(source, f"names no package for {current_platform()}: nothing to sync")
+    elif not specs:
+        raise _bad(source, "names no package (no specs and no packages for this platform)")
     return NotebookLock(
         lock_id=_text(meta.get("lock_id"), source, "lock_id", _FIELD),
         env_name=_text(meta.get("env_name"), source, "env_name", _FIELD),
@@ -303,11 +335,48 @@ async def locked_records(
 
 
 def in_sync(prefix: Path, entries: list[LockedEntry]) -> bool:
+    return lock_diff(prefix, entries).empty
+
+
+@dataclass(frozen=True)
+class LockDiff:
+    """What a sync to a lock's exact set does to an env: dists added, removed, and changed
+    (`name: old dist -> new dist`, a new version, build or source)."""
+
+    add: list[str]
+    remove: list[str]
+    change: list[str]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.add or self.remove or self.change)
+
+
+def lock_diff(prefix: Path | None, entries: list[LockedEntry]) -> LockDiff:
     installed = {
-        (r.name.normalized, str(r.version), str(r.build), canonical_url(str(r.url)))
-        for r in read_records(prefix, files="none")
+        r.name.normalized: (f"{r.name.normalized}-{r.version}-{r.build}", canonical_url(str(r.url)))
+        for r in (read_records(prefix, files="none") if prefix is not None else [])
     }
-    return installed == {(e.name, e.version, e.build, e.url) for e in entries}
+    wanted = {e.name: (e.dist, e.url) for e in entries}
+    change = [
+        f"{name}: {installed[name][0]} -> {wanted[name][0]}"
+        + ("" if installed[name][0] != wanted[name][0] else f" (from {wanted[name][1]})")
+        for name in sorted(set(installed) & set(wanted))
+        if installed[name] != wanted[name]
+    ]
+    return LockDiff(
+        add=sorted(wanted[n][0] for n in set(wanted) - set(installed)),
+        remove=sorted(installed[n][0] for n in set(installed) - set(wanted)),
+        change=change,
+    )
+
+
+def kernelspec_name(metadata: Any) -> str | None:
+    """`metadata.kernelspec.name`, or None when the notebook's kernelspec is missing or is not
+    a mapping with a name (a notebook from elsewhere may carry anything there)."""
+    spec = metadata.get("kernelspec") if isinstance(metadata, dict) else None
+    name = spec.get("name") if isinstance(spec, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 # -- which env a notebook's copy is --------------------------------------------------------
@@ -317,21 +386,32 @@ def _marker(prefix: Path) -> Path:
     return bookkeeping_dir(prefix) / "notebook.json"
 
 
+_MADE_BY = "envmgr notebook sync"
+
+
 def mark_env(prefix: Path, lock: NotebookLock) -> None:
-    """Remember that this env is a copy of the notebook's environment (for the next sync)."""
+    """Remember that `notebook sync` made this env for the notebook's lock (so that the next
+    sync of that notebook may update it). Only sync's own creations are marked: an env that
+    merely matched a lock, or was named by the user, is never the notebook's to change."""
     if is_copy_of(prefix, lock):
         return  # a sync that changes nothing writes nothing
     path = _marker(prefix)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"lock_id": lock.lock_id}), encoding="utf-8")
+    path.write_text(json.dumps({"lock_id": lock.lock_id, "made_by": _MADE_BY}), encoding="utf-8")
 
 
 def is_copy_of(prefix: Path, lock: NotebookLock) -> bool:
+    """Did `notebook sync` create this env here for this lock id? A marker without `made_by`
+    (written by earlier versions, also for envs they only found in sync) does not count."""
     try:
         data = json.loads(_marker(prefix).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(data, dict) and data.get("lock_id") == lock.lock_id
+    return (
+        isinstance(data, dict)
+        and data.get("lock_id") == lock.lock_id
+        and data.get("made_by") == _MADE_BY
+    )
 
 
 def copy_name(lock: NotebookLock) -> str:

@@ -266,10 +266,16 @@ class NotebookLockHandler(BaseHandler):
 
 
 class NotebookSyncHandler(BaseHandler):
+    """A task (202); with `dry_run`, what the sync would do and fetch (200)."""
+
     @web.authenticated
     @authorized
     async def post(self) -> None:
-        self.accepted(await self.service.notebook_sync(self.body()))
+        answer = await self.service.notebook_sync(self.body())
+        if isinstance(answer, Task):
+            self.accepted(answer)
+        else:
+            self.finish(json.dumps(answer))
 
 
 class KernelsHandler(BaseHandler):
