@@ -30,8 +30,8 @@ import re
 import shutil
 import stat
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -328,13 +328,51 @@ def _judge(cand: _Candidate, users: PackageUsers, now: float) -> tuple[Kept | No
         envs = users.envs_using(cand.key, cand.name)
         if envs:
             return Kept(cand.category, cand.name, main, "in-use", tuple(sorted(envs))), []
-    with entry_lock_if_free(cand.lock) as free:
+    with _entry_lock_if_free(cand.lock) as free:
         if not free:
             return Kept(cand.category, cand.name, main, "busy"), []
     scans = [scan_tree(p) for p in cand.paths]
     if cand.category == "partial" and now - max(s.newest_mtime for s in scans) < PARTIAL_MIN_AGE:
         return Kept(cand.category, cand.name, main, "recent"), []
     return None, scans
+
+
+@contextmanager
+def _entry_lock_if_free(path: Path | None) -> Iterator[bool]:
+    """`lock.entry_lock_if_free`, except on a read-only file system: there no lock file can
+    be opened for writing, and no process can be writing the entry either."""
+    if path is not None and _read_only_fs(path.parent):
+        yield True
+        return
+    with entry_lock_if_free(path) as free:
+        yield free
+
+
+def _read_only_fs(path: Path) -> bool:
+    """Whether `path` is on a file system mounted read-only (EROFS for every write)."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def check_writable(plan: CleanPlan) -> None:
+    """Refuse, before anything is removed, a plan whose package cache cannot be written."""
+    for pkgs_dir in plan.pkgs_dirs:
+        if not plan.items or not pkgs_dir.is_dir():
+            continue
+        if _read_only_fs(pkgs_dir):
+            raise Forbidden(
+                f"The package cache {pkgs_dir} is on a read-only file system, so nothing can be "
+                "removed from it; nothing was changed. Clean it where it is mounted writable, "
+                "or clean your own cache (pkgs_dirs)."
+            )
+        if not os.access(pkgs_dir, os.W_OK | os.X_OK):
+            raise Forbidden(
+                f"The package cache {pkgs_dir} is not writable by you, so nothing can be removed "
+                "from it; nothing was changed. Ask its owner to clean it, or clean your own "
+                "cache (pkgs_dirs)."
+            )
 
 
 def _measure(scans: Sequence[tuple[CleanItem, Sequence[Scan]]]) -> None:
@@ -364,16 +402,11 @@ def _measure(scans: Sequence[tuple[CleanItem, Sequence[Scan]]]) -> None:
 
 def apply_clean(plan: CleanPlan, on_event: EventSink = ignore_events) -> CleanResult:
     """Remove what the plan lists. Call under `package_cache_lock`, with a plan made under it."""
-    for pkgs_dir in plan.pkgs_dirs:
-        if plan.items and pkgs_dir.is_dir() and not os.access(pkgs_dir, os.W_OK | os.X_OK):
-            raise Forbidden(
-                f"The package cache {pkgs_dir} is not writable by you, so nothing can be removed "
-                "from it. Ask its owner to clean it, or clean your own cache (pkgs_dirs)."
-            )
+    check_writable(plan)
     result = CleanResult(plan, applied=True)
     total = len(plan.items)
     for done, item in enumerate(plan.items, 1):
-        with entry_lock_if_free(item.lock) as free:
+        with _entry_lock_if_free(item.lock) as free:
             if not free:
                 result.skipped.append(Kept(item.category, item.name, item.paths[0], "busy"))
                 continue
@@ -447,7 +480,10 @@ async def clean(
     on_event(
         Event("clean-plan", {"bytes": plan.bytes, "inodes": plan.inodes, "items": len(plan.items)})
     )
-    if dry_run or plan.empty or (confirm is not None and not confirm(plan)):
+    if dry_run or plan.empty:
+        return CleanResult(plan, applied=False)
+    check_writable(plan)  # a read-only cache is refused before the user is asked
+    if confirm is not None and not confirm(plan):
         return CleanResult(plan, applied=False)
     confirmed = {item.paths[0] for item in plan.items}
     result = await _apply_locked(settings, categories, pkgs_dirs, timeout, on_event, confirmed)
@@ -497,6 +533,12 @@ async def _nested(
 ) -> AsyncIterator[None]:
     if not pkgs_dirs:
         yield
+        return
+    if _read_only_fs(pkgs_dirs[0]):
+        # Mounted read-only: no install can write there, and its lock file cannot be opened
+        # for writing (EROFS). Planning goes on without it; removing is refused.
+        async with _nested(pkgs_dirs[1:], timeout, on_event):
+            yield
         return
     async with package_cache_lock(pkgs_dirs[0], timeout=timeout, on_event=on_event):
         async with _nested(pkgs_dirs[1:], timeout, on_event):
