@@ -34,7 +34,7 @@ from typing import Any
 import rattler
 from rattler.exceptions import FetchRepoDataError, GatewayError, InvalidChannelError, IoError
 
-from .errors import EnvMgrError
+from .errors import ChannelError, EnvMgrError
 from .rattler_guard import rattler_guard
 from .settings import Settings
 from .solver import PLATFORMS, channel_error, virtual_packages
@@ -153,16 +153,20 @@ def _solve(
 
     db = libsolv.Database(lm.specs.ChannelResolveParams())
     db.set_logger(lambda _level, _message: None)  # not on stderr, past the CLI's renderers
-    for rank, (channel, packages) in enumerate(repos.items()):
-        repo = db.add_repo_from_packages(packages, name=channel or "unnamed")
-        priority = 0 if problem.channel_priority == "disabled" else len(repos) - rank
-        db.set_repo_priority(repo, libsolv.Priorities(priority, 0))
-
     virtual = [_virtual_info(lm, v) for v in problem.virtual_packages]
     locked = [r for r in problem.locked if allowed(r)]
-    installed = db.add_repo_from_packages(
-        virtual + [_package_info(lm, r) for r in locked], name="installed"
-    )
+    try:
+        # libsolv parses every record's depends and constrains here: one it cannot read
+        # (a broken channel) fails the whole repo, naming neither package nor channel.
+        for rank, (channel, packages) in enumerate(repos.items()):
+            repo = db.add_repo_from_packages(packages, name=channel or "unnamed")
+            priority = 0 if problem.channel_priority == "disabled" else len(repos) - rank
+            db.set_repo_priority(repo, libsolv.Priorities(priority, 0))
+        installed = db.add_repo_from_packages(
+            virtual + [_package_info(lm, r) for r in locked], name="installed"
+        )
+    except Exception as exc:
+        raise _unreadable_record(lm, [*by_key.values(), *locked], exc) from None
     db.set_installed_repo(installed)
 
     Request, MatchSpec = lm.solver.Request, lm.specs.MatchSpec
@@ -257,6 +261,25 @@ def _virtual_info(lm: Any, package: VirtualPackage) -> Any:
         version=str(generic.version),
         build_string=str(generic.build_string),
     )
+
+
+def _unreadable_record(
+    lm: Any, records: Sequence[rattler.RepoDataRecord], exc: Exception
+) -> EnvMgrError:
+    """The error for a package index libsolv refused: the first record with a dependency
+    libmamba cannot parse, named with its channel (only looked for once libsolv failed)."""
+    for record in records:
+        for dep in [*record.depends, *record.constrains]:
+            try:
+                lm.specs.MatchSpec.parse(dep)
+            except Exception as bad:
+                return ChannelError(
+                    f"The package {record.file_name} in {record.channel or 'an unnamed channel'} "
+                    f"has a dependency the libmamba solver cannot read: {dep!r} ({bad}). "
+                    "Nothing was changed. Leave that channel out, or solve with --solver "
+                    "rattler, which passes over such a package."
+                )
+    return EnvMgrError(f"The libmamba solver could not read the package indexes: {exc}")
 
 
 def _explain(lm: Any, outcome: Any, db: Any) -> str:
