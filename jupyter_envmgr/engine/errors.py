@@ -125,3 +125,10 @@ class NoSpace(EnvMgrError):
 
     status = 507
     reason = "no-space"
+
+
+class TooManyTasks(EnvMgrError):
+    """The server already holds its limit of unfinished tasks; a new one must wait."""
+
+    status = 429
+    reason = "too-many-tasks"

@@ -49,6 +49,11 @@ class EnvMgrExtension(ExtensionApp):
     max_concurrent_tasks = Int(2, help="Operations that run at once; more wait queued.").tag(
         config=True
     )
+    max_queued_tasks = Int(
+        20,
+        help="Unfinished tasks (queued, running or waiting for a lock) the server keeps at "
+        "most; a request beyond it gets 429 until one finishes or is cancelled.",
+    ).tag(config=True)
     pip_index_urls = List(
         Unicode(),
         help="Package indexes a 'pip:' section may install from (the first is pip's "
@@ -98,7 +103,9 @@ class EnvMgrExtension(ExtensionApp):
             allow_clean=self.allow_clean,
             pip_index_urls=tuple(canonical_url(u) for u in self.pip_index_urls),
         )
-        tasks = TaskRegistry(max_concurrent=self.max_concurrent_tasks)
+        tasks = TaskRegistry(
+            max_concurrent=self.max_concurrent_tasks, max_queued=self.max_queued_tasks
+        )
         # Handlers reach it as `self.extensionapp.service` (ExtensionHandlerMixin).
         self.service = EnvService(settings, policy, tasks)
         # Kernels this server starts run `%envmgr` through the CLI: same envs, same rules.

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from ..engine.errors import Cancelled, EnvMgrError
+from ..engine.errors import Cancelled, EnvMgrError, TooManyTasks
 from ..engine.progress import Event
 from ..engine.rattler_guard import is_panic
 
@@ -63,10 +63,11 @@ class Task:
 
 
 class TaskRegistry:
-    def __init__(self, max_concurrent: int = 2, keep: int = 200) -> None:
+    def __init__(self, max_concurrent: int = 2, keep: int = 200, max_queued: int = 20) -> None:
         self._tasks: dict[str, Task] = {}
         self._slots = asyncio.Semaphore(max_concurrent)
         self._keep = keep
+        self._max_queued = max_queued  # unfinished tasks (queued, running or waiting) at most
         self._counter = itertools.count()
 
     def list(self) -> list[Task]:
@@ -76,6 +77,13 @@ class TaskRegistry:
         return self._tasks.get(task_id)
 
     def start(self, kind: TaskKind, env: str | None, operation: Operation) -> Task:
+        unfinished = sum(not t.finished for t in self._tasks.values())
+        if unfinished >= self._max_queued:
+            raise TooManyTasks(
+                f"{unfinished} tasks are queued or running on this server, its limit: wait "
+                "for one to finish, or cancel one (DELETE /envmgr/api/tasks/<id>), then try "
+                "again."
+            )
         task = Task(id=uuid.uuid4().hex[:12], kind=kind, env=env)
         self._tasks[task.id] = task
         self._forget_old()
