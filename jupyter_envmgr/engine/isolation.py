@@ -82,7 +82,7 @@ class _Child:
             if "result" in data or "error" in data:
                 self.answer = data
                 continue
-            self.last_event = data
+            self.last_event = dict(data)
             kind = str(data.pop("event", "?"))
             when = data.pop("time", None)
             event = Event(kind, data) if when is None else Event(kind, data, float(when))

@@ -73,8 +73,9 @@ def _emit(line: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _sink() -> Any:
-    abort_after = int(os.environ.get(ABORT_AFTER_LINKS, "0") or 0)
+def _sink(op: object) -> Any:
+    # Never in a repair: that is what runs after the crash.
+    abort_after = int(os.environ.get(ABORT_AFTER_LINKS, "0") or 0) if op != "repair" else 0
     linked = 0
 
     def on_event(event: Event) -> None:
@@ -91,8 +92,8 @@ def _sink() -> Any:
 async def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     settings = settings_from_json(job["settings"])
     policy = policy_from_json(job.get("policy"))
-    on_event = _sink()
     op = job.get("op")
+    on_event = _sink(op)
     if op == "operation":
         from . import operations
 
@@ -115,7 +116,8 @@ async def _run_job(job: dict[str, Any]) -> dict[str, Any]:
         from .registry import find_env
 
         env = find_env(settings, prefix=job["prefix"])
-        return {"repaired": await repair(settings, env, on_event)}
+        repaired = await repair(settings, env, on_event, policy=policy)
+        return {"recovery": repaired.recovery, "relinked": repaired.relinked}
     raise BadInput(f"Unknown job {op!r}.")
 
 
