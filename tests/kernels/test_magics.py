@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from jupyter_envmgr.channels import serve_channel
+from jupyter_envmgr.channels.hostile import build_hostile_channel
 from jupyter_envmgr.notebook.magics import MagicUsageError, complete_args
 
-from ..helpers import files_on_disk, installed, on, owned_files
+from ..helpers import files_on_disk, installed, on, owned_files, tree_snapshot
 from . import create
 
 pytestmark = [
@@ -259,3 +260,27 @@ def test_load_ext_in_the_servers_own_python(sandbox, channels):
     )
     assert out.returncode == 0, out.stderr
     assert "delta" in out.stdout and "1.0" in out.stdout, out.stdout
+
+
+@pytest.fixture(scope="module")
+def hostile_channel(tmp_path_factory) -> tuple[Path, Path, dict[str, str]]:
+    base = tmp_path_factory.mktemp("hostile-kernel")
+    victim = base / "victim.txt"
+    victim.write_text("precious\n")
+    return base / "channel", victim, build_hostile_channel(base / "channel", victim)
+
+
+async def test_a_magic_refuses_a_hostile_package(jp_serverapp, nb_env, hostile_channel):
+    channel, victim, offending = hostile_channel
+    before, snap = installed(nb_env), tree_snapshot(nb_env)
+    async with env_kernel(jp_serverapp) as kernel:
+        for name in ("evil-dotdot", "evil-symlink"):
+            text, reply = await kernel.run(f"%envmgr install -c {channel.as_uri()} {name}")
+            assert f"Refused the package '{name}'" in text, text
+            assert offending[name][:60] in text, text
+            assert "Traceback" not in text, text
+        text, reply = await kernel.run("print(6 * 7)")
+        assert reply["status"] == "ok" and "42" in text
+    assert victim.read_text() == "precious\n"
+    assert installed(nb_env) == before
+    assert tree_snapshot(nb_env) == snap
