@@ -22,6 +22,8 @@ def hostile_packages(victim: Path) -> dict[str, str]:
         "evil-symlink": "lib/escape",  # a symlink whose target leaves the env
         "evil-placeholder": "../placeholder-was-here.txt",  # a prefix-placeholder text file
         "evil-entrypoint": "bin/../../entrypoint-was-here",  # a noarch console script
+        # `lib/up -> ..` (from evil-up, harmless alone) makes this link's `../../x` climb out.
+        "evil-climb": "lib/up/climb",
     }
 
 
@@ -40,6 +42,9 @@ def build_hostile_channel(channel: Path, victim: Path) -> dict[str, str]:
                 {"_path": path, "path_type": "hardlink", "file_mode": "text",
                  "prefix_placeholder": PLACEHOLDER}
             )  # fmt: skip
+        elif name == "evil-climb":
+            meta.depends = ("evil-up",)
+            entries.append(Entry(path, link_target="../../climbed-out"))
         elif name == "evil-entrypoint":
             meta.noarch = "python"
             meta.depends = ("python",)
@@ -48,5 +53,7 @@ def build_hostile_channel(channel: Path, victim: Path) -> dict[str, str]:
         else:
             extra.append({"_path": path, "path_type": "hardlink"})
         write_conda_package(out, meta, entries, extra_paths=extra)
+    up = PackageMeta(name="evil-up", version="1.0", build="0", subdir="noarch", noarch="generic")
+    write_conda_package(out, up, [Entry("lib/up", link_target="..")])
     index_channel(channel)
     return offending

@@ -23,7 +23,7 @@ from rattler.networking import Client
 from rattler.package_streaming import download_to_path, extract
 
 from .errors import DownloadError
-from .package_check import check_extracted, check_record_names
+from .package_check import check_extracted, check_links_in_place, check_record_names
 from .prefix import dist_name
 from .progress import Event, EventSink, ignore_events
 from .settings import Settings
@@ -53,14 +53,13 @@ def _hash_matches(record: rattler.RepoDataRecord, sha256: bytes, md5: bytes) -> 
     return True  # a record without hashes (an explicit URL): nothing to compare with
 
 
-def _check_cached(folders: Sequence[tuple[Path, str]]) -> None:
-    for folder, name in folders:
-        check_extracted(folder, name)
+def _check_cached(folders: Sequence[tuple[Path, str]]) -> dict[str, list[tuple[str, str]]]:
+    return {name: check_extracted(folder, name) for folder, name in folders}
 
 
 def _extract_checked(
     archive: Path, staging: Path, target: Path, record: rattler.RepoDataRecord
-) -> None:
+) -> list[tuple[str, str]]:
     """Extract, compare hashes, check paths, then move into place (blocking: in a thread)."""
     name = record.name.normalized
     extracted = staging / "pkg"
@@ -76,12 +75,13 @@ def _extract_checked(
             "channel (or lock file) gives: refused. Try again; if it persists, the channel or "
             "the file is wrong."
         )
-    check_extracted(extracted, name)
+    links = check_extracted(extracted, name)
     try:
         os.rename(extracted, target)
     except OSError:
         if not (target / "info").is_dir():
             raise  # not a concurrent fetch of the same package having won: a real failure
+    return links
 
 
 async def _fetch_one(
@@ -90,7 +90,7 @@ async def _fetch_one(
     client: Client,
     slots: asyncio.Semaphore,
     on_event: EventSink,
-) -> None:
+) -> list[tuple[str, str]]:
     name = record.name.normalized
     target = cache / dist_name(record)
     async with slots:
@@ -105,7 +105,7 @@ async def _fetch_one(
                 archive = staging / _archive_name(record.url)
                 await _download(client, record, archive, on_event)
             on_event(Event("download-done", {"name": name}))
-            await asyncio.to_thread(_extract_checked, archive, staging, target, record)
+            return await asyncio.to_thread(_extract_checked, archive, staging, target, record)
         except OSError as exc:
             raise DownloadError(
                 f"Fetching '{name}' into the package cache {cache} failed: {exc.strerror or exc}."
@@ -144,6 +144,7 @@ async def _download(
 async def fetch_and_check(
     settings: Settings,
     records: Sequence[rattler.RepoDataRecord],
+    prefix: Path,
     on_event: EventSink = ignore_events,
 ) -> None:
     """Every record to link, extracted in `settings.pkgs_dir` and checked; raises
@@ -159,7 +160,7 @@ async def fetch_and_check(
             cached.append((folder, record.name.normalized))
         else:
             missing.append(record)
-    await asyncio.to_thread(_check_cached, cached)
+    links = await asyncio.to_thread(_check_cached, cached)
     if missing:
         client = Client.default_client()
         slots = asyncio.Semaphore(PARALLEL_DOWNLOADS)
@@ -167,9 +168,11 @@ async def fetch_and_check(
             asyncio.ensure_future(_fetch_one(r, cache, client, slots, on_event)) for r in missing
         ]
         try:
-            await asyncio.gather(*fetches)
+            fetched = await asyncio.gather(*fetches)
         except BaseException:
             for fetch in fetches:
                 fetch.cancel()
             await asyncio.gather(*fetches, return_exceptions=True)
             raise
+        links.update((r.name.normalized, found) for r, found in zip(missing, fetched, strict=True))
+    await asyncio.to_thread(check_links_in_place, prefix, links)

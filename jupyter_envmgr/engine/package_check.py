@@ -157,9 +157,10 @@ def check_record_names(name: str, version: str, build: str) -> None:
             )
 
 
-def check_extracted(extracted: Path, name: str) -> None:
+def check_extracted(extracted: Path, name: str) -> list[tuple[str, str]]:
     """Raise UnsafePackage when the package extracted at `extracted` would link anything
-    outside a prefix, or into its conda-meta/. Reads the package's own metadata only."""
+    outside a prefix, or into its conda-meta/. Reads the package's own metadata only.
+    Returns the package's symlinks, for `check_links_in_place`."""
     info = extracted / "info"
     for path in _listed_paths(info, name):
         problem = path_problem(path)
@@ -168,7 +169,29 @@ def check_extracted(extracted: Path, name: str) -> None:
     for script in _entry_point_names(info):
         if not _SCRIPT_NAME.fullmatch(script) or script in (".", ".."):
             raise _refuse(name, f"bin/{script}", "a console script that is not a plain name")
-    for link, target in _symlinks(extracted):
+    links = list(_symlinks(extracted))
+    for link, target in links:
         problem = path_problem(link) or link_target_problem(link, target)
         if problem is not None:
             raise _refuse(name, link, problem)
+    return links
+
+
+def check_links_in_place(prefix: Path, links: dict[str, list[tuple[str, str]]]) -> None:
+    """The target check above is made from where a link is written. A link with `..` in its
+    target, written through a folder that is itself a symlink (in the prefix, or from any
+    package being linked), would resolve from elsewhere: `a/b/l -> ../../../x` inside
+    `a/b -> .` leaves the prefix. Such a link is refused; links without `..` cannot climb."""
+    linked_dirs = {link for package in links.values() for link, _ in package}
+    for name, package in links.items():
+        for link, target in package:
+            if ".." not in target.split("/"):
+                continue
+            parts = link.split("/")[:-1]
+            for depth in range(1, len(parts) + 1):
+                folder = "/".join(parts[:depth])
+                if folder in linked_dirs or os.path.islink(prefix / folder):
+                    raise _refuse(
+                        name, link, f"a symlink to {_quote(target)} inside the symlinked folder "
+                        f"{_quote(folder)}, which may leave the environment",
+                    )  # fmt: skip

@@ -462,7 +462,7 @@ async def apply_plan(
     try:
         # Every package to link is in the cache and checked before the journal exists: a
         # refused or unreachable package leaves nothing to restore.
-        await fetch_and_check(settings, plan.to_link, on_event)
+        await fetch_and_check(settings, plan.to_link, prefix, on_event)
     except (asyncio.CancelledError, KeyboardInterrupt):
         raise Cancelled(f"Cancelled; nothing in {prefix} was changed.") from None
     linking = [str(settings.pkgs_dir / dist_name(r)) for r in plan.to_link]

@@ -95,3 +95,16 @@ def test_a_hostile_package_in_an_explicit_file_is_refused(sandbox, hostile, tmp_
     _assert_refused(res, "evil-dotdot", offending["evil-dotdot"])
     assert victim.read_text() == "precious\n"
     assert not (sandbox.envs / "x").exists()
+
+
+def test_a_link_climbing_through_a_symlinked_folder_already_in_the_env_is_refused(sandbox, hostile):
+    url, _victim, offending = hostile
+    sandbox.run("create", *on(url, "up", "evil-up"))  # lib/up -> .. stays inside: accepted
+    prefix = sandbox.envs / "up"
+    assert (prefix / "lib" / "up").is_symlink()
+    before = tree_snapshot(prefix)
+    res = sandbox.run("install", *on(url, "up", "evil-climb"), check=False)
+    _assert_refused(res, "evil-climb", offending["evil-climb"])
+    assert "inside the symlinked folder 'lib/up'" in res.stderr
+    assert tree_snapshot(prefix) == before
+    assert not (sandbox.root.parent / "climbed-out").exists()
