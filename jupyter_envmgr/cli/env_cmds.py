@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
 from ..engine.errors import BadInput
 from .common import Subparsers, add_common, add_env_args, add_json, add_root_prefix, add_yes
@@ -60,17 +62,88 @@ async def env_remove(s: Session) -> int:
 
     env = find_env(s.settings, name=s.args.name, prefix=s.args.prefix)
     operations.check_removable(env, s.policy)
-    if not s.ask(
-        f"Remove environment {env.prefix}?",
-        default=False,
-        refusal=f"Refusing to remove {env.prefix} without confirmation: pass -y.",
-    ):
+    running = running_kernels(env.prefix)
+    question = f"Remove environment {env.prefix}?"
+    refusal = f"Refusing to remove {env.prefix} without confirmation: pass -y."
+    if running:
+        listed = "; ".join(running)
+        if s.json:
+            s.json.emit({"event": "env-in-use", "kernels": running})
+        else:
+            print(
+                f"Kernels of this environment are running: {listed}. Once it is removed they "
+                "fail on imports: shut them down first (or restart them in another env).",
+                file=sys.stderr,
+            )
+        question = f"Remove environment {env.prefix} while {len(running)} kernel(s) run there?"
+        refusal = (
+            f"Refusing to remove {env.prefix} without confirmation while kernels run there "
+            f"({listed}): shut them down, or pass -y."
+        )
+    if not s.ask(question, default=False, refusal=refusal):
         s.result({"removed": False}, "Aborted: nothing was changed.")
         return 0
     await operations.remove_env(s.settings, env, on_event=s.on_event)
     s.sync_kernels()
-    s.result({"removed": True, "env": env.to_json()}, f"Removed {env.prefix}")
+    s.result({"removed": True, "env": env.to_json(), "running_kernels": running},
+             f"Removed {env.prefix}")  # fmt: skip
     return 0
+
+
+# Asking a Jupyter server which kernels it runs: each server writes `jpserver-<pid>.json` into
+# the Jupyter runtime dir (port, base_url, token) while it runs; its own REST API answers
+# which kernels run (/api/kernels), which notebooks they serve (/api/sessions) and the spec
+# each started from (/api/kernelspecs: an env's kernel names its env in `conda_env_path`).
+# Only 127.0.0.1 is asked, over plain HTTP, briefly: a server that does not answer is skipped.
+_ASK_TIMEOUT = 3.0
+
+
+def running_kernels(prefix: Path) -> list[str]:
+    """'<kernel> (<notebooks>) on <server>' for each running kernel of the env at `prefix`
+    that a Jupyter server of this user on this machine reports; [] when none or unknown."""
+    try:
+        from jupyter_server.serverapp import list_running_servers
+    except ImportError:  # no Jupyter server installed here: none can be running
+        return []
+    found: list[str] = []
+    for info in list_running_servers():
+        if info.get("sock") or info.get("secure") or not isinstance(info.get("port"), int):
+            continue
+        base = f"http://127.0.0.1:{info['port']}{info.get('base_url') or '/'}"
+        token = str(info.get("token") or "")
+        try:
+            specs = _ask(base, "api/kernelspecs", token)["kernelspecs"]
+            kernels = _ask(base, "api/kernels", token)
+            sessions = _ask(base, "api/sessions", token)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        ours = {name for name, spec in specs.items() if _spec_env(spec) == str(prefix)}
+        paths: dict[str | None, list[str]] = {}
+        for session in sessions:
+            kernel = session.get("kernel") or {}
+            paths.setdefault(kernel.get("id"), []).append(str(session.get("path") or ""))
+        for kernel in kernels:
+            if kernel.get("name") in ours:
+                where = ", ".join(paths.get(kernel.get("id"), [])) or "no notebook"
+                found.append(f"{kernel['name']} ({where}) on {base}")
+    return found
+
+
+def _ask(base: str, path: str, token: str) -> Any:
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(base + path, headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(request, timeout=_ASK_TIMEOUT) as response:  # noqa: S310
+        return json.loads(response.read(4 * 1024 * 1024))
+
+
+def _spec_env(spec: Any) -> str | None:
+    """The env prefix a kernelspec (as /api/kernelspecs lists it) starts its kernel in."""
+    metadata = (spec.get("spec") or {}).get("metadata") or {}
+    provisioner = metadata.get("kernel_provisioner") or {}
+    config = provisioner.get("config") or {} if isinstance(provisioner, dict) else {}
+    return metadata.get("conda_env_path") or config.get("env_prefix")
 
 
 async def env_export(s: Session) -> int:

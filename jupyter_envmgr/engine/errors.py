@@ -132,3 +132,10 @@ class TooManyTasks(EnvMgrError):
 
     status = 429
     reason = "too-many-tasks"
+
+
+class EnvInUse(EnvMgrError):
+    """Kernels of the environment are running: deleting it would break their imports."""
+
+    status = 409
+    reason = "env-in-use"

@@ -146,7 +146,16 @@ class EnvironmentHandler(BaseHandler):
     @web.authenticated
     @authorized
     async def delete(self, name: str) -> None:
-        self.accepted(await self.service.delete(name))
+        # 409 while the env's kernels run, unless ?force=true.
+        force = self.get_query_argument("force", "false").lower() in ("1", "true", "yes")
+        self.accepted(
+            await self.service.delete(
+                name,
+                force=force,
+                kernel_manager=self.kernel_manager,
+                session_manager=self.session_manager,
+            )
+        )
 
 
 class PackagesHandler(BaseHandler):

@@ -356,8 +356,46 @@ class EnvService:
         )  # fmt: skip
         return await self._start(request, env.name or env_name)
 
-    async def delete(self, env_name: str) -> Task:
+    async def delete(
+        self,
+        env_name: str,
+        *,
+        force: bool = False,
+        kernel_manager: Any = None,
+        session_manager: Any = None,
+    ) -> Task:
+        """Delete the env `env_name`; refused (409) while kernels started from it run, unless
+        `force`. The server's kernel manager knows its running kernels and the kernelspec
+        each started from (whose metadata names the env); its session manager, the notebooks
+        those kernels serve."""
+        from ..engine.errors import EnvInUse
+
         env = await asyncio.to_thread(self._removable_env, env_name)
+        if not force and kernel_manager is not None:
+            prefix = str(env.prefix)
+            running: list[tuple[str, str]] = []  # (kernel id, kernelspec name)
+            for kernel in kernel_manager.list_kernels():
+                spec = getattr(kernel_manager.get_kernel(kernel["id"]), "kernel_spec", None)
+                metadata = getattr(spec, "metadata", None) or {}
+                provisioner = metadata.get("kernel_provisioner") or {}
+                config = provisioner.get("config") or {} if isinstance(provisioner, dict) else {}
+                if prefix in (metadata.get("conda_env_path"), config.get("env_prefix")):
+                    running.append((kernel["id"], kernel["name"]))
+            if running:
+                paths: dict[str | None, list[str]] = {}
+                sessions = await session_manager.list_sessions() if session_manager else []
+                for session in sessions:
+                    kernel_id = (session.get("kernel") or {}).get("id")
+                    paths.setdefault(kernel_id, []).append(session.get("path") or "")
+                listed = "; ".join(
+                    f"{name} ({', '.join(paths[kid]) if kid in paths else 'no notebook'})"
+                    for kid, name in running
+                )
+                raise EnvInUse(
+                    f"The environment {env.label} has {len(running)} running kernel(s): "
+                    f"{listed}. Deleting it now would break their imports: shut those kernels "
+                    "down first, or delete anyway with ?force=true."
+                )
 
         async def operation(sink: EventSink) -> dict[str, Any]:
             await operations.remove_env(self.settings, env, on_event=sink)
