@@ -98,6 +98,15 @@ const plugin: JupyterFrontEndPlugin<IEnvManager> = {
             showErrorMessage('Cannot cancel the task', errorMessage(error))
           ),
       openNotebooks: () => glue.openNotebooks(),
+      sessionsUsing: async kernelNames => {
+        await serviceManager.sessions.refreshRunning();
+        return Array.from(serviceManager.sessions.running())
+          .filter(s => s.kernel && kernelNames.includes(s.kernel.name))
+          .map(s => ({ id: s.id, path: s.path, kernelName: s.kernel!.name }));
+      },
+      shutdownSessions: async ids => {
+        await Promise.all(ids.map(id => serviceManager.sessions.shutdown(id)));
+      },
       switchKernel: (id, kernelName) =>
         void commands.execute(CommandIDs.switchKernel, { id, kernelName }),
       confirm: async (title, body, accept) => {

@@ -344,14 +344,30 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
     }
   };
   const remove = async () => {
-    const ok = await actions.confirm(
-      `Delete ${env.name}?`,
-      `Delete the environment ${env.name} (${detail?.prefix ?? ''}) and its kernel. Its packages stay in the cache until it is cleaned.`,
-      'Delete'
-    );
-    if (ok) {
-      await env.deleteEnv();
+    // Notebooks whose kernels run in this env would fail on imports once it is gone: name
+    // them and offer to shut their kernels down first (the server refuses otherwise, 409).
+    const kernelNames = env.manager.kernelsOf(env.name).map(k => k.name);
+    const using = kernelNames.length
+      ? await actions.sessionsUsing(kernelNames)
+      : [];
+    const base = `Delete the environment ${env.name} (${detail?.prefix ?? ''}) and its kernel. Its packages stay in the cache until it is cleaned.`;
+    const ok = using.length
+      ? await actions.confirm(
+          `Delete ${env.name}? Its kernels are running`,
+          `${using.length} notebook(s) run a kernel of ${env.name}: ${using
+            .map(s => s.path)
+            .join(', ')}. Once it is deleted their imports fail. ` +
+            `Shut these kernels down (the notebooks stay open) and delete? ${base}`,
+          'Shut down kernels and delete'
+        )
+      : await actions.confirm(`Delete ${env.name}?`, base, 'Delete');
+    if (!ok) {
+      return;
     }
+    if (using.length) {
+      await actions.shutdownSessions(using.map(s => s.id));
+    }
+    await env.deleteEnv();
   };
   const download = async () => {
     const file = await env.exportEnv(format);

@@ -23,9 +23,20 @@ export interface INotebookRef {
   kernelName: string | null;
 }
 
+/** A running notebook (or console) session of the lab: its path and its kernel's name. */
+export interface IKernelSession {
+  id: string;
+  path: string;
+  kernelName: string;
+}
+
 /** What the env, create and disk views need from the application besides the models. */
 export interface IViewActions extends IEnvActions {
   openNotebooks(): INotebookRef[];
+  /** The lab's running sessions whose kernel is one of `kernelNames`. */
+  sessionsUsing(kernelNames: string[]): Promise<IKernelSession[]>;
+  /** Shut these sessions' kernels down (the notebooks stay open, without a kernel). */
+  shutdownSessions(ids: string[]): Promise<void>;
   switchKernel(notebookId: string, kernelName: string): void;
   confirm(title: string, body: string, accept: string): Promise<boolean>;
   prompt(title: string, label: string, value?: string): Promise<string | null>;
