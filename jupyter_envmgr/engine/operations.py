@@ -577,6 +577,12 @@ async def repair(
 def _check_repairable(env: Env, policy: Policy | None) -> None:
     meta = env.prefix / META
     if meta.is_dir() and not os.access(meta, os.W_OK):
+        if _on_read_only_filesystem(meta):
+            raise Forbidden(
+                f"The environment {env.label} is read-only: it is on a read-only filesystem, "
+                "and a repair writes into it (its lock and journal). An administrator who can "
+                f"mount it writable can run 'envmgr repair -p {env.prefix}' there."
+            )
         raise Forbidden(
             f"The environment {env.label} is read-only for you: you cannot write to {meta}, "
             "and a repair writes there (its lock and journal). Its owner "
@@ -588,6 +594,13 @@ def _check_repairable(env: Env, policy: Policy | None) -> None:
             "'envmgr repair' does not write into it. An administrator of the server, who "
             "manages the environment, can repair it."
         )
+
+
+def _on_read_only_filesystem(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _owner_of(path: Path) -> str:

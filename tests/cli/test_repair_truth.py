@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ from ..helpers import (
     versions,
 )
 from .test_change_env import _apply_plan
+from .test_full_disk import _mount_or_fail
 from .test_policy_kept import _as_kernel, _refused
 
 # Modules of the packages these tests install, and the package each one belongs to.
@@ -276,3 +278,22 @@ def test_repair_of_a_read_only_env_is_refused_before_writing_anything(sandbox, h
     assert "read-only" in res["message"]
     assert _bookkeeping_state(prefix) == state
     assert not lock_owner_file(prefix).exists()
+
+
+@pytest.fixture
+def read_only_mount(sandbox, channels, tmp_path) -> Iterator[Path]:
+    """An env seen through a read-only bind mount (what root cannot write either)."""
+    sandbox.run("create", *on(channels.main_url, "rofs", "delta=1.0"))
+    view = tmp_path / "view"
+    view.mkdir()
+    _mount_or_fail(["--bind", str(sandbox.envs / "rofs"), str(view)], "a bind mount")
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(view)], check=True)
+        yield view
+    finally:
+        subprocess.run(["umount", "--lazy", str(view)], check=True)
+
+
+def test_repair_on_a_read_only_filesystem_is_refused_with_a_reason(sandbox, read_only_mount):
+    res = sandbox.run("repair", "-p", str(read_only_mount), check=False)
+    _refused(res, "read-only filesystem", "administrator", f"repair -p {read_only_mount}")
