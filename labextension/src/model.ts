@@ -29,6 +29,22 @@ import {
   ExportFormat
 } from './types';
 
+/** POST notebook/sync with `dry_run` (server/openapi.yaml, NotebookSyncPreview). */
+export interface INotebookSyncPreview {
+  env_name: string;
+  env: { name: string | null; prefix: string; is_root: boolean } | null;
+  action: 'create' | 'update' | 'none';
+  summary: string;
+  solved: boolean;
+  add: string[];
+  remove: string[];
+  change: string[];
+  specs: string[];
+  channels: string[];
+  hosts: string[];
+  notes: string[];
+}
+
 /** A task and its progress, followed over server-sent events until it ends. */
 export class TaskTracker {
   constructor(task: ITask) {
@@ -550,6 +566,24 @@ export class EnvManagerModel implements IDisposable {
       body.name = name;
     }
     return this._start('notebook/sync', { method: 'POST', body });
+  }
+
+  /**
+   * What syncing a notebook's env would do, nothing done: which env is created or updated,
+   * what is added, removed or changed, and the channels and hosts it may fetch from.
+   */
+  previewNotebookSync(
+    metadata: unknown,
+    name?: string
+  ): Promise<INotebookSyncPreview> {
+    const body: { [key: string]: unknown } = { metadata, dry_run: true };
+    if (name) {
+      body.name = name;
+    }
+    return requestAPI<INotebookSyncPreview>('notebook/sync', {
+      method: 'POST',
+      body
+    });
   }
 
   clean(categories: CleanCategory[]): Promise<TaskTracker> {

@@ -1,7 +1,8 @@
 /**
  * A notebook that carries its environment (`metadata.envmgr`): a toolbar button that embeds the
  * running kernel's env into the notebook, and, when a notebook whose env is missing here opens,
- * an offer to create that env and switch the notebook's kernel to it.
+ * an offer to create that env (or to update the env sync made for it: the prompt says which, with
+ * the counts, and the hosts it fetches from) and switch the notebook's kernel to it.
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import {
@@ -22,7 +23,7 @@ import { Widget } from '@lumino/widgets';
 
 import { envsIcon } from './icons';
 import { NotebookGlue } from './kernels';
-import { EnvManagerModel } from './model';
+import { EnvManagerModel, INotebookSyncPreview } from './model';
 import { errorMessage } from './request';
 
 /** The kernel of env E. */
@@ -51,11 +52,85 @@ function packageCount(meta: { [key: string]: any }): number {
   );
 }
 
-function textBody(text: string): Widget {
+/** The name in `metadata.kernelspec`, whatever a notebook from elsewhere put there. */
+function kernelspecName(panel: NotebookPanel): string | null {
+  const spec = panel.context.model.getMetadata('kernelspec');
+  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) {
+    return null;
+  }
+  const name = (spec as { [key: string]: unknown }).name;
+  return typeof name === 'string' && name ? name : null;
+}
+
+const MAX_LISTED = 8;
+
+function appendText(parent: HTMLElement, tag: string, text: string): void {
+  const node = document.createElement(tag);
+  node.textContent = text;
+  parent.appendChild(node);
+}
+
+/** Up to MAX_LISTED lines of `items`, each after `mark`, then "… and N more". */
+function appendList(parent: HTMLElement, mark: string, items: string[]): void {
+  if (items.length === 0) {
+    return;
+  }
+  const list = document.createElement('ul');
+  list.style.listStyle = 'none'; // each line has its own mark (−, +, ~)
+  for (const item of items.slice(0, MAX_LISTED)) {
+    appendText(list, 'li', `${mark} ${item}`);
+  }
+  if (items.length > MAX_LISTED) {
+    appendText(list, 'li', `… and ${items.length - MAX_LISTED} more`);
+  }
+  parent.appendChild(list);
+}
+
+/**
+ * The question before a sync, from its preview: plainly "create" or "update" (with the counts
+ * and the packages), the notes (an env left alone, specs solved), and where it fetches from.
+ */
+function syncPromptBody(
+  meta: { [key: string]: any },
+  preview: INotebookSyncPreview
+): Widget {
   const body = new Widget();
-  const p = document.createElement('p');
-  p.textContent = text;
-  body.node.appendChild(p);
+  body.addClass('jp-EnvMgr-syncPrompt');
+  const node = body.node;
+  const envName = String(meta.env_name ?? '?');
+  const target = preview.env_name;
+  if (preview.action === 'create') {
+    const where = target === envName ? '' : ` as '${target}'`;
+    appendText(
+      node,
+      'p',
+      `This notebook carries the environment '${envName}' (${packageCount(
+        meta
+      )} packages). Create it here${where}?`
+    );
+  } else {
+    appendText(
+      node,
+      'p',
+      `This notebook carries the environment '${envName}'. Syncing it would change an ` +
+        `existing environment here: ${preview.summary}.`
+    );
+    appendList(node, '−', preview.remove);
+    appendList(node, '+', preview.add);
+    appendList(node, '~', preview.change);
+  }
+  for (const note of preview.notes) {
+    appendText(node, 'p', note);
+  }
+  if (preview.hosts.length > 0) {
+    const fetches = document.createElement('p');
+    fetches.className = 'jp-EnvMgr-syncSources';
+    fetches.textContent =
+      `It may fetch packages (those not in the package cache) from ${preview.hosts.join(
+        ', '
+      )}; ` + `channels: ${preview.channels.join(', ')}.`;
+    node.appendChild(fetches);
+  }
   return body;
 }
 
@@ -131,13 +206,11 @@ async function envMissing(
   panel: NotebookPanel,
   meta: { [key: string]: any }
 ): Promise<boolean> {
-  const kernelspec = panel.context.model.getMetadata('kernelspec') as
-    | { name?: string }
-    | undefined;
+  const kernel = kernelspecName(panel);
   const specs = app.serviceManager.kernelspecs;
   await specs.ready;
-  if (kernelspec?.name) {
-    return !(kernelspec.name in (specs.specs?.kernelspecs ?? {}));
+  if (kernel) {
+    return !(kernel in (specs.specs?.kernelspecs ?? {}));
   }
   await model.refresh().catch(() => undefined);
   return !model.environment(String(meta.env_name));
@@ -147,25 +220,28 @@ async function envMissing(
 export async function syncNotebookEnv(
   app: JupyterFrontEnd,
   model: EnvManagerModel,
-  panel: NotebookPanel
+  panel: NotebookPanel,
+  preview?: INotebookSyncPreview
 ): Promise<void> {
   const meta = carried(panel);
   if (!meta) {
     return;
   }
-  const envName = String(meta.env_name ?? '?');
+  const envName = preview?.env_name ?? String(meta.env_name ?? '?');
+  const doing = preview?.action === 'update' ? 'Updating' : 'Creating';
+  const did = preview?.action === 'update' ? 'Updated' : 'Created';
   let tracker;
   try {
     tracker = await model.syncNotebook(panel.context.model.metadata);
   } catch (error) {
     await showErrorMessage(
-      `Cannot create the environment ${envName}`,
+      `Cannot sync the environment ${envName}`,
       errorMessage(error)
     );
     return;
   }
   const id = Notification.emit(
-    `Creating the environment ${envName} from ${panel.title.label}…`,
+    `${doing} the environment ${envName} from ${panel.title.label}…`,
     'in-progress',
     { autoClose: false }
   );
@@ -173,7 +249,7 @@ export async function syncNotebookEnv(
     if (!tracker.finished) {
       Notification.update({
         id,
-        message: `Creating the environment ${envName}: ${tracker.progress.status}`
+        message: `${doing} the environment ${envName}: ${tracker.progress.status}`
       });
     }
   };
@@ -183,7 +259,7 @@ export async function syncNotebookEnv(
   if (task.state !== 'done') {
     Notification.update({
       id,
-      message: `Creating the environment ${envName} ${task.state}: ${
+      message: `${doing} the environment ${envName} ${task.state}: ${
         task.error?.message ?? ''
       }`,
       type: 'error',
@@ -195,7 +271,7 @@ export async function syncNotebookEnv(
   const kernel = envKernelName(env);
   Notification.update({
     id,
-    message: `Created the environment ${env}; starting its kernel…`,
+    message: `${did} the environment ${env}; starting its kernel…`,
     type: 'in-progress'
   });
   try {
@@ -213,14 +289,14 @@ export async function syncNotebookEnv(
     }
     Notification.update({
       id,
-      message: `Created the environment ${env}: ${panel.title.label} runs on its kernel.`,
+      message: `${did} the environment ${env}: ${panel.title.label} runs on its kernel.`,
       type: 'success',
       autoClose: 5000
     });
   } catch (error) {
     Notification.update({
       id,
-      message: `Created the environment ${env}, but cannot start its kernel ${kernel}: ${errorMessage(
+      message: `${did} the environment ${env}, but cannot start its kernel ${kernel}: ${errorMessage(
         error
       )}`,
       type: 'error',
@@ -250,21 +326,33 @@ export function watchCarriedEnvs(
       if (!missing || panel.isDisposed) {
         return;
       }
-      const envName = String(meta.env_name ?? '?');
+      // What a sync would do, before asking: create or update which env, and the hosts.
+      let preview: INotebookSyncPreview;
+      try {
+        preview = await model.previewNotebookSync(panel.context.model.metadata);
+      } catch (error) {
+        await showErrorMessage(
+          "Cannot sync this notebook's environment",
+          errorMessage(error)
+        );
+        return;
+      }
+      if (preview.action === 'none' || panel.isDisposed) {
+        return;
+      }
+      const update = preview.action === 'update';
       const result = await showDialog({
-        title: 'Create the notebook environment?',
-        body: textBody(
-          `This notebook carries the environment '${envName}' (${packageCount(
-            meta
-          )} packages). Create it here?`
-        ),
+        title: update
+          ? `Update the environment ${preview.env_name}?`
+          : 'Create the notebook environment?',
+        body: syncPromptBody(meta, preview),
         buttons: [
           Dialog.cancelButton({ label: 'No' }),
-          Dialog.okButton({ label: 'Yes' })
+          Dialog.okButton({ label: update ? 'Update' : 'Yes' })
         ]
       });
       if (result.button.accept && !panel.isDisposed) {
-        await syncNotebookEnv(app, model, panel);
+        await syncNotebookEnv(app, model, panel, preview);
       }
     });
   });
