@@ -325,9 +325,10 @@ def _check_restore_policy(
             f"{', '.join(refused)} {'is' if len(refused) == 1 else 'are'} no longer in the "
             "package cache, and downloading again from "
             f"{'that channel' if len(refused) == 1 else 'those channels'} is not allowed here "
-            f"(allowed: {', '.join(policy.allowed_channels)}). Nothing was downloaded; the "
-            "environment keeps its journal, so run 'envmgr repair' again once the channel is "
-            "allowed or the packages are back in the cache."
+            f"(allowed: {', '.join(policy.allowed_channels)}). Nothing was downloaded. The "
+            "environment is left as the interrupted operation left it, with its journal: run "
+            f"'envmgr repair -p {prefix}' again once the channel is allowed or the packages "
+            "are back in the cache."
         )
 
 

@@ -237,7 +237,7 @@ def test_a_restore_that_must_download_from_a_forbidden_channel_is_refused(
     killed = installed(prefix)
     res = kernel.run("repair", "-n", "h", check=False)
     _refused(res, "alpha-1.0-pyh_envmgr_0", f"{channels.main_url}/noarch/", "not allowed")
-    assert "keeps its journal" in res.stderr and "'envmgr repair' again" in res.stderr
+    assert "with its journal" in res.stderr and f"'envmgr repair -p {prefix}' again" in res.stderr
     # Nothing was fetched, nothing restored: the journal waits for a repair that may download.
     assert list(sb.pkgs.glob("alpha-1.0-pyh_envmgr_0*")) == []
     assert journal_dir(prefix).exists()
