@@ -203,9 +203,14 @@ def entry_lock_if_free(path: Path | None) -> Iterator[bool]:
 
 @asynccontextmanager
 async def package_cache_lock(
-    pkgs_dir: Path, *, timeout: float, on_event: EventSink = ignore_events
+    pkgs_dir: Path,
+    *,
+    timeout: float,
+    on_event: EventSink = ignore_events,
+    then: str = "Nothing was removed: wait for it to finish and run clean again.",
 ) -> AsyncIterator[None]:
-    """rattler's whole-cache lock, exclusively: no install or download writes while we hold it."""
+    """rattler's whole-cache lock, exclusively: no install or download writes while we hold it.
+    `then` ends the message of a wait that timed out: what was (not) done, what to do."""
     if not pkgs_dir.is_dir():
         yield  # nothing there to protect (and nothing to clean)
         return
@@ -223,8 +228,7 @@ async def package_cache_lock(
             on_event=on_event,
             locked_message=lambda holder: (
                 f"The package cache {pkgs_dir} is being written by {holder} (an install or "
-                f"download is running) and was not released within {timeout:g} s. Nothing "
-                "was removed: wait for it to finish and run clean again."
+                f"download is running) and was not released within {timeout:g} s. {then}"
             ),
         )
         yield

@@ -34,6 +34,7 @@ from .bookkeeping import (
 )
 from .errors import Cancelled, DownloadError, EnvMgrError, Forbidden, NoSpace, RestoreForbidden
 from .fetch import fetch_and_check
+from .lock import package_cache_lock
 from .plan import Plan
 from .prefix import META, dist_name, read_records, record_files
 from .progress import Event, EventSink, ProgressReporter, ignore_events
@@ -460,23 +461,31 @@ async def apply_plan(
     policy: Policy | None = None,
 ) -> None:
     prefix = plan.prefix
-    try:
-        # Every package to link is in the cache and checked before the journal exists: a
-        # refused or unreachable package leaves nothing to restore.
-        await fetch_and_check(settings, plan.to_link, prefix, on_event)
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        raise Cancelled(f"Cancelled; nothing in {prefix} was changed.") from None
     linking = [str(settings.pkgs_dir / dist_name(r)) for r in plan.to_link]
-    # Records of big packages list every file: parsing and copying them stays off the loop.
-    await asyncio.to_thread(archive_records, prefix, record_files(prefix))
-    await asyncio.to_thread(
-        write_journal,
-        prefix,
-        operation=operation,
-        created=created,
-        linking=linking,
-        site_packages=_site_packages(plan.final),
-    )
+    await asyncio.to_thread(settings.pkgs_dir.mkdir, parents=True, exist_ok=True)
+    # rattler's cache lock (which clean takes too) from the packages' arrival until the journal
+    # names them as being linked: a clean in between would leave rattler to fetch them again,
+    # unchecked. rattler takes the lock again for its own install.
+    async with package_cache_lock(
+        settings.pkgs_dir, timeout=settings.lock_timeout, on_event=on_event,
+        then=f"Nothing in {prefix} was changed: wait for it to finish and try again.",
+    ):  # fmt: skip
+        try:
+            # Every package to link is in the cache and checked before the journal exists: a
+            # refused or unreachable package leaves nothing to restore.
+            await fetch_and_check(settings, plan.to_link, prefix, on_event)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            raise Cancelled(f"Cancelled; nothing in {prefix} was changed.") from None
+        # Records of big packages list every file: parsing and copying them stays off the loop.
+        await asyncio.to_thread(archive_records, prefix, record_files(prefix))
+        await asyncio.to_thread(
+            write_journal,
+            prefix,
+            operation=operation,
+            created=created,
+            linking=linking,
+            site_packages=_site_packages(plan.final),
+        )
     reporter = ProgressReporter(on_event, plan.to_link, plan.to_unlink)
     install = asyncio.ensure_future(
         rattler.install(
