@@ -108,7 +108,8 @@ async def _fetch_one(
             return await asyncio.to_thread(_extract_checked, archive, staging, target, record)
         except OSError as exc:
             raise DownloadError(
-                f"Fetching '{name}' into the package cache {cache} failed: {exc.strerror or exc}."
+                f"Fetching '{name}' into the package cache {cache} failed: "
+                f"{exc.strerror or exc}. Nothing was changed."
             ) from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -132,12 +133,10 @@ async def _download(
     except (asyncio.CancelledError, KeyboardInterrupt):
         download.cancel()
         raise
-    except OSError:
-        raise
-    except Exception as exc:  # rattler's network errors are plain exceptions
+    except Exception as exc:  # rattler's network errors are plain exceptions (or OSErrors)
         raise DownloadError(
-            f"Downloading '{name}' from {record.url} failed: {str(exc).strip()}. Check the "
-            "channel and try again."
+            f"Downloading '{name}' from {record.url} failed: {str(exc).strip()}. Nothing was "
+            "changed; check the channel and try again."
         ) from None
 
 

@@ -378,6 +378,10 @@ async def restore(
     to_link = [r for r in previous if dist_name(r) not in present]
     if policy is not None:
         await asyncio.to_thread(_check_restore_policy, policy, prefix, settings.pkgs_dir, to_link)
+    # What must come back from a channel is fetched and checked as any install's packages are.
+    missing = [r for r in to_link if not (settings.pkgs_dir / dist_name(r) / "info").is_dir()]
+    if missing:
+        await fetch_and_check(settings, missing, prefix, on_event)
     await rattler.install(
         previous,
         prefix,

@@ -60,7 +60,7 @@ def test_lock_here_sync_there_is_the_same_env_and_kernel(
     assert lock["version"] == 1 and lock["env_name"] == "data"
     assert "delta=1.0" in lock["specs"]
 
-    result = other_machine.run("notebook", "sync", str(nb_path), "--json").result()
+    result = other_machine.run("notebook", "sync", str(nb_path), "-y", "--json").result()
     assert result["changed"] is True
     copy = other_machine.envs / "data"
     assert installed(copy) == installed(sandbox.envs / "data")
@@ -71,7 +71,7 @@ def test_lock_here_sync_there_is_the_same_env_and_kernel(
     # In sync: nothing happens, no new revision.
     revisions = _revisions(other_machine, "data")
     snap = tree_snapshot(copy)
-    again = other_machine.run("notebook", "sync", str(nb_path), "--json").result()
+    again = other_machine.run("notebook", "sync", str(nb_path), "-y", "--json").result()
     assert again["changed"] is False
     assert _revisions(other_machine, "data") == revisions and tree_snapshot(copy) == snap
 
@@ -79,7 +79,7 @@ def test_lock_here_sync_there_is_the_same_env_and_kernel(
     sandbox.run("install", *on(channels.main_url, "data", "alpha"))
     sandbox.run("notebook", "lock", str(nb_path), "-n", "data")
     assert json.loads(nb_path.read_text())["metadata"]["envmgr"]["lock_id"] == lock["lock_id"]
-    other_machine.run("notebook", "sync", str(nb_path))
+    other_machine.run("notebook", "sync", str(nb_path), "-y")
     assert installed(copy) == installed(sandbox.envs / "data")
     assert _revisions(other_machine, "data") == revisions + 1
 
@@ -93,7 +93,7 @@ def test_a_name_taken_by_another_env_gets_a_copy_and_the_kernel_follows(
     lock_id = json.loads(nb_path.read_text())["metadata"]["envmgr"]["lock_id"]
     other_machine.run("create", *on(channels.main_url, "data", "gamma"))  # someone else's
     before = installed(other_machine.envs / "data")
-    result = other_machine.run("notebook", "sync", str(nb_path), "--json").result()
+    result = other_machine.run("notebook", "sync", str(nb_path), "-y", "--json").result()
     assert result["env"]["name"] == f"data-{lock_id[:6]}"
     assert installed(other_machine.envs / "data") == before  # not touched
     kernel = json.loads(nb_path.read_text())["metadata"]["kernelspec"]["name"]
@@ -133,7 +133,7 @@ def test_a_tampered_lock_is_refused_and_creates_nothing(
     nb_path = _notebook(tmp_path / "t.ipynb")
     sandbox.run("notebook", "lock", str(nb_path), "-n", "data")
     _tampered(nb_path, change)
-    res = other_machine.run("notebook", "sync", str(nb_path), check=False)
+    res = other_machine.run("notebook", "sync", str(nb_path), "-y", check=False)
     assert res.returncode == 1 and res.stderr.startswith("error:"), res
     assert message in res.stderr, res.stderr
     assert "Traceback" not in res.stderr
@@ -142,7 +142,7 @@ def test_a_tampered_lock_is_refused_and_creates_nothing(
 
 def test_a_notebook_without_an_environment_says_how_to_add_one(other_machine, tmp_path):
     nb_path = _notebook(tmp_path / "plain.ipynb")
-    res = other_machine.run("notebook", "sync", str(nb_path), check=False)
+    res = other_machine.run("notebook", "sync", str(nb_path), "-y", check=False)
     assert res.returncode == 1 and "envmgr notebook lock" in res.stderr, res
     not_nb = tmp_path / "x.ipynb"
     not_nb.write_text("[1, 2]")
@@ -163,6 +163,6 @@ def test_a_platform_the_lock_does_not_cover_is_solved_from_the_specs(
     nb_path.write_text(json.dumps(nb))
     shown = other_machine.run("notebook", "show", str(nb_path), "--json").result()
     assert shown["locked_for_platform"] is False and shown["present"] is False
-    result = other_machine.run("notebook", "sync", str(nb_path), "--json").result()
+    result = other_machine.run("notebook", "sync", str(nb_path), "-y", "--json").result()
     assert result["solved"] is True and "not locked for" in result["notes"][0]
     assert installed(other_machine.envs / "data")["delta"][0] == "1.0"
