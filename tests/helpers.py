@@ -62,6 +62,27 @@ class Sandbox:
         )
 
 
+def other_machine_sandbox(base: Path, pkgs: Path | None = None) -> Sandbox:
+    """Another user on another machine, under `base`: its own HOME and root prefix, and the
+    package cache `pkgs` (default: a cold one of its own)."""
+    pkgs = pkgs if pkgs is not None else base / "pkgs"
+    (base / "home").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CONDA", "MAMBA", "ENVMGR", "JUPYTER"))}  # fmt: skip
+    env.update(HOME=str(base / "home"), MAMBA_ROOT_PREFIX=str(base / "root"),
+               CONDA_PKGS_DIRS=str(pkgs), PYTHONUNBUFFERED="1")  # fmt: skip
+    return Sandbox(home=base / "home", root=base / "root", pkgs=pkgs, env=env)
+
+
+def hostile_channel(base: Path) -> tuple[Path, Path, dict[str, str]]:
+    """(channel folder, a victim file outside every env, package name -> offending path)."""
+    from jupyter_envmgr.channels.hostile import build_hostile_channel
+
+    victim = base / "victim.txt"
+    victim.write_text("precious\n")
+    return base / "channel", victim, build_hostile_channel(base / "channel", victim)
+
+
 @dataclass
 class CliResult:
     returncode: int

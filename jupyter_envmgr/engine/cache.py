@@ -38,7 +38,7 @@ from typing import Any
 
 from .errors import BadInput, Forbidden
 from .in_use import PackageUsers, dir_key, packages_in_use
-from .lock import CACHE_LOCK, entry_lock_if_free, package_cache_lock
+from .lock import CACHE_LOCK, entry_lock_if_free, on_read_only_filesystem, package_cache_lock
 from .progress import Event, EventSink, ignore_events
 from .registry import Env, list_envs
 from .settings import Settings
@@ -341,19 +341,11 @@ def _judge(cand: _Candidate, users: PackageUsers, now: float) -> tuple[Kept | No
 def _entry_lock_if_free(path: Path | None) -> Iterator[bool]:
     """`lock.entry_lock_if_free`, except on a read-only file system: there no lock file can
     be opened for writing, and no process can be writing the entry either."""
-    if path is not None and _read_only_fs(path.parent):
+    if path is not None and on_read_only_filesystem(path.parent):
         yield True
         return
     with entry_lock_if_free(path) as free:
         yield free
-
-
-def _read_only_fs(path: Path) -> bool:
-    """Whether `path` is on a file system mounted read-only (EROFS for every write)."""
-    try:
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
 
 
 def check_writable(plan: CleanPlan) -> None:
@@ -361,7 +353,7 @@ def check_writable(plan: CleanPlan) -> None:
     for pkgs_dir in plan.pkgs_dirs:
         if not plan.items or not pkgs_dir.is_dir():
             continue
-        if _read_only_fs(pkgs_dir):
+        if on_read_only_filesystem(pkgs_dir):
             raise Forbidden(
                 f"The package cache {pkgs_dir} is on a read-only file system, so nothing can be "
                 "removed from it; nothing was changed. Clean it where it is mounted writable, "
@@ -534,7 +526,7 @@ async def _nested(
     if not pkgs_dirs:
         yield
         return
-    if _read_only_fs(pkgs_dirs[0]):
+    if on_read_only_filesystem(pkgs_dirs[0]):
         # Mounted read-only: no install can write there, and its lock file cannot be opened
         # for writing (EROFS). Planning goes on without it; removing is refused.
         async with _nested(pkgs_dirs[1:], timeout, on_event):

@@ -201,6 +201,15 @@ def entry_lock_if_free(path: Path | None) -> Iterator[bool]:
         os.close(fd)  # closing releases the flock
 
 
+def on_read_only_filesystem(path: Path) -> bool:
+    """Whether `path` is on a file system mounted read-only (EROFS for every write, lock files
+    included): callers refuse a change there with that reason instead of a failed flock."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 @asynccontextmanager
 async def package_cache_lock(
     pkgs_dir: Path,

@@ -23,7 +23,7 @@ import rattler
 from .activation import write_state_env_vars
 from .errors import BadInput, EnvExists, EnvNotFound, Forbidden, PackageNotInstalled
 from .exact_records import explicit_records, revision_channels, revision_records
-from .lock import prefix_lock
+from .lock import on_read_only_filesystem, prefix_lock
 from .pip_step import check_pip_available, run_pip
 from .plan import Plan, make_plan
 from .policy import Policy
@@ -577,7 +577,7 @@ async def repair(
 def _check_repairable(env: Env, policy: Policy | None) -> None:
     meta = env.prefix / META
     if meta.is_dir() and not os.access(meta, os.W_OK):
-        if _on_read_only_filesystem(meta):
+        if on_read_only_filesystem(meta):
             raise Forbidden(
                 f"The environment {env.label} is read-only: it is on a read-only filesystem, "
                 "and a repair writes into it (its lock and journal). An administrator who can "
@@ -594,13 +594,6 @@ def _check_repairable(env: Env, policy: Policy | None) -> None:
             "'envmgr repair' does not write into it. An administrator of the server, who "
             "manages the environment, can repair it."
         )
-
-
-def _on_read_only_filesystem(path: Path) -> bool:
-    try:
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
 
 
 def _owner_of(path: Path) -> str:

@@ -167,8 +167,12 @@ def test_create_use_install_export_clean_delete_from_the_ui(
     panel.get_by_role("button", name="Delete…").click()
     confirm = dialog(lab_page)
     expect(confirm).to_contain_text("Delete uienv?")
+    # The notebook above still runs the env's kernel: the dialog names it and offers to shut
+    # it down first (the server would refuse the delete, 409).
+    expect(confirm).to_contain_text("Its kernels are running")
+    expect(confirm).to_contain_text(".ipynb")
     lab_page.shot("delete-confirm")
-    confirm.get_by_role("button", name="Delete").click()
+    confirm.get_by_role("button", name="Shut down kernels and delete").click()
     expect(env_row(lab_page, "uienv")).to_have_count(0, timeout=SLOW)
     expect(panel).to_have_count(0)
     assert not prefix.exists()

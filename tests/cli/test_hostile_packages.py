@@ -7,20 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_envmgr.channels.hostile import build_hostile_channel, hostile_packages
+from jupyter_envmgr.channels.hostile import hostile_packages
 
-from ..helpers import installed, on, tree_snapshot
+from ..helpers import hostile_channel, installed, on, tree_snapshot
 
 NAMES = list(hostile_packages(Path("/victim")))
 
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory) -> tuple[str, Path, dict[str, str]]:
-    base = tmp_path_factory.mktemp("hostile")
-    victim = base / "victim.txt"
-    victim.write_text("precious\n")
-    offending = build_hostile_channel(base / "channel", victim)
-    return (base / "channel").as_uri(), victim, offending
+    channel, victim, offending = hostile_channel(tmp_path_factory.mktemp("hostile"))
+    return channel.as_uri(), victim, offending
 
 
 def _outside(sandbox) -> dict[str, tuple]:

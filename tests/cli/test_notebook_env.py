@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from ..helpers import Sandbox, installed, on, tree_snapshot
+from ..helpers import Sandbox, installed, on, other_machine_sandbox, tree_snapshot
 
 CELLS = [
     {"cell_type": "markdown", "id": "a1", "metadata": {}, "source": "# Analysis"},
@@ -33,13 +32,7 @@ def _notebook(path: Path) -> Path:
 @pytest.fixture
 def other_machine(tmp_path, shared_pkgs) -> Sandbox:
     """Another user on another machine: its own HOME, root prefix and (cold) package cache."""
-    base = tmp_path / "other"
-    (base / "home").mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CONDA", "MAMBA", "ENVMGR", "JUPYTER"))}  # fmt: skip
-    env.update(HOME=str(base / "home"), MAMBA_ROOT_PREFIX=str(base / "root"),
-               CONDA_PKGS_DIRS=str(base / "pkgs"), PYTHONUNBUFFERED="1")  # fmt: skip
-    return Sandbox(home=base / "home", root=base / "root", pkgs=base / "pkgs", env=env)
+    return other_machine_sandbox(tmp_path / "other")
 
 
 def _revisions(sb: Sandbox, name: str) -> int:

@@ -15,7 +15,7 @@ import pytest
 
 from jupyter_envmgr.engine.bookkeeping import bookkeeping_dir
 
-from ..helpers import Sandbox, installed, on
+from ..helpers import Sandbox, installed, on, other_machine_sandbox
 
 
 def _notebook(path: Path, metadata: dict | None = None) -> Path:
@@ -27,13 +27,7 @@ def _notebook(path: Path, metadata: dict | None = None) -> Path:
 @pytest.fixture
 def other_machine(tmp_path, shared_pkgs) -> Sandbox:
     """Another user on another machine: its own HOME and root prefix."""
-    base = tmp_path / "other"
-    (base / "home").mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("CONDA", "MAMBA", "ENVMGR", "JUPYTER"))}  # fmt: skip
-    env.update(HOME=str(base / "home"), MAMBA_ROOT_PREFIX=str(base / "root"),
-               CONDA_PKGS_DIRS=str(shared_pkgs), PYTHONUNBUFFERED="1")  # fmt: skip
-    return Sandbox(home=base / "home", root=base / "root", pkgs=shared_pkgs, env=env)
+    return other_machine_sandbox(tmp_path / "other", shared_pkgs)
 
 
 def _locked(sandbox: Sandbox, env: str, path: Path) -> dict:

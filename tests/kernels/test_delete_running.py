@@ -86,15 +86,21 @@ async def test_deleting_an_env_with_a_running_kernel(jp_fetch, jp_serverapp, san
             jp_fetch, "DELETE", "envmgr", "api", "environments", "nb", params={"force": "true"}
         )
         assert code == 202, task
-        for _ in range(600):
-            _, task = await _call(jp_fetch, "GET", "envmgr", "api", "tasks", task["id"])
-            if task["state"] in ("done", "failed", "cancelled"):
-                break
-            await asyncio.sleep(0.05)
+        task = await _finished(jp_fetch, task)
         assert task["state"] == "done", task
         assert not prefix.exists()
     finally:
         await _call(jp_fetch, "DELETE", "api", "sessions", session["id"])
+
+
+async def _finished(jp_fetch, task: dict) -> dict:
+    """The task, polled until it ends."""
+    for _ in range(600):
+        _, task = await _call(jp_fetch, "GET", "envmgr", "api", "tasks", task["id"])
+        if task["state"] in ("done", "failed", "cancelled"):
+            break
+        await asyncio.sleep(0.05)
+    return task
 
 
 async def test_an_env_whose_kernels_stopped_is_deleted_without_force(
@@ -114,10 +120,6 @@ async def test_an_env_whose_kernels_stopped_is_deleted_without_force(
     assert rc == 1 and KERNEL not in err and "pass -y" in err, err
     code, task = await _call(jp_fetch, "DELETE", "envmgr", "api", "environments", "nb")
     assert code == 202, task
-    for _ in range(600):
-        _, task = await _call(jp_fetch, "GET", "envmgr", "api", "tasks", task["id"])
-        if task["state"] in ("done", "failed", "cancelled"):
-            break
-        await asyncio.sleep(0.05)
+    task = await _finished(jp_fetch, task)
     assert task["state"] == "done", task
     assert not prefix.exists()

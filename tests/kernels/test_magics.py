@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from jupyter_envmgr.channels import serve_channel
-from jupyter_envmgr.channels.hostile import build_hostile_channel
 from jupyter_envmgr.notebook.magics import MagicUsageError, complete_args
 
-from ..helpers import files_on_disk, installed, on, owned_files, tree_snapshot
+from ..helpers import files_on_disk, hostile_channel, installed, on, owned_files, tree_snapshot
 from . import create
 
 pytestmark = [
@@ -263,15 +262,12 @@ def test_load_ext_in_the_servers_own_python(sandbox, channels):
 
 
 @pytest.fixture(scope="module")
-def hostile_channel(tmp_path_factory) -> tuple[Path, Path, dict[str, str]]:
-    base = tmp_path_factory.mktemp("hostile-kernel")
-    victim = base / "victim.txt"
-    victim.write_text("precious\n")
-    return base / "channel", victim, build_hostile_channel(base / "channel", victim)
+def hostile(tmp_path_factory) -> tuple[Path, Path, dict[str, str]]:
+    return hostile_channel(tmp_path_factory.mktemp("hostile-kernel"))
 
 
-async def test_a_magic_refuses_a_hostile_package(jp_serverapp, nb_env, hostile_channel):
-    channel, victim, offending = hostile_channel
+async def test_a_magic_refuses_a_hostile_package(jp_serverapp, nb_env, hostile):
+    channel, victim, offending = hostile
     before, snap = installed(nb_env), tree_snapshot(nb_env)
     async with env_kernel(jp_serverapp) as kernel:
         for name in ("evil-dotdot", "evil-symlink"):

@@ -9,19 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from jupyter_envmgr.channels.hostile import build_hostile_channel
 from jupyter_envmgr.engine.worker import ABORT_AFTER_LINKS
 
-from ..helpers import installed, on, tree_snapshot
+from ..helpers import hostile_channel, installed, on, tree_snapshot
 
 
 @pytest.fixture(scope="module")
 def hostile(tmp_path_factory) -> tuple[Path, Path, dict[str, str]]:
-    base = tmp_path_factory.mktemp("hostile-server")
-    victim = base / "victim.txt"
-    victim.write_text("precious\n")
-    offending = build_hostile_channel(base / "channel", victim)
-    return base / "channel", victim, offending
+    return hostile_channel(tmp_path_factory.mktemp("hostile-server"))
 
 
 async def _alive(jp_fetch) -> None:
