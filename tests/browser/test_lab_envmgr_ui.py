@@ -39,9 +39,19 @@ def env_row(lab_page: LabPage, name: str) -> Any:
 
 def open_env(lab_page: LabPage, name: str) -> Any:
     """The env's view in the main area (opened from the sidebar)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     open_sidebar(lab_page)
-    env_row(lab_page, name).locator(".jp-EnvMgr-envName").click()
     panel = lab_page.page.locator(f'.jp-EnvMgr-envPanel[data-env="{name}"]')
+    # The sidebar re-renders as sizes and new envs arrive: a click that lands while its rows
+    # move can hit nothing, so click again until the view is there.
+    for _ in range(5):
+        env_row(lab_page, name).locator(".jp-EnvMgr-envName").click()
+        try:
+            panel.locator(".jp-EnvMgr-table").first.wait_for(timeout=10_000)
+            return panel
+        except PlaywrightTimeoutError:
+            continue
     panel.locator(".jp-EnvMgr-table").first.wait_for()
     return panel
 
