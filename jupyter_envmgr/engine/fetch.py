@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import rattler
 from rattler.networking import Client
-from rattler.package_streaming import download_to_path, extract
+from rattler.package_streaming import download_and_extract, download_to_path
 
 from .errors import DownloadError
 from .package_check import check_extracted, check_links_in_place, check_record_names
@@ -57,24 +57,30 @@ def _check_cached(folders: Sequence[tuple[Path, str]]) -> dict[str, list[tuple[s
     return {name: check_extracted(folder, name) for folder, name in folders}
 
 
-def _extract_checked(
-    archive: Path, staging: Path, target: Path, record: rattler.RepoDataRecord
-) -> list[tuple[str, str]]:
-    """Extract, compare hashes, check paths, then move into place (blocking: in a thread)."""
+async def _extract(
+    client: Client, source: str, extracted: Path, record: rattler.RepoDataRecord
+) -> None:
+    """Extract the archive at `source` (a file:// URL: rattler extracts off the GIL, so several
+    packages extract at once; its plain `extract` would take turns), compare its hashes."""
     name = record.name.normalized
-    extracted = staging / "pkg"
     try:
-        sha256, md5 = extract(archive, extracted)
+        sha256, md5 = await download_and_extract(client, source, extracted)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        raise
     except Exception as exc:  # rattler's extraction errors are plain exceptions
         raise DownloadError(
-            f"The package '{name}' ({record.url}) cannot be extracted: {exc}"
+            f"The package '{name}' ({record.url}) cannot be extracted: {exc}. Nothing was changed."
         ) from None
     if not _hash_matches(record, sha256, md5):
         raise DownloadError(
             f"The package '{name}' downloaded from {record.url} does not match the hash its "
-            "channel (or lock file) gives: refused. Try again; if it persists, the channel or "
-            "the file is wrong."
+            "channel (or lock file) gives: refused, nothing was changed. Try again; if it "
+            "persists, the channel or the file is wrong."
         )
+
+
+def _check_and_place(extracted: Path, target: Path, name: str) -> list[tuple[str, str]]:
+    """Check the extracted package, then move it into place (blocking: in a thread)."""
     links = check_extracted(extracted, name)
     try:
         os.rename(extracted, target)
@@ -97,15 +103,16 @@ async def _fetch_one(
         staging = cache / f"{_STAGING_PREFIX}{dist_name(record)}-{secrets.token_hex(4)}"
         try:
             staging.mkdir(parents=True)
-            local = _local_path(record.url)
             on_event(Event("download-start", {"name": name, "total": record.size}))
-            if local is not None:
-                archive = local  # a local channel: read in place, no copy
+            if _local_path(record.url) is not None:
+                source = record.url  # a local channel: read in place, no copy
             else:
                 archive = staging / _archive_name(record.url)
                 await _download(client, record, archive, on_event)
+                source = archive.as_uri()
+            await _extract(client, source, staging / "pkg", record)
             on_event(Event("download-done", {"name": name}))
-            return await asyncio.to_thread(_extract_checked, archive, staging, target, record)
+            return await asyncio.to_thread(_check_and_place, staging / "pkg", target, name)
         except OSError as exc:
             raise DownloadError(
                 f"Fetching '{name}' into the package cache {cache} failed: "
