@@ -118,12 +118,18 @@ def _preview_text(notebook: str, prepared: PreparedSync) -> str:
 async def sync(s: Session) -> int:
     import asyncio
 
-    from ..engine.notebook_env import kernelspec_name, read_lock, read_notebook, write_notebook
+    from ..engine.notebook_env import (
+        kernelspec_name,
+        notebook_identity,
+        read_lock,
+        read_notebook,
+        write_notebook,
+    )
     from ..engine.notebook_sync import execute_sync, prepare_sync
 
     a = s.args
     nb = await asyncio.to_thread(read_notebook, a.notebook)
-    lock = read_lock(nb, a.notebook)
+    lock = read_lock(nb, a.notebook, where=notebook_identity(a.notebook))
     prepared = await asyncio.to_thread(prepare_sync, s.settings, lock, a.name, s.policy, cmd=s.cmd)
     if a.dry_run or prepared.action != "none":
         if not s.json:
@@ -169,12 +175,18 @@ async def sync(s: Session) -> int:
 async def show(s: Session) -> int:
     import asyncio
 
-    from ..engine.notebook_env import current_platform, in_sync, read_lock, read_notebook
+    from ..engine.notebook_env import (
+        current_platform,
+        in_sync,
+        notebook_identity,
+        read_lock,
+        read_notebook,
+    )
     from ..engine.notebook_sync import choose_env
 
     a = s.args
     nb = await asyncio.to_thread(read_notebook, a.notebook)
-    lock = read_lock(nb, a.notebook)
+    lock = read_lock(nb, a.notebook, where=notebook_identity(a.notebook))
     target, env, _ = await asyncio.to_thread(choose_env, s.settings, lock, None)
     matches = env is not None and lock.entries is not None and in_sync(env.prefix, lock.entries)
     info = {

@@ -177,6 +177,9 @@ class NotebookLock:
     channels: list[str]
     specs: list[str]
     entries: list[LockedEntry] | None  # this platform's packages; None: not locked for it
+    # The notebook file this lock was read from (its real path), when known: an env sync made
+    # belongs to that notebook, not to any notebook that carries the same lock id.
+    where: str | None = None
 
 
 def _bad(source: str, why: str) -> BadInput:
@@ -237,7 +240,12 @@ def _read_entry(raw: Any, source: str) -> LockedEntry:
     return entry
 
 
-def read_lock(nb: dict[str, Any], source: str) -> NotebookLock:
+def notebook_identity(path: str | Path) -> str:
+    """The notebook a lock belongs to: its file's real path (copies elsewhere are others)."""
+    return os.path.realpath(path)
+
+
+def read_lock(nb: dict[str, Any], source: str, where: str | None = None) -> NotebookLock:
     meta = nb.get("metadata", {}).get(KEY)
     if meta is None:
         raise BadInput(
@@ -274,6 +282,7 @@ def read_lock(nb: dict[str, Any], source: str) -> NotebookLock:
         channels=[canonical_url(_text(c, source, "channel")) for c in channels],
         specs=[_text(s, source, "spec") for s in specs],
         entries=entries,
+        where=where,
     )
 
 
@@ -397,11 +406,13 @@ def mark_env(prefix: Path, lock: NotebookLock) -> None:
         return  # a sync that changes nothing writes nothing
     path = _marker(prefix)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"lock_id": lock.lock_id, "made_by": _MADE_BY}), encoding="utf-8")
+    marker = {"lock_id": lock.lock_id, "made_by": _MADE_BY, "notebook": lock.where}
+    path.write_text(json.dumps(marker), encoding="utf-8")
 
 
 def is_copy_of(prefix: Path, lock: NotebookLock) -> bool:
-    """Did `notebook sync` create this env here for this lock id? A marker without `made_by`
+    """Did `notebook sync` create this env here for this notebook (lock id and notebook file)?
+    A lock id alone is no proof: any notebook can carry another's. A marker without `made_by`
     (written by earlier versions, also for envs they only found in sync) does not count."""
     try:
         data = json.loads(_marker(prefix).read_text(encoding="utf-8"))
@@ -411,6 +422,7 @@ def is_copy_of(prefix: Path, lock: NotebookLock) -> bool:
         isinstance(data, dict)
         and data.get("lock_id") == lock.lock_id
         and data.get("made_by") == _MADE_BY
+        and data.get("notebook") == lock.where
     )
 
 

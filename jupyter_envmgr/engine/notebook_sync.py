@@ -37,6 +37,7 @@ from .notebook_env import (
     lock_diff,
     locked_records,
     mark_env,
+    notebook_identity,
     read_lock,
     read_notebook,
 )
@@ -251,7 +252,7 @@ async def sync_notebook(
     cmd: str = "",
 ) -> SyncOutcome:
     nb = await asyncio.to_thread(read_notebook, path)
-    lock = read_lock(nb, str(path))
+    lock = read_lock(nb, str(path), where=notebook_identity(path))
     return await sync_lock(
         settings, lock, str(path), name=name, policy=policy, on_event=on_event, cmd=cmd
     )

@@ -105,7 +105,7 @@ async def _run_job(job: dict[str, Any]) -> dict[str, Any]:
         from .notebook_sync import sync_lock
 
         source = str(job.get("source") or "the notebook")
-        lock = read_lock({"metadata": job["metadata"]}, source)
+        lock = read_lock({"metadata": job["metadata"]}, source, where=job.get("notebook"))
         sync = await sync_lock(
             settings, lock, source, name=job.get("name"), policy=policy, on_event=on_event,
             cmd=str(job.get("cmd", "")),

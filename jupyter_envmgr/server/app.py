@@ -107,7 +107,8 @@ class EnvMgrExtension(ExtensionApp):
             max_concurrent=self.max_concurrent_tasks, max_queued=self.max_queued_tasks
         )
         # Handlers reach it as `self.extensionapp.service` (ExtensionHandlerMixin).
-        self.service = EnvService(settings, policy, tasks)
+        root = getattr(self.serverapp, "root_dir", None) if self.serverapp else None
+        self.service = EnvService(settings, policy, tasks, Path(root) if root else None)
         # Kernels this server starts run `%envmgr` through the CLI: same envs, same rules.
         os.environ[published.VARIABLE] = published.publish(settings, policy)
 

@@ -85,10 +85,17 @@ def _request_json(request: operations.Request) -> dict[str, Any]:
 
 
 class EnvService:
-    def __init__(self, settings: Settings, policy: Policy, tasks: TaskRegistry) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        policy: Policy,
+        tasks: TaskRegistry,
+        notebook_root: Path | None = None,
+    ) -> None:
         self.settings = settings
         self.policy = policy
         self.tasks = tasks
+        self.notebook_root = notebook_root  # the server's root_dir: where notebook paths start
 
     # -- reading ---------------------------------------------------------------------------
     # Every read touches the disk (stats, records, history, the package cache): each public
@@ -433,11 +440,13 @@ class EnvService:
         """Make or update the env a notebook carries (its `metadata`, sent by the client).
         Every check runs before a task starts (4xx at once). `dry_run`: only the preview,
         which env is created or updated, the changes, the channels and hosts it may fetch
-        from (200)."""
+        from (200). `path`: the notebook's path under the server's root: an env that sync made
+        for that notebook is its own to update; another notebook with the same lock id gets
+        an env of its own."""
         from ..engine.notebook_env import read_lock
         from ..engine.notebook_sync import prepare_sync
 
-        _only_keys(body, {"metadata", "name", "dry_run"})
+        _only_keys(body, {"metadata", "name", "dry_run", "path"})
         metadata = body.get("metadata")
         name = body.get("name")
         dry_run = _bool(body, "dry_run")
@@ -447,9 +456,10 @@ class EnvService:
             if not isinstance(name, str):
                 raise BadInput("'name' must be an environment name (a string).")
             validate_env_name(name)
+        where = await asyncio.to_thread(self._notebook_identity, body.get("path"))
         source = "the notebook"
         cmd = "jupyter-envmgr (server) notebook sync"
-        lock = read_lock({"metadata": metadata}, source)
+        lock = read_lock({"metadata": metadata}, source, where=where)
         # The env choice, the allow list, read-only envs: 4xx here, before anything is fetched.
         prepared = await asyncio.to_thread(
             prepare_sync, self.settings, lock, name, self.policy, cmd=cmd
@@ -458,7 +468,7 @@ class EnvService:
             return prepared.to_json()
 
         job = {"op": "notebook-sync", "metadata": metadata, "name": name, "source": source,
-               "cmd": cmd}  # fmt: skip
+               "cmd": cmd, "notebook": where}  # fmt: skip
         target_prefix = await asyncio.to_thread(self._prefix_for, prepared.target)
 
         async def operation(sink: EventSink) -> dict[str, Any]:
@@ -472,6 +482,23 @@ class EnvService:
             return result
 
         return self.tasks.start("sync", prepared.target, operation)
+
+    def _notebook_identity(self, path: object) -> str | None:
+        """A notebook's path (relative to the server's root, as JupyterLab names it) as the
+        real path that `envmgr notebook sync` would name it by; None when not given."""
+        from ..engine.notebook_env import notebook_identity
+
+        if path is None:
+            return None
+        if not isinstance(path, str) or not path or len(path) > 4096 or "\x00" in path:
+            raise BadInput("'path' must be the notebook's path under the server's root.")
+        if self.notebook_root is None:
+            return None
+        root = notebook_identity(self.notebook_root)
+        real = notebook_identity(Path(root) / path.lstrip("/"))
+        if real != root and not real.startswith(root.rstrip("/") + "/"):
+            raise BadInput(f"'path' {path[:200]!r} is not under the server's root.")
+        return real
 
     def _prefix_for(self, name: str) -> Path | None:
         """Where the env `name` is or would be made: what a crash may leave half-changed."""

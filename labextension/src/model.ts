@@ -560,8 +560,13 @@ export class EnvManagerModel implements IDisposable {
   }
 
   /** Make or update the env a notebook carries (its whole metadata); a 'sync' task. */
-  syncNotebook(metadata: unknown, name?: string): Promise<TaskTracker> {
-    const body: { [key: string]: unknown } = { metadata };
+  syncNotebook(
+    metadata: unknown,
+    name?: string,
+    path?: string
+  ): Promise<TaskTracker> {
+    // The notebook's path: an env sync made for this notebook is its own to update.
+    const body: { [key: string]: unknown } = { metadata, path };
     if (name) {
       body.name = name;
     }
@@ -574,9 +579,10 @@ export class EnvManagerModel implements IDisposable {
    */
   previewNotebookSync(
     metadata: unknown,
-    name?: string
+    name?: string,
+    path?: string
   ): Promise<INotebookSyncPreview> {
-    const body: { [key: string]: unknown } = { metadata, dry_run: true };
+    const body: { [key: string]: unknown } = { metadata, dry_run: true, path };
     if (name) {
       body.name = name;
     }

@@ -232,7 +232,11 @@ export async function syncNotebookEnv(
   const did = preview?.action === 'update' ? 'Updated' : 'Created';
   let tracker;
   try {
-    tracker = await model.syncNotebook(panel.context.model.metadata);
+    tracker = await model.syncNotebook(
+      panel.context.model.metadata,
+      undefined,
+      panel.context.path
+    );
   } catch (error) {
     await showErrorMessage(
       `Cannot sync the environment ${envName}`,
@@ -329,7 +333,11 @@ export function watchCarriedEnvs(
       // What a sync would do, before asking: create or update which env, and the hosts.
       let preview: INotebookSyncPreview;
       try {
-        preview = await model.previewNotebookSync(panel.context.model.metadata);
+        preview = await model.previewNotebookSync(
+          panel.context.model.metadata,
+          undefined,
+          panel.context.path
+        );
       } catch (error) {
         await showErrorMessage(
           "Cannot sync this notebook's environment",

@@ -21,9 +21,10 @@ def _lock(lab: LabServer, env: str) -> dict[str, Any]:
     return lab.api("GET", f"/envmgr/api/environments/{env}/notebook-lock")["envmgr"]
 
 
-def _sync(lab: LabServer, lock: dict[str, Any]) -> dict[str, Any]:
-    """POST notebook/sync and wait for its task; the task's result."""
-    task = lab.api("POST", "/envmgr/api/notebook/sync", {"metadata": {"envmgr": lock}})
+def _sync(lab: LabServer, lock: dict[str, Any], path: str) -> dict[str, Any]:
+    """POST notebook/sync for the notebook at `path` and wait for its task; its result."""
+    body = {"metadata": {"envmgr": lock}, "path": path}
+    task = lab.api("POST", "/envmgr/api/notebook/sync", body)
     deadline = time.monotonic() + 240
     while task["state"] not in ("done", "failed", "cancelled"):
         assert time.monotonic() < deadline, task
@@ -33,15 +34,15 @@ def _sync(lab: LabServer, lock: dict[str, Any]) -> dict[str, Any]:
     return task["result"]
 
 
-def _preview(lab: LabServer, lock: dict[str, Any]) -> dict[str, Any]:
-    body = {"metadata": {"envmgr": lock}, "dry_run": True}
+def _preview(lab: LabServer, lock: dict[str, Any], path: str) -> dict[str, Any]:
+    body = {"metadata": {"envmgr": lock}, "dry_run": True, "path": path}
     return lab.api("POST", "/envmgr/api/notebook/sync", body)
 
 
-def _carrying(lab: LabServer, lock: dict[str, Any], env: str) -> str:
+def _carrying(lab: LabServer, lock: dict[str, Any], env: str, name: str | None = None) -> str:
     """A notebook in the lab's root dir that carries `lock` and names the kernel of `env`,
     which this server does not have (so the lab offers to sync on opening)."""
-    name = f"carried-{uuid.uuid4().hex[:6]}.ipynb"
+    name = name or f"carried-{uuid.uuid4().hex[:6]}.ipynb"
     nb = {
         "cells": [],
         "metadata": {
@@ -76,13 +77,15 @@ def test_the_prompt_names_the_env_a_sync_would_update_with_counts_and_hosts(
     mine, theirs = _lock(lab, f"{env}-a"), _lock(lab, f"{env}-b")
     mine["env_name"] = env
     theirs.update(lock_id=mine["lock_id"], env_name=env)
-    assert _sync(lab, mine)["env"]["name"] == env  # sync made `env` for this notebook
+    notebook = f"carried-{uuid.uuid4().hex[:6]}.ipynb"
+    # Sync made `env` for this notebook; the notebook is then locked again with other packages.
+    assert _sync(lab, mine, notebook)["env"]["name"] == env
     before = _records(lab, env)
-    preview = _preview(lab, theirs)
+    preview = _preview(lab, theirs, notebook)
     assert preview["action"] == "update"
     assert re.fullmatch(rf"update '{env}': remove \d+ packages?, add \d+", preview["summary"])
 
-    lab_page.open_workspace(_carrying(lab, theirs, env))
+    lab_page.open_workspace(_carrying(lab, theirs, env, notebook))
     dialog = _prompt(lab_page, f"Update the environment {env}?")
     text = dialog.inner_text()
     assert preview["summary"] in text, text

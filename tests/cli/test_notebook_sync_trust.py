@@ -121,7 +121,8 @@ def test_an_env_sync_made_for_the_notebook_is_updated_after_a_preview_of_the_cha
     mine, theirs = two_locks
     other_machine.run("notebook", "sync", str(_with_lock(tmp_path / "a.ipynb", mine)), "-y")
     data = other_machine.envs / "data"
-    nb = _with_lock(tmp_path / "b.ipynb", theirs)
+    # The same notebook file, locked again with other packages: its env is its own to update.
+    nb = _with_lock(tmp_path / "a.ipynb", theirs)
     preview = other_machine.run("notebook", "sync", str(nb), "--dry-run", "--json").result()
     assert preview["action"] == "update" and preview["env_name"] == "data"
     assert preview["summary"] == (
@@ -131,6 +132,26 @@ def test_an_env_sync_made_for_the_notebook_is_updated_after_a_preview_of_the_cha
     assert any(d.startswith("alpha-") for d in preview["add"])
     other_machine.run("notebook", "sync", str(nb), "-y")
     assert "alpha" in installed(data) and "delta" not in installed(data)
+
+
+def test_another_notebook_carrying_the_same_lock_id_gets_an_env_of_its_own(
+    other_machine, two_locks, tmp_path
+):
+    mine, theirs = two_locks
+    other_machine.run("notebook", "sync", str(_with_lock(tmp_path / "a.ipynb", mine)), "-y")
+    data = other_machine.envs / "data"
+    made = installed(data)
+    # A lock id is no proof: a notebook elsewhere that copied it does not own 'data'.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    nb = _with_lock(elsewhere / "a.ipynb", theirs)
+    copy = f"data-{mine['lock_id'][:6]}"
+    preview = other_machine.run("notebook", "sync", str(nb), "--dry-run", "--json").result()
+    assert preview["action"] == "create" and preview["env_name"] == copy, preview
+    result = other_machine.run("notebook", "sync", str(nb), "-y", "--json").result()
+    assert result["env"]["name"] == copy
+    assert installed(data) == made
+    assert "alpha" in installed(other_machine.envs / copy)
 
 
 def _count(n: int) -> str:

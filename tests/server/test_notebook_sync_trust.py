@@ -162,3 +162,28 @@ async def test_an_entry_whose_channel_is_not_its_urls_is_400_naming_it(api, sand
     entry["channel"] = channels.main_url + "/label/other"
     message = await _refused(api, mine, 400)
     assert "delta-1.0-" in message and "label/other" in message
+
+
+async def test_an_env_belongs_to_the_notebook_path_that_synced_it_not_to_its_lock_id(
+    api, sandbox, channels
+):
+    mine, theirs = await _locks(api, sandbox, channels)
+    await api.run("POST", "notebook", "sync", body=_body(mine, path="work/a.ipynb"))
+    made = installed(sandbox.envs / "data")
+    copy = f"data-{mine['lock_id'][:6]}"
+    # Another notebook carrying the same lock id: an env of its own, 'data' untouched.
+    _, preview = await api.call(
+        "POST", "notebook", "sync", body=_body(theirs, path="other/b.ipynb", dry_run=True)
+    )
+    assert preview["action"] == "create" and preview["env_name"] == copy, preview
+    final, _ = await api.run("POST", "notebook", "sync", body=_body(theirs, path="other/b.ipynb"))
+    assert final["result"]["env"]["name"] == copy
+    assert installed(sandbox.envs / "data") == made
+    # The notebook that made 'data', locked again: its env is its own to update.
+    _, preview = await api.call(
+        "POST", "notebook", "sync", body=_body(theirs, path="work/a.ipynb", dry_run=True)
+    )
+    assert preview["action"] == "update" and preview["env"]["name"] == "data", preview
+    # A path that leaves the server's root is refused before a task.
+    message = await _refused(api, theirs, 400, path="../../etc/passwd")
+    assert "not under the server's root" in message
