@@ -88,8 +88,12 @@ def _repodata_json(record: rattler.RepoDataRecord) -> dict[str, Any]:
 
 def _write(target: Path, data: dict[str, Any]) -> None:
     tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, target)
+    try:
+        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # no half-written record for a reader to trip on
+        raise
 
 
 def archived_record(prefix: Path, dist: str) -> rattler.PrefixRecord | None:

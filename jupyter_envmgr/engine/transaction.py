@@ -481,7 +481,13 @@ async def apply_plan(
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise Cancelled(f"Cancelled; nothing in {prefix} was changed.") from None
         # Records of big packages list every file: parsing and copying them stays off the loop.
-        await asyncio.to_thread(archive_records, prefix, record_files(prefix))
+        try:
+            await asyncio.to_thread(archive_records, prefix, record_files(prefix))
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            # The archive is a convenience (offline rollback): a full disk is reported by the
+            # journal written next, as one error with nothing changed.
         await asyncio.to_thread(
             write_journal,
             prefix,

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from jupyter_envmgr.engine.bookkeeping import records_archive_dir
 
 from ..helpers import Sandbox, installed, pending_journals, tree_snapshot
 
@@ -70,6 +73,8 @@ def test_a_full_disk_while_writing_the_journal_changes_nothing(sandbox, channels
     prefix = small_disk / "env"
     main = ["-c", channels.main_url, "--override-channels"]
     sb.run("create", "-p", str(prefix), *main, "delta=1.0", "prefixpkg", "activate-pkg", "-y")
+    # As for an env made by conda: no records archived yet, so the install writes them first.
+    shutil.rmtree(records_archive_dir(prefix))
     filler = _fill(small_disk)
 
     _fails_with_no_space(sb, prefix, "install", *main, "delta=1.1")
