@@ -161,6 +161,11 @@ async def run_job(
             int(error.get("status", 500)),
             str(error.get("reason", "error")),
         )
+    if cancelled:
+        # A SIGINT that came before the child could catch it (while it was starting) ends it
+        # at once: that is the cancel the user asked for, not a crash.
+        restored = await _restore_after_crash(settings, policy, prefix, env_label)
+        raise Cancelled(f"Cancelled. {restored}")
     # No answer: the child died (abort, panic, segfault, kill).
     what = _phase(child.last_event, env_label)
     how = _signal_name(returncode)

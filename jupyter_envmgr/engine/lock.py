@@ -152,9 +152,9 @@ def _open_for_flock(path: Path, create: bool = False) -> int | None:
     return None
 
 
-def _try_flock(fd: int) -> bool:
+def _try_flock(fd: int, shared: bool = False) -> bool:
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         return True
     except OSError as exc:
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
@@ -217,8 +217,11 @@ async def package_cache_lock(
     timeout: float,
     on_event: EventSink = ignore_events,
     then: str = "Nothing was removed: wait for it to finish and run clean again.",
+    shared: bool = False,
 ) -> AsyncIterator[None]:
     """rattler's whole-cache lock, exclusively: no install or download writes while we hold it.
+    `shared`: for our own fetches, which may run side by side (each stages its packages in a
+    folder of its own) but never beside a clean or a rattler install, which take it whole.
     `then` ends the message of a wait that timed out: what was (not) done, what to do."""
     if not pkgs_dir.is_dir():
         yield  # nothing there to protect (and nothing to clean)
@@ -230,7 +233,7 @@ async def package_cache_lock(
         return
     try:
         await _wait_for_lock(
-            lambda: _try_flock(fd),
+            lambda: _try_flock(fd, shared),
             place=pkgs_dir,
             holder=lambda: flock_holder(path),
             timeout=timeout,

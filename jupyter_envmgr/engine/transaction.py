@@ -473,6 +473,7 @@ async def apply_plan(
     async with package_cache_lock(
         settings.pkgs_dir, timeout=settings.lock_timeout, on_event=on_event,
         then=f"Nothing in {prefix} was changed: wait for it to finish and try again.",
+        shared=True,
     ):  # fmt: skip
         try:
             # Every package to link is in the cache and checked before the journal exists: a
