@@ -33,11 +33,8 @@ PROGRESS_SECONDS = 0.1
 _STAGING_PREFIX = ".envmgr-fetch-"  # cache.py sorts these with partial downloads ("partial")
 
 
-def _local_path(url: str) -> Path | None:
-    parts = urlsplit(url)
-    if parts.scheme != "file":
-        return None
-    return Path(unquote(parts.path))
+def _is_local(url: str) -> bool:
+    return urlsplit(url).scheme == "file"
 
 
 def _archive_name(url: str) -> str:
@@ -104,7 +101,7 @@ async def _fetch_one(
         try:
             staging.mkdir(parents=True)
             on_event(Event("download-start", {"name": name, "total": record.size}))
-            if _local_path(record.url) is not None:
+            if _is_local(record.url):
                 source = record.url  # a local channel: read in place, no copy
             else:
                 archive = staging / _archive_name(record.url)

@@ -20,6 +20,7 @@ from typing import Any
 
 from .errors import Cancelled, EngineCrashed, EnvMgrError
 from .policy import Policy
+from .prefix import META
 from .progress import Event, EventSink, ignore_events
 from .settings import Settings
 from .worker import settings_to_json
@@ -176,7 +177,7 @@ async def run_job(
 async def _restore_after_crash(
     settings: Settings, policy: Policy | None, prefix: Path | None, env_label: str
 ) -> str:
-    if prefix is None or not (prefix / "conda-meta").exists():
+    if prefix is None or not (prefix / META).exists():
         return "Nothing was changed."
     try:
         await run_job(

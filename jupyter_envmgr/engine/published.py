@@ -40,6 +40,18 @@ def publish(settings: Settings, policy: Policy) -> str:
     )
 
 
+def policy_from_json(rules: Mapping[str, Any]) -> Policy:
+    """A policy as `publish` (and the server's child processes, engine/worker.py) spell it;
+    KeyError or TypeError when it is not whole."""
+    return Policy(
+        allowed_channels=tuple(rules["allowed_channels"]),
+        read_only_envs=tuple(rules["read_only_envs"]),
+        read_only_dirs=tuple(rules["read_only_dirs"]),
+        allow_clean=bool(rules["allow_clean"]),
+        pip_index_urls=tuple(rules["pip_index_urls"]),
+    )
+
+
 def load_published(
     environ: Mapping[str, str], settings: Settings
 ) -> tuple[Settings, Policy | None]:
@@ -60,14 +72,7 @@ def load_published(
         }
         if "solver" in data:  # servers before 0.1.1 did not publish it
             overrides["solver"] = solver_name(data["solver"])
-        rules = data["policy"]
-        policy = Policy(
-            allowed_channels=tuple(rules["allowed_channels"]),
-            read_only_envs=tuple(rules["read_only_envs"]),
-            read_only_dirs=tuple(rules["read_only_dirs"]),
-            allow_clean=bool(rules["allow_clean"]),
-            pip_index_urls=tuple(rules["pip_index_urls"]),
-        )
+        policy = policy_from_json(data["policy"])
     except (ValueError, KeyError, TypeError) as exc:
         raise BadInput(
             f"{VARIABLE} is set but unreadable ({exc}); unset it, or restart the kernel from "

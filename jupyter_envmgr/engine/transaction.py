@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .policy import Policy
 
 QUIET_SECONDS = 0.3
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)  # a full disk, or the user's quota
 RESTORE_ATTEMPTS = 3
 _JOURNAL_FILE = "journal.json"
 _RECORDS = "records"
@@ -97,7 +98,7 @@ def write_journal(
         os.replace(staging, final)  # the journal exists whole or not at all
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if exc.errno not in _NO_SPACE:
             raise
         what = "No space left on device" if exc.errno == errno.ENOSPC else "Disk quota exceeded"
         raise NoSpace(
@@ -309,13 +310,12 @@ def _in_cache(pkgs_dir: Path, record: rattler.RepoDataRecord) -> bool:
 
 
 def _check_restore_policy(
-    policy: Policy, prefix: Path, pkgs_dir: Path, to_link: Sequence[rattler.RepoDataRecord]
+    policy: Policy, prefix: Path, missing: Sequence[rattler.RepoDataRecord]
 ) -> None:
-    """What the restore must download (not in the cache) must come from allowed channels."""
+    """What the restore must download (`missing` from the cache) must come from allowed
+    channels."""
     refused = []
-    for record in to_link:
-        if _in_cache(pkgs_dir, record):
-            continue
+    for record in missing:
         try:
             policy.check_package_urls([record.url])
         except Forbidden:
@@ -376,10 +376,12 @@ async def restore(
     installed = [r for r in read_records(prefix) if dist_name(r) not in damaged]
     present = {dist_name(r) for r in installed}
     to_link = [r for r in previous if dist_name(r) not in present]
+    missing = await asyncio.to_thread(
+        lambda: [r for r in to_link if not _in_cache(settings.pkgs_dir, r)]
+    )
     if policy is not None:
-        await asyncio.to_thread(_check_restore_policy, policy, prefix, settings.pkgs_dir, to_link)
+        _check_restore_policy(policy, prefix, missing)
     # What must come back from a channel is fetched and checked as any install's packages are.
-    missing = [r for r in to_link if not (settings.pkgs_dir / dist_name(r) / "info").is_dir()]
     if missing:
         await fetch_and_check(settings, missing, prefix, on_event)
     await rattler.install(
@@ -485,7 +487,7 @@ async def apply_plan(
         try:
             await asyncio.to_thread(archive_records, prefix, record_files(prefix))
         except OSError as exc:
-            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            if exc.errno not in _NO_SPACE:
                 raise
             # The archive is a convenience (offline rollback): a full disk is reported by the
             # journal written next, as one error with nothing changed.

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadInput, EnvMgrError
-from .policy import Policy
 from .progress import Event
+from .published import policy_from_json
 from .settings import Settings
 
 # Test hook: abort (SIGABRT, as a rattler panic in a worker thread does) once this many packages
@@ -61,13 +61,6 @@ def settings_from_json(data: dict[str, Any]) -> Settings:
     return Settings(**values)
 
 
-def policy_from_json(data: dict[str, Any] | None) -> Policy | None:
-    if data is None:
-        return None
-    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-    return Policy(**values)
-
-
 def _emit(line: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
@@ -91,7 +84,8 @@ def _sink(op: object) -> Any:
 
 async def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     settings = settings_from_json(job["settings"])
-    policy = policy_from_json(job.get("policy"))
+    rules = job.get("policy")
+    policy = policy_from_json(rules) if rules is not None else None
     op = job.get("op")
     on_event = _sink(op)
     if op == "operation":
