@@ -50,14 +50,19 @@ async def _cli(env: dict, *args: str) -> tuple[int, str, str]:
     return proc.returncode or 0, out.decode(), err.decode()
 
 
-async def test_deleting_an_env_with_a_running_kernel(jp_fetch, jp_serverapp, sandbox, channels):
-    prefix = create(sandbox, channels, "nb", "python", "ipykernel")
-    # A notebook with the env's kernel, opened as JupyterLab opens one.
+async def _open_notebook(jp_fetch) -> dict:
+    """A notebook session on the env's kernel, opened as JupyterLab opens one."""
     code, session = await _call(
         jp_fetch, "POST", "api", "sessions",
         body={"path": NOTEBOOK, "type": "notebook", "name": "", "kernel": {"name": KERNEL}},
     )  # fmt: skip
     assert code == 201, session
+    return session
+
+
+async def test_deleting_an_env_with_a_running_kernel(jp_fetch, jp_serverapp, sandbox, channels):
+    prefix = create(sandbox, channels, "nb", "python", "ipykernel")
+    session = await _open_notebook(jp_fetch)
     try:
         code, error = await _call(jp_fetch, "DELETE", "envmgr", "api", "environments", "nb")
         assert code == 409, error
@@ -107,11 +112,7 @@ async def test_an_env_whose_kernels_stopped_is_deleted_without_force(
     jp_fetch, jp_serverapp, sandbox, channels
 ):
     prefix = create(sandbox, channels, "nb", "python", "ipykernel")
-    code, session = await _call(
-        jp_fetch, "POST", "api", "sessions",
-        body={"path": NOTEBOOK, "type": "notebook", "name": "", "kernel": {"name": KERNEL}},
-    )  # fmt: skip
-    assert code == 201, session
+    session = await _open_notebook(jp_fetch)
     code, _ = await _call(jp_fetch, "DELETE", "api", "sessions", session["id"])
     assert code == 204
     # The CLI sees no running kernel either: it asks as before (no tty: refused, plain words).
