@@ -13,8 +13,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .config_files import load_jupyter_config
     from .discovery import FoundKernel, KernelDiscovery, shared_discovery
-    from .manager import EnvKernelSpecManager, load_jupyter_config
+    from .manager import EnvKernelSpecManager
     from .names import NamedKernel, name_kernels
     from .provisioner import EnvProvisioner
     from .specs import PROVISIONER_NAME
@@ -29,7 +30,7 @@ _LAZY = {
     "FoundKernel": "discovery",
     "KernelDiscovery": "discovery",
     "NamedKernel": "names",
-    "load_jupyter_config": "manager",
+    "load_jupyter_config": "config_files",
     "name_kernels": "names",
     "shared_discovery": "discovery",
     "sync_kernelspecs": "sync",

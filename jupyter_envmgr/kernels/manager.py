@@ -29,33 +29,15 @@ from .config_files import load_jupyter_config
 from .discovery import FoundKernel, KernelDiscovery, mtime_key, shared_discovery
 from .names import DEFAULT_DISPLAY_NAME_FORMAT, DEFAULT_NAME_FORMAT
 from .specs import (
-    MARKER,
     EnvKernelSpec,
     KernelOptions,
     env_kernel_specs,
     format_problem,
     is_env_spec,
     is_written_copy,
-    kernel_spec_dict,
 )
 
-# Names of specs.py and config_files.py that stay importable from here.
-__all__ = [
-    "MARKER",
-    "EnvKernelSpec",
-    "EnvKernelSpecManager",
-    "is_env_spec",
-    "is_written_copy",
-    "kernel_spec_dict",
-    "load_jupyter_config",
-    "notebook_kernelspec",
-    "spec_summary",
-]
-
 _SETTINGS_MAX_AGE = 60.0
-# The kernelspec writer moved to sync.py; these names stay importable from here for the CLI and
-# the server until they import them from there (see __getattr__ below).
-_MOVED_TO_SYNC = ("SyncReport", "sync_for_settings", "sync_kernelspecs")
 
 
 @dataclass
@@ -104,7 +86,9 @@ class EnvKernelSpecManager(KernelSpecManager):
     root_prefix = Unicode(
         None,
         allow_none=True,
-        help="Root prefix to find environments in (default: $MAMBA_ROOT_PREFIX, ~/micromamba).",
+        help="""Root prefix to find environments in (default: $MAMBA_ROOT_PREFIX, ~/micromamba).
+        Not used when the jupyter_envmgr server extension runs: the kernels are then those of
+        the envs it manages (EnvMgrExtension.root_prefix, envs_dirs, read_only_dirs).""",
     ).tag(config=True)
 
     settings = Instance(
@@ -310,12 +294,3 @@ def spec_summary(spec: EnvKernelSpec) -> dict[str, Any]:
         "argv": spec.spec["argv"],
         "generated": found.generated,
     }
-
-
-def __getattr__(name: str) -> Any:
-    # Lazily: sync.py imports this module, so importing it at the top would be circular.
-    if name in _MOVED_TO_SYNC:
-        from . import sync
-
-        return getattr(sync, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

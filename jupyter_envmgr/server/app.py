@@ -11,10 +11,11 @@ from traitlets import Bool, Enum, Int, List, Unicode
 
 from ..engine import published
 from ..engine.policy import Policy
-from ..engine.settings import SOLVERS, load_settings
+from ..engine.settings import SOLVERS, Settings, load_settings
 from ..engine.solver_backends import SolverUnavailable, require_solver
 from ..engine.specs import channel_urls
 from ..engine.urls import canonical_url
+from ..kernels.manager import EnvKernelSpecManager
 from .handlers import ROUTES
 from .service import EnvService
 from .tasks import TaskRegistry
@@ -109,8 +110,17 @@ class EnvMgrExtension(ExtensionApp):
         # Handlers reach it as `self.extensionapp.service` (ExtensionHandlerMixin).
         root = getattr(self.serverapp, "root_dir", None) if self.serverapp else None
         self.service = EnvService(settings, policy, tasks, Path(root) if root else None)
+        self._share_settings_with_kernels(settings)
         # Kernels this server starts run `%envmgr` through the CLI: same envs, same rules.
         os.environ[published.VARIABLE] = published.publish(settings, policy)
+
+    def _share_settings_with_kernels(self, settings: Settings) -> None:
+        """One owner of the server's settings: the env kernels are those of the envs this
+        extension lists (its envs_dirs and read-only dirs too), not those of a second reading of
+        the rc files by the kernelspec manager. Settings an embedder gave the manager stay."""
+        manager = getattr(self.serverapp, "kernel_spec_manager", None)
+        if isinstance(manager, EnvKernelSpecManager) and manager.settings is None:
+            manager.settings = settings
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(ROUTES)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from http.client import responses
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
@@ -23,8 +23,13 @@ from ..engine.errors import BadInput, Conflict, EnvMgrError, EnvNotFound
 from .service import EnvService
 from .tasks import Task
 
-if TYPE_CHECKING:
-    from .app import EnvMgrExtension
+
+class _ServesEnvs(Protocol):
+    """What a handler needs of its extension app (app.py), named here so that the app, which
+    imports the routes, is not imported back."""
+
+    service: EnvService
+
 
 AUTH_RESOURCE = "envmgr"
 MAX_BODY = 1024 * 1024
@@ -64,7 +69,7 @@ class BaseHandler(ExtensionHandlerMixin, APIHandler):
 
     @property
     def service(self) -> EnvService:
-        return cast("EnvMgrExtension", self.extensionapp).service
+        return cast(_ServesEnvs, self.extensionapp).service
 
     def body(self) -> dict[str, Any]:
         raw = self.request.body or b""

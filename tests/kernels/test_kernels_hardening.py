@@ -14,7 +14,7 @@ from jupyter_core.paths import jupyter_data_dir
 
 from jupyter_envmgr.engine.bookkeeping import kernels_dir as env_copies_dir
 from jupyter_envmgr.engine.settings import load_settings
-from jupyter_envmgr.kernels.manager import MARKER
+from jupyter_envmgr.kernels.specs import MARKER
 from jupyter_envmgr.kernels.sync import sync_for_settings
 
 from ..helpers import envmgr_server_config, on, tree_snapshot
