@@ -220,12 +220,6 @@ def _read_file(path: str) -> tuple[int, bytes]:
     return st.st_mtime_ns, b"".join(chunks)
 
 
-def read_kernel(env: Env, kernel_dir: Path, logger: logging.Logger = log) -> FoundKernel | None:
-    """The kernel in `kernel_dir` (inside the env), or None with a warning when unusable."""
-    reader = _EnvReader(env, logger)
-    return reader.kernel(kernel_dir.name, str(kernel_dir))
-
-
 def site_packages(prefix: Path) -> Path | None:
     """The env's `lib/pythonX.Y/site-packages` (the newest, if an upgrade left an old one)."""
     found = _site_packages(str(prefix))
@@ -255,11 +249,6 @@ def _site_packages(prefix: str) -> tuple[str, os.stat_result] | None:
     return None
 
 
-def ipykernel_kernel(env: Env, sp: Path, logger: logging.Logger = log) -> FoundKernel | None:
-    """The spec `python -m ipykernel install` would write, for an ipykernel that has none."""
-    return _EnvReader(env, logger).made_kernel(str(sp))
-
-
 def _runs_ipykernel(found: FoundKernel) -> bool:
     return any("ipykernel" in arg for arg in found.spec["argv"][1:])
 
@@ -279,7 +268,7 @@ def _kernel_dir_names(kernels: str) -> list[str]:
 class _EnvReader:
     """Reads one env's kernels, noting the path and mtime of each thing read (the env's key)."""
 
-    def __init__(self, env: Env, logger: logging.Logger, real_paths: _RealPaths | None = None):
+    def __init__(self, env: Env, logger: logging.Logger, real_paths: _RealPaths):
         self.env = env
         self.prefix = str(env.prefix)
         self.logger = logger
@@ -290,10 +279,7 @@ class _EnvReader:
 
     def real_prefix(self) -> str:
         if self._real is None:
-            if self._real_paths is None:
-                self._real = os.path.realpath(self.prefix)
-            else:
-                self._real = self._real_paths.prefix(self.prefix)
+            self._real = self._real_paths.prefix(self.prefix)
         return self._real
 
     def _note(self, path: str, mtime: int) -> None:
@@ -380,11 +366,6 @@ class _EnvReader:
         if made is not None:
             kernels.append(made)
         return names, kernels
-
-
-def scan_env(env: Env, logger: logging.Logger = log) -> tuple[list[str], list[FoundKernel]]:
-    """(kernel dir names, usable kernels) of one env, reading its files once."""
-    return _EnvReader(env, logger, _RealPaths()).scan()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 from .client import EnvmgrClient, own_prefix
-from .panel_model import ACTION_VERBS, ACTION_WORDS, EXPORT_FLAGS, Action, PanelModel, env_label
+from .panel_model import ACTION_VERBS, ACTION_WORDS, EXPORT_FLAGS, Action, PanelModel
 from .panel_runner import CANCELLED, Runner, Stopped
-from .render import plan_lines
+from .render import env_label, plan_lines
 
 NEEDS_IPYWIDGETS = (
     "The panel needs ipywidgets in this environment: run %envmgr install ipywidgets, "

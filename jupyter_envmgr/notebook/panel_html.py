@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from .panel_model import env_label
 from .progress import human_bytes
-from .render import plan_lines
+from .render import env_label
 
 _ANACONDA = "https://conda.anaconda.org/"
 _TABLE = 'style="border-collapse: collapse; font-size: var(--jp-ui-font-size1, 13px)"'
@@ -58,17 +57,6 @@ def kernel_html(kernels: Sequence[dict[str, Any]], own: bool, has_env: bool) -> 
         for k in kernels
     )
     return f"This env's kernel: {names}: pick it in the launcher or under Kernel.{here}"
-
-
-def plan_html(result: dict[str, Any], query: str = "") -> str:
-    """A dry run's plan: what installing the spec would change."""
-    lines = plan_lines(result.get("plan", {}))
-    env = escape(env_label(result.get("env")))
-    if not lines:
-        return f"<i>Everything {escape(query)} asks for is already in {env}.</i>"
-    head = f"Installing <code>{escape(query)}</code> into {env} would change:" if query else ""
-    body = "<br>".join(escape(line.strip()) for line in lines)
-    return f"{head}<pre style='margin: 2px 0'>{body}</pre>"
 
 
 def search_html(result: dict[str, Any], query: str = "") -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .progress import ProgressState
+from .render import env_label
 
 # What the panel can be busy with (one thing at a time).
 Action = Literal[
@@ -78,12 +79,6 @@ def same_path(a: str | None, b: str | None) -> bool:
     if not a or not b:
         return False
     return os.path.realpath(a) == os.path.realpath(b)
-
-
-def env_label(env: dict[str, Any] | None) -> str:
-    if not env:
-        return "the environment"
-    return str(env.get("name") or env.get("prefix"))
 
 
 @dataclass

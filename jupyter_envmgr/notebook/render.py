@@ -64,7 +64,8 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _env_label(env: dict[str, Any] | None) -> str:
+def env_label(env: dict[str, Any] | None) -> str:
+    """An env as the notebook faces name it: its name, else its path."""
     if not env:
         return "the environment"
     return str(env.get("name") or env.get("prefix"))
@@ -76,7 +77,7 @@ def render_result(verb: tuple[str, ...], result: dict[str, Any]) -> None:
         _solve_result(result)
     elif "packages" in result:
         rows = [(p["name"], p["version"], p["build"], p["channel"]) for p in result["packages"]]
-        table(("Name", "Version", "Build", "Channel"), rows, f"{_env_label(result.get('env'))}:")
+        table(("Name", "Version", "Build", "Channel"), rows, f"{env_label(result.get('env'))}:")
     elif "revisions" in result:
         lines = []
         for rev in result["revisions"]:
@@ -90,7 +91,7 @@ def render_result(verb: tuple[str, ...], result: dict[str, Any]) -> None:
     elif "text" in result:
         show_text(result["text"])
     elif "kernels" in result:
-        rows = [(k["name"], k["display_name"], _env_label(k.get("env"))) for k in result["kernels"]]
+        rows = [(k["name"], k["display_name"], env_label(k.get("env"))) for k in result["kernels"]]
         table(("Kernel name", "Display name", "Environment"), rows)
     elif "trees" in result:
         _usage(result)
@@ -100,7 +101,7 @@ def render_result(verb: tuple[str, ...], result: dict[str, Any]) -> None:
         show_text("Restored after an interrupted operation." if result["repaired"] else
                   "Nothing to repair.")  # fmt: skip
     elif "removed" in result:
-        show_text(f"Removed {_env_label(result.get('env'))}." if result["removed"] else
+        show_text(f"Removed {env_label(result.get('env'))}." if result["removed"] else
                   "Nothing was removed.")  # fmt: skip
     else:
         body = {k: v for k, v in result.items() if k != "event"}
@@ -108,7 +109,7 @@ def render_result(verb: tuple[str, ...], result: dict[str, Any]) -> None:
 
 
 def _solve_result(result: dict[str, Any]) -> None:
-    plan, env = result["plan"], _env_label(result.get("env"))
+    plan, env = result["plan"], env_label(result.get("env"))
     lines = plan_lines(plan)
     if not lines:
         show_text(f"Nothing to change in {env}: all requested packages are already installed.")

@@ -7,7 +7,6 @@ with call_soon_threadsafe, so subscribers and state are only touched on the loop
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -68,7 +67,6 @@ class TaskRegistry:
         self._slots = asyncio.Semaphore(max_concurrent)
         self._keep = keep
         self._max_queued = max_queued  # unfinished tasks (queued, running or waiting) at most
-        self._counter = itertools.count()
 
     def list(self) -> list[Task]:
         return list(self._tasks.values())
