@@ -4,6 +4,9 @@ Imported by every verb, `--help` included: the engine modules it needs (they imp
 are imported where a plan is printed, by which time the engine has loaded them anyway.
 """
 
+# mypy: strict-equality
+# (so that comparing Event.kind with a kind the list, events.EventKind, lacks is a type error)
+
 from __future__ import annotations
 
 import json
@@ -74,7 +77,7 @@ class TextRenderer:
                 got = sum(b for b, _ in self._downloads.values())
                 want = sum(t or 0 for _, t in self._downloads.values())
                 self._status(f"Downloading {d['name']}: {human_bytes(got)} / {human_bytes(want)}")
-            elif event.kind in ("link", "unlink"):
+            elif event.kind == "link" or event.kind == "unlink":
                 verb = "Linking" if event.kind == "link" else "Unlinking"
                 self._status(f"{verb} {d['name']} ({d['done']}/{d['total']})")
             elif event.kind == "restore":

@@ -11,19 +11,35 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast, get_args
 
 import rattler
+
+from ..events import EventKind
+
+_KINDS: frozenset[str] = frozenset(get_args(EventKind))
 
 
 @dataclass(frozen=True)
 class Event:
-    kind: str
+    kind: EventKind  # a kind the list lacks is a type error where the event is made
     data: dict[str, Any] = field(default_factory=dict)
     time: float = field(default_factory=time.time)
 
     def to_json(self) -> dict[str, Any]:
         return {"event": self.kind, "time": round(self.time, 3), **self.data}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Event:
+        """The inverse of to_json (a worker's event line, read back); ValueError for a kind
+        that is not an EventKind."""
+        data = dict(obj)
+        kind = data.pop("event", None)
+        if not isinstance(kind, str) or kind not in _KINDS:
+            raise ValueError(f"not an event kind: {kind!r}")
+        when = data.pop("time", None)
+        checked = cast(EventKind, kind)
+        return cls(checked, data) if when is None else cls(checked, data, float(when))
 
 
 EventSink = Callable[[Event], None]

@@ -1,10 +1,18 @@
 """Progress of a CLI run shown in the cell: a bar when ipywidgets is there, else a text line
 updated in place. Fed the CLI's JSON events (solve, download bytes, link counts, lock waits)."""
 
+# mypy: strict-equality
+# (so that comparing an EventKind with a kind the list lacks is a type error)
+
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # only: in an env's kernel this folder runs without jupyter_envmgr
+    from ..events import CliLineKind, EventKind
+
+    Kind = EventKind | CliLineKind | None  # a line of the CLI's --json output
 
 
 def human_bytes(n: float | None) -> str:
@@ -33,20 +41,18 @@ class ProgressState:
         self.status = "Starting envmgr..."
         self.fraction: float | None = None
         self._downloads: dict[str, tuple[int, int | None]] = {}
-        self.waited_for_lock = False
 
     def update(self, event: dict[str, Any]) -> bool:
         """Take one event; True when the status or fraction changed."""
-        kind = event.get("event")
+        kind: Kind = event.get("event")
         if kind == "lock-wait":
-            self.waited_for_lock = True
             holder = describe_holder(event.get("holder"))
             self.status = f"Waiting for the environment's lock, held by {holder}..."
         elif kind == "solve-start":
             self.status, self.fraction = "Solving...", None
         elif kind == "solve-done":
             self.status = f"Solved: {event.get('records', '?')} packages."
-        elif kind in ("download-start", "download-progress"):
+        elif kind == "download-start" or kind == "download-progress":
             name = str(event.get("name", "?"))
             self._downloads[name] = (int(event.get("bytes") or 0), event.get("total"))
             done = sum(b for b, _ in self._downloads.values())
@@ -54,7 +60,7 @@ class ProgressState:
             total = sum(t for t in totals if t) if all(totals) else None
             self.status = f"Downloading {name}: {human_bytes(done)} of {human_bytes(total)}"
             self.fraction = done / total if total else None
-        elif kind in ("link", "unlink"):
+        elif kind == "link" or kind == "unlink":
             done, total = event.get("done") or 0, event.get("total") or 0
             verb = "Linking" if kind == "link" else "Unlinking"
             self.status = f"{verb} {done}/{total}: {event.get('name', '?')}"
@@ -86,7 +92,8 @@ class ProgressView:
             return
         now = time.monotonic()
         # Lock waits and phase changes always show; byte counts are throttled.
-        if event.get("event") in ("lock-wait", "restore") or now - self._last >= self._min_interval:
+        kind: Kind = event.get("event")
+        if kind == "lock-wait" or kind == "restore" or now - self._last >= self._min_interval:
             self._last = now
             self._refresh()
 
