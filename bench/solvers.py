@@ -7,10 +7,11 @@ Per problem: the median of N in-process solves with each backend, alternating, o
 rattler.Gateway (one untimed round first loads the repodata), as problems.json's reference
 times were taken; whether both backends agree on satisfiable; the solution sizes. The libmamba
 time is the whole backend: the records from the gateway, libsolv's pool, the solve, and the
-mapping back to rattler's records. Both go through `solver_backends.solve_problem`, the call the
-tests compare them with. `figure(work, quick)` gives bench/run.py one Row per problem: ours is
-rattler, the peer libmamba, the ratio rattler/libmamba; MISS only if they disagree on whether a
-problem can be solved, SKIP (saying why) without libmambapy or without shared/data.
+mapping back to rattler's records. Both go through `solver.solve_problem`, the call every solve
+makes and the tests compare the backends with. `figure(work, quick)` gives bench/run.py one Row
+per problem: ours is rattler, the peer libmamba, the ratio rattler/libmamba; MISS only if they
+disagree on whether a problem can be solved, SKIP (saying why) without libmambapy or without
+shared/data.
 """
 
 from __future__ import annotations
@@ -30,12 +31,8 @@ import rattler
 
 from bench.common import INFO, MISS, REPO, SKIP, Row, alternate, fmt_seconds
 from jupyter_envmgr.engine.errors import Unsatisfiable
-from jupyter_envmgr.engine.solver_backends import (
-    Problem,
-    SolverUnavailable,
-    require_solver,
-    solve_problem,
-)
+from jupyter_envmgr.engine.solver import require_solver, solve_problem
+from jupyter_envmgr.engine.solver_interface import Problem, SolverUnavailable
 
 FIGURE = "10"
 DEFAULT_DATA = REPO.parent / "shared" / "data"
@@ -46,7 +43,7 @@ VIRTUAL = [("__glibc", "2.35", "0"), ("__unix", "0", "0"), ("__linux", "6.0", "0
 
 def _problem(data: Path, entry: dict[str, Any]) -> Problem:
     return Problem(
-        channels=[rattler.Channel((data / entry["channel"]).as_uri())],
+        channels=[(data / entry["channel"]).as_uri()],
         specs=[rattler.MatchSpec(s) for s in entry["specs"]],
         virtual_packages=[
             rattler.GenericVirtualPackage(

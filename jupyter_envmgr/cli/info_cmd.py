@@ -16,7 +16,7 @@ def add_parsers(sub: Subparsers) -> None:
 
 
 async def info(s: Session) -> int:
-    from ..engine.solver_backends import solver_status
+    from ..engine.solver import solver_status
 
     settings = {**s.settings.to_json(), **solver_status(s.settings.solver)}
     if s.json:

@@ -16,18 +16,14 @@ def add_parsers(sub: Subparsers) -> None:
 
 async def search(s: Session) -> int:
     from ..engine.search import search as search_channels
-    from ..engine.specs import channel_urls, check_local_channels
 
-    urls = channel_urls(s.args.channel or list(s.settings.channels), s.settings)
-    if s.policy is not None:
-        s.policy.check_channels(urls)
-    check_local_channels(urls)
-    found = await search_channels(s.settings, s.args.query, urls)
+    channels = s.args.channel or list(s.settings.channels)
+    found = await search_channels(s.settings, s.args.query, channels, policy=s.policy)
     if s.json:
         s.json.emit({"event": "result", "query": s.args.query, "packages": found})
         return 0
     if not found:
-        print(f"No package matches {s.args.query!r} in {', '.join(urls)}.")
+        print(f"No package matches {s.args.query!r} in {', '.join(channels)}.")
         return 0
     rows = [(p["name"], p["version"], p["build"], p["channel"], p["subdir"]) for p in found]
     widths = [max(len(str(r[i])) for r in rows) for i in range(5)]

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import rattler
 
-from .errors import BadInput, ChannelError, EnvMgrError
+from .errors import BadInput, EnvMgrError
+from .gateway import channel_error, gateway_for, query_channels
 from .prefix import Revision, read_history
 from .rattler_guard import rattler_guard
 from .record_archive import archived_record
@@ -20,7 +21,6 @@ from .record_archive import archived_record
 if TYPE_CHECKING:
     from .envfile import ExplicitEntry  # the parser (yaml, packaging) loads only for -f files
 from .settings import Settings
-from .solver import gateway_for
 from .specs import channel_url
 from .urls import canonical_url, package_channel
 
@@ -28,19 +28,19 @@ from .urls import canonical_url, package_channel
 async def _from_channel(
     settings: Settings, channel: str, subdir: str, name: str, version: str, build: str
 ) -> list[rattler.RepoDataRecord]:
-    gateway = gateway_for(settings)
+    where = f"the index of {channel}/{subdir}"
     try:
-        with rattler_guard(f"reading the index of {channel}/{subdir}"):
-            found = await gateway.query(
-                [rattler.Channel(channel)],
-                [rattler.Subdir(subdir)],
-                [rattler.MatchSpec(f"{name} =={version} {build}")],
-                recursive=False,
-            )
+        # From an @EXPLICIT file's URL or a history line: rattler may refuse them.
+        with rattler_guard(f"reading {where}"):
+            platform = rattler.Subdir(subdir)
+            spec = rattler.MatchSpec(f"{name} =={version} {build}")
     except EnvMgrError:
         raise
-    except Exception as exc:  # rattler's gateway errors carry the reason in their message
-        raise ChannelError(f"Could not read the index of {channel}/{subdir}: {exc}") from None
+    except Exception as exc:
+        raise channel_error(exc, where) from None
+    found = await query_channels(
+        gateway_for(settings), [channel], [platform], [spec], recursive=False, where=where
+    )
     return [r for per_channel in found for r in per_channel]
 
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import re
 import shutil
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args, overload
 
 import rattler
 
 from .activation import write_state_env_vars
+from .dependencies import dependency_closure, dependency_name
 from .errors import BadInput, EnvExists, EnvNotFound, Forbidden, PackageNotInstalled
 from .exact_records import explicit_records, revision_channels, revision_records
 from .lock import on_read_only_filesystem, prefix_lock
@@ -31,13 +31,20 @@ from .prefix import META, append_history, read_history, read_records, requested_
 from .progress import Event, EventSink, ignore_events
 from .registry import Env, find_env, new_env_target, register_env, unregister_env
 from .settings import Settings
-from .solver import solve
-from .solver_backends import require_solver
-from .specs import Spec, channel_url, check_local_channels, parse_specs, solver_channels
+from .solver import require_solver, solve
+from .specs import (
+    Spec,
+    channel_url,
+    check_local_channels,
+    parse_spec,
+    parse_specs,
+    solver_channels,
+)
 from .transaction import apply_plan, has_pending_journal, read_journal, restore
 
 if TYPE_CHECKING:
     from .envfile import EnvFile  # the parser (yaml, packaging) loads only for -f files
+    from .notebook_sync import PreparedSync, SyncOutcome  # loaded for a notebook sync only
 
 # "sync": make an existing env exactly an env file's (lock) package set.
 Kind = Literal["create", "install", "remove", "update", "update-all", "rollback", "sync"]
@@ -61,6 +68,20 @@ class Request:
     revision: int | None = None  # rollback target
 
 
+@dataclass(frozen=True)
+class NotebookSyncRequest:
+    """`notebook sync`: make or update, here, the env a notebook carries (notebook_sync.py).
+    `prepare` turns it into a PreparedSync (every check, the env chosen), `execute` into a
+    SyncOutcome. A request of its own, not a `Kind`: what it decides is which env to change and
+    how, and that change is then an ordinary prepared `create`, `install` or `sync`."""
+
+    metadata: Mapping[str, Any]  # the notebook's metadata, untrusted: `envmgr` holds its lock
+    source: str = "the notebook"  # what messages call the notebook (its path, or this)
+    where: str | None = None  # the notebook file's real path (notebook_env.notebook_identity)
+    name: str | None = None  # the env to make or update (-n NAME); None: the notebook's choice
+    cmd: str = ""  # what history's `# cmd:` line says
+
+
 @dataclass
 class Outcome:
     env: Env
@@ -80,15 +101,6 @@ class Outcome:
 
 def _always_yes(_plan: Plan) -> bool:
     return True
-
-
-_DEP_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
-
-
-def dependency_name(dep: str) -> str:
-    """`python >=3.11,<3.12` or `alpha<2` -> the package name."""
-    match = _DEP_NAME.match(dep.strip())
-    return match.group(0).lower() if match else dep
 
 
 def _dependents(installed: Sequence[rattler.PrefixRecord], names: set[str]) -> set[str]:
@@ -113,17 +125,7 @@ def _keep_closure(
     installed: Sequence[rattler.PrefixRecord], roots: set[str]
 ) -> list[rattler.PrefixRecord]:
     """The installed records the remaining requested packages need, following `depends`."""
-    by_name = {r.name.normalized: r for r in installed}
-    keep: set[str] = set()
-    todo = [n for n in roots if n in by_name]
-    while todo:
-        name = todo.pop()
-        if name in keep:
-            continue
-        keep.add(name)
-        deps = (dependency_name(d) for d in by_name[name].depends)
-        todo += [d for d in deps if d in by_name]
-    return [r for r in installed if r.name.normalized in keep]
+    return dependency_closure(installed, roots)
 
 
 def _user_specs(prefix: Path, installed: Sequence[rattler.PrefixRecord]) -> dict[str, str]:
@@ -136,8 +138,12 @@ def _user_specs(prefix: Path, installed: Sequence[rattler.PrefixRecord]) -> dict
     return {n: s for n, s in specs.items() if n in installed_names}
 
 
-def _match_specs(specs: dict[str, str], new: Sequence[Spec]) -> list[rattler.MatchSpec]:
-    by_name: dict[str, rattler.MatchSpec] = {n: rattler.MatchSpec(s) for n, s in specs.items()}
+def _match_specs(
+    settings: Settings, specs: dict[str, str], new: Sequence[Spec]
+) -> list[rattler.MatchSpec]:
+    # History keeps specs as the user wrote them (`conda-forge::numpy`): read them the same way,
+    # the channel name through channel_alias and custom_channels, not rattler's default alias.
+    by_name = {n: parse_spec(s, settings).match_spec for n, s in specs.items()}
     for spec in new:
         by_name[spec.name] = spec.match_spec
     return list(by_name.values())
@@ -163,7 +169,7 @@ async def _solve_request(
         requested = [s.match_spec for s in specs]
         return await solve(settings, channels, requested, on_event=on_event), requested
     if request.kind == "remove":
-        return _plan_removal(env, installed, specs)
+        return _plan_removal(settings, env, installed, specs)
     if request.kind == "rollback":
         assert request.revision is not None
         records = await revision_records(settings, env.prefix, request.revision)
@@ -175,7 +181,7 @@ async def _solve_request(
     user = _user_specs(env.prefix, installed)
     locked: list[rattler.RepoDataRecord] = list(installed)
     if request.kind == "install":
-        requested = _match_specs(user, specs)
+        requested = _match_specs(settings, user, specs)
     elif request.kind == "update":
         missing = [s.text for s in specs if s.name not in installed_names]
         if missing:
@@ -184,17 +190,17 @@ async def _solve_request(
                 "Use 'envmgr install' to add it."
             )
         names = {s.name for s in specs}
-        requested = _match_specs(user, specs)
+        requested = _match_specs(settings, user, specs)
         locked = [r for r in installed if r.name.normalized not in names]
     else:  # update-all: the user's specs, nothing held back
-        requested = _match_specs(user, [])
+        requested = _match_specs(settings, user, [])
         locked = []
     records = await solve(settings, channels, requested, locked=locked, on_event=on_event)
     return records, requested
 
 
 def _plan_removal(
-    env: Env, installed: list[rattler.PrefixRecord], specs: list[Spec]
+    settings: Settings, env: Env, installed: list[rattler.PrefixRecord], specs: list[Spec]
 ) -> tuple[list[rattler.RepoDataRecord], list[rattler.MatchSpec]]:
     """Remove needs no channel (so it works offline, as on a compute node): drop the packages
     and what depends on them, then keep what the remaining requested packages still need."""
@@ -207,7 +213,7 @@ def _plan_removal(
     gone = _dependents(installed, {s.name for s in specs})
     remaining = {n: s for n, s in _user_specs(env.prefix, installed).items() if n not in gone}
     kept: list[rattler.RepoDataRecord] = list(_keep_closure(installed, set(remaining)))
-    return kept, _match_specs(remaining, [])
+    return kept, _match_specs(settings, remaining, [])
 
 
 def _pins(records: Sequence[rattler.RepoDataRecord]) -> list[str]:
@@ -242,10 +248,28 @@ class Prepared:
     policy: Policy | None
 
 
-def prepare(settings: Settings, request: Request, policy: Policy | None = None) -> Prepared:
+@overload
+def prepare(settings: Settings, request: Request, policy: Policy | None = None) -> Prepared: ...
+
+
+@overload
+def prepare(
+    settings: Settings, request: NotebookSyncRequest, policy: Policy | None = None
+) -> PreparedSync: ...
+
+
+def prepare(
+    settings: Settings, request: Request | NotebookSyncRequest, policy: Policy | None = None
+) -> Prepared | PreparedSync:
     """Validate a request before anything starts: every 4xx (bad input, forbidden channel or
     package URL, read-only env, unknown env or revision) is raised here; nothing is fetched,
     nothing on disk is changed. Blocking file reads: call it off the event loop."""
+    if isinstance(request, NotebookSyncRequest):
+        # The lock and the env choice are checked there; the env change it decides on is
+        # prepared by this function, as any create, install or sync.
+        from .notebook_sync import prepare_sync
+
+        return prepare_sync(settings, request, policy)
     if request.kind not in KINDS:
         raise BadInput(f"Unknown operation {request.kind!r}; use one of {', '.join(KINDS)}.")
     request = _merge_env_file(request)
@@ -306,14 +330,34 @@ async def run(
     return await execute(settings, prepared, confirm=confirm, on_event=on_event)
 
 
+@overload
 async def execute(
     settings: Settings,
     prepared: Prepared,
     *,
     confirm: Confirm = _always_yes,
     on_event: EventSink = ignore_events,
-) -> Outcome:
+) -> Outcome: ...
+
+
+@overload
+async def execute(
+    settings: Settings, prepared: PreparedSync, *, on_event: EventSink = ignore_events
+) -> SyncOutcome: ...
+
+
+async def execute(
+    settings: Settings,
+    prepared: Prepared | PreparedSync,
+    *,
+    confirm: Confirm = _always_yes,
+    on_event: EventSink = ignore_events,
+) -> Outcome | SyncOutcome:
     """Carry out a prepared request: lock, recover, solve, plan, confirm, apply, history."""
+    if not isinstance(prepared, Prepared):
+        from .notebook_sync import execute_sync
+
+        return await execute_sync(settings, prepared, on_event=on_event)
     request, specs, channels, env = (
         prepared.request,
         prepared.specs,

@@ -18,6 +18,7 @@ from typing import Any
 
 import rattler
 
+from .dependencies import match_spec_name
 from .errors import EnvMgrError
 from .file_lists import FileLists, read_record
 
@@ -140,8 +141,7 @@ def read_history(prefix: Path) -> list[Revision]:
 def spec_name(spec: str) -> str:
     """The package name a spec text is about (`conda-forge::numpy>=1` -> `numpy`)."""
     try:
-        name = rattler.MatchSpec(spec).name
-        return name.normalized if hasattr(name, "normalized") else str(name)
+        return match_spec_name(rattler.MatchSpec(spec))
     except Exception:  # a hand-edited history line; fall back to the leading word
         text = spec.split("::")[-1]
         for sep in " =<>!~[":

@@ -12,12 +12,8 @@ from collections.abc import Iterable, Sequence
 
 import rattler
 
-from .solver_backends import VirtualPackage
-
-
-def _name(spec: rattler.MatchSpec) -> str:
-    name = spec.name
-    return name.normalized if hasattr(name, "normalized") else str(name)
+from .dependencies import match_spec_name
+from .solver_interface import VirtualPackage
 
 
 def _virtual_record(package: VirtualPackage) -> rattler.PackageRecord:
@@ -50,7 +46,7 @@ def solution_problems(
         by_name.setdefault(virtual.name.normalized, virtual)
 
     def met(spec: rattler.MatchSpec) -> bool:
-        present = by_name.get(_name(spec))
+        present = by_name.get(match_spec_name(spec))
         return present is not None and spec.matches(present)
 
     for spec in requested:
@@ -62,7 +58,7 @@ def solution_problems(
                 problems.append(f"{record}: its dependency {dep!r} is not met")
         for constraint in record.constrains:
             spec = rattler.MatchSpec(constraint)
-            present = by_name.get(_name(spec))
+            present = by_name.get(match_spec_name(spec))
             if present is not None and not spec.matches(present):
                 problems.append(f"{record}: its constraint {constraint!r} is broken by {present}")
     return problems

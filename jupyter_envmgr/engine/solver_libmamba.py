@@ -2,7 +2,7 @@
 
 It starts from exactly what rattler works from and hands back what rattler would link:
 
-- Repodata: the records rattler's Gateway fetched and caches on disk (`gateway.query`,
+- Repodata: the records rattler's Gateway fetched and caches on disk (`gateway.query_channels()`,
   recursive, each subdir and noarch) for the requested and the locked package names, so both
   backends see one index. One libsolv repo per channel, the first channel highest: `strict`
   channel priority is libsolv's strict repo priority, `flexible` is conda's (priorities without
@@ -32,13 +32,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import rattler
-from rattler.exceptions import FetchRepoDataError, GatewayError, InvalidChannelError, IoError
 
+from .dependencies import dependency_closure, match_spec_name
 from .errors import ChannelError, EnvMgrError
+from .gateway import query_channels
 from .rattler_guard import rattler_guard
-from .settings import Settings
-from .solver import PLATFORMS, channel_error, virtual_packages
-from .solver_backends import (
+from .solver_interface import (
     LIBMAMBA_MAJOR,
     Problem,
     SolverUnavailable,
@@ -77,41 +76,18 @@ def import_libmambapy() -> Any:
     raise SolverUnavailable(_unavailable)
 
 
-async def solve_request(
-    settings: Settings,
-    gateway: rattler.Gateway,
-    channels: Sequence[str],
-    specs: Sequence[rattler.MatchSpec],
-    locked: Sequence[rattler.RepoDataRecord],
-) -> list[rattler.RepoDataRecord]:
-    """`solver.solve()`'s request, solved with libmamba (solver.py reports the events)."""
-    problem = Problem(
-        channels=[rattler.Channel(url) for url in channels],
-        specs=list(specs),
-        locked=list(locked),
-        virtual_packages=virtual_packages(),
-        platforms=PLATFORMS,
-        channel_priority=settings.channel_priority,
-    )
-    return await solve_problem(gateway, problem)
-
-
-async def solve_problem(gateway: rattler.Gateway, problem: Problem) -> list[rattler.RepoDataRecord]:
+async def solve(gateway: rattler.Gateway, problem: Problem) -> list[rattler.RepoDataRecord]:
     """Solve `problem` with libmamba from the records `gateway` has or fetches."""
     lm = import_libmambapy()
     names: list[rattler.MatchSpec | str] = [
         *problem.specs,
         *(r.name.normalized for r in problem.locked),
     ]
-    try:
-        with rattler_guard("reading the package indexes"):
-            groups = await gateway.query(
-                list(problem.channels), list(problem.platforms), names, recursive=True
-            )
-    except (GatewayError, FetchRepoDataError, InvalidChannelError, IoError) as exc:
-        raise channel_error(exc) from None
+    groups = await query_channels(
+        gateway, problem.channels, problem.platforms, names, recursive=True
+    )
     # Building libsolv's pool and solving block: in a thread, off the server's event loop.
-    return await asyncio.to_thread(_solve, lm, problem, [list(g) for g in groups])
+    return await asyncio.to_thread(_solve, lm, problem, groups)
 
 
 def _solve(
@@ -122,7 +98,7 @@ def _solve(
     # is under the channel's, or (a spec from history written with a channel name, read without
     # custom_channels) its channel has the same name, as conda compares channels.
     from_channel = {
-        _spec_name(spec): (str(spec.channel.base_url).rstrip("/") + "/", spec.channel.name)
+        match_spec_name(spec): (str(spec.channel.base_url).rstrip("/") + "/", spec.channel.name)
         for spec in problem.specs
         if spec.channel is not None
     }
@@ -192,34 +168,9 @@ def _solve(
                 "is not among the records read from the channels."
             )
         chosen[picked.name.normalized] = picked
-    return _needed(chosen, problem.specs)
-
-
-_DEP_NAME = re.compile(r"[A-Za-z0-9_.\-]+")
-
-
-def _needed(
-    chosen: dict[str, rattler.RepoDataRecord], specs: Sequence[rattler.MatchSpec]
-) -> list[rattler.RepoDataRecord]:
-    """What the requested specs need, following `depends`: as rattler answers. (libsolv keeps
-    an installed package nothing needs any more, e.g. the old dependency of an updated one.)"""
-    needed: set[str] = set()
-    todo = [_spec_name(spec) for spec in specs]
-    while todo:
-        name = todo.pop()
-        if name in needed or name not in chosen:
-            continue
-        needed.add(name)
-        for dep in chosen[name].depends:
-            match = _DEP_NAME.match(dep.strip())
-            if match:
-                todo.append(match.group(0).lower())
-    return [record for name, record in chosen.items() if name in needed]
-
-
-def _spec_name(spec: rattler.MatchSpec) -> str:
-    name = spec.name
-    return name.normalized if hasattr(name, "normalized") else str(name)
+    # What the specs need, following `depends`: as rattler answers. (libsolv keeps an
+    # installed package nothing needs any more, e.g. the old dependency of an updated one.)
+    return dependency_closure(chosen.values(), [match_spec_name(s) for s in problem.specs])
 
 
 def _libmamba_spec(spec: rattler.MatchSpec) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import rattler
 
+from .dependencies import match_spec_name
 from .errors import BadInput, ChannelError
 from .rattler_guard import rattler_guard
 from .settings import Settings
@@ -108,7 +109,7 @@ def parse_spec(text: str, settings: Settings) -> Spec:
         raise BadInput(f"Could not read package spec {text!r}: {exc}. {SPEC_EXAMPLES}") from None
     if spec.name is None:
         raise BadInput(f"Package spec {text!r} names no package. {SPEC_EXAMPLES}")
-    name = spec.name.normalized if hasattr(spec.name, "normalized") else str(spec.name)
+    name = match_spec_name(spec)
     if "*" in name:
         raise BadInput(f"Package spec {text!r}: wildcards in package names are not supported.")
     if spec.channel is not None:

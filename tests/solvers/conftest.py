@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from jupyter_envmgr.engine.solver_backends import SolverUnavailable, require_solver
+from jupyter_envmgr.engine.solver import require_solver
+from jupyter_envmgr.engine.solver_interface import SolverUnavailable
 
 from .report import PROBLEM_ROWS, table
 

@@ -17,7 +17,8 @@ import rattler
 
 from jupyter_envmgr.engine.errors import Unsatisfiable
 from jupyter_envmgr.engine.solution_check import solution_problems
-from jupyter_envmgr.engine.solver_backends import Problem, solve_problem
+from jupyter_envmgr.engine.solver import solve_problem
+from jupyter_envmgr.engine.solver_interface import Problem
 
 from .conftest import needs_libmamba
 from .report import PROBLEM_ROWS, difference, outcome
@@ -52,7 +53,7 @@ def problem_id(index: int) -> str:
 def problem(index: int) -> Problem:
     p = PROBLEMS[index]
     return Problem(
-        channels=[rattler.Channel((DATA / p["channel"]).as_uri())],
+        channels=[(DATA / p["channel"]).as_uri()],
         specs=[rattler.MatchSpec(s) for s in p["specs"]],
         virtual_packages=VIRTUAL,
         platforms=[rattler.Subdir("linux-64"), rattler.Subdir("noarch")],

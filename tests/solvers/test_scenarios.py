@@ -117,3 +117,25 @@ def test_a_channel_named_in_history_keeps_its_package(sandbox, channels, solver)
     got = installed(sandbox.envs / "cn")
     assert got["delta"][0] == "5.0" and got["alpha"][0] == "2.0"
     _valid(sandbox.envs / "cn")
+
+
+def test_a_channel_named_through_channel_alias_in_history_keeps_its_package(
+    sandbox, channels, solver
+):
+    # `extra::delta` resolved with channel_alias, as `conda-forge::numpy` is with the default
+    # alias: history keeps the name, and later solves must read it as it was written (the
+    # alias's extra), also `update --all`, which holds nothing installed back.
+    base = channels.main.parent
+    assert channels.extra.parent == base
+    (sandbox.home / ".condarc").write_text(
+        f"channel_alias: {base.as_uri()}\nchannels: [{channels.main.name}, {channels.extra.name}]\n"
+    )
+    common = ["-n", "ca", "--solver", solver, "-y"]
+    sandbox.run("create", *common, f"{channels.extra.name}::delta", "python")
+    assert installed(sandbox.envs / "ca")["delta"][0] == "5.0"
+    sandbox.run("install", *common, "alpha")
+    sandbox.run("update", *common, "--all")
+    got = installed(sandbox.envs / "ca")
+    assert got["delta"][0] == "5.0" and got["alpha"][0] == "2.0"
+    assert got["delta"][2].rstrip("/") == channels.extra_url
+    _valid(sandbox.envs / "ca")

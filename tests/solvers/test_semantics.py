@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import rattler
 
-from jupyter_envmgr.engine.errors import Unsatisfiable
+from jupyter_envmgr.engine.errors import ChannelError, Unsatisfiable
 from jupyter_envmgr.engine.solution_check import solution_problems
-from jupyter_envmgr.engine.solver_backends import Problem, solve_problem
+from jupyter_envmgr.engine.solver import solve_problem
+from jupyter_envmgr.engine.solver_interface import Problem
 
 from .conftest import needs_libmamba
 
@@ -70,7 +71,7 @@ def _records(gateway, chans, *dists: str) -> list[rattler.RepoDataRecord]:
 
 def _solve(solver, gateway, channels, specs, locked=(), priority="strict") -> set[str]:
     problem = Problem(
-        channels=[rattler.Channel(c) for c in channels],
+        channels=list(channels),
         specs=[rattler.MatchSpec(s) for s in specs],
         locked=list(locked),
         platforms=PLATFORMS,
@@ -126,6 +127,17 @@ def test_channel_prefixed_spec_takes_that_channel_even_at_lower_priority(solver,
     channels = [chans["one"], chans["two"]]
     assert _solve(solver, gateway, channels, [f"{chans['two']}::b", "a"]) == {"b-3", "a-2"}
     assert _solve(solver, gateway, channels, [f"{chans['one']}::b"]) == {"b-2"}
+
+
+def test_a_channel_that_cannot_be_read_is_a_channel_error(solver, gateway, chans, tmp_path):
+    # A folder with no index, and an index that is not JSON: one ChannelError from either
+    # backend (rattler's GatewayError, never a traceback or "cannot be satisfied").
+    (tmp_path / "corrupt" / "noarch").mkdir(parents=True)
+    (tmp_path / "corrupt" / "noarch" / "repodata.json").write_text("{not json")
+    for bad in (tmp_path / "missing", tmp_path / "corrupt"):
+        with pytest.raises(ChannelError, match="Could not read a channel's package index") as e:
+            _solve(solver, gateway, [chans["one"], bad.as_uri()], ["a"])
+        assert e.value.reason == "channel"
 
 
 def test_the_independent_check_finds_what_is_wrong(gateway, chans):
