@@ -33,7 +33,7 @@ import rattler
 from rattler.package.build_string import BuildString
 
 from bench.common import Row, Sandbox, alternate, ratio_row
-from jupyter_envmgr.engine import solver
+from jupyter_envmgr.engine import gateway, solver
 from jupyter_envmgr.engine.errors import Unsatisfiable
 from jupyter_envmgr.engine.plan import make_plan
 from jupyter_envmgr.engine.settings import Settings, load_settings
@@ -68,7 +68,7 @@ def reference_virtual_packages() -> list[rattler.GenericVirtualPackage]:
 
 def use_virtual_packages(packages: list[Any]) -> None:
     """Make the engine solve with `packages` (as the peer does) instead of detecting them."""
-    solver._virtual_packages = packages
+    gateway._virtual_packages = packages
 
 
 def problem_label(problem: dict[str, Any]) -> str:
@@ -105,7 +105,7 @@ class Sides:
                 specs,
                 gateway=self.raw_gateway,
                 platforms=PLATFORMS,
-                virtual_packages=solver._virtual_packages,
+                virtual_packages=gateway._virtual_packages,
             )
         except rattler.exceptions.SolverError:
             return None

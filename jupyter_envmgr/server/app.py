@@ -12,7 +12,8 @@ from traitlets import Bool, Enum, Int, List, Unicode
 from ..engine import published
 from ..engine.policy import Policy
 from ..engine.settings import SOLVERS, Settings, load_settings
-from ..engine.solver_backends import SolverUnavailable, require_solver
+from ..engine.solver import require_solver
+from ..engine.solver_interface import SolverUnavailable
 from ..engine.specs import channel_urls
 from ..engine.urls import canonical_url
 from ..kernels.manager import EnvKernelSpecManager

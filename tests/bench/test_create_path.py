@@ -20,7 +20,7 @@ import rattler
 
 from jupyter_envmgr.channels import index_channel
 from jupyter_envmgr.channels.synthetic import python_module_package
-from jupyter_envmgr.engine import record_archive, solver
+from jupyter_envmgr.engine import gateway, record_archive, solver
 from jupyter_envmgr.engine.bookkeeping import records_archive_dir
 from jupyter_envmgr.engine.plan import make_plan
 from jupyter_envmgr.engine.settings import load_settings
@@ -84,11 +84,11 @@ def _outlive_the_racy_window() -> None:
 def test_a_local_channel_is_reread_only_when_its_index_changed(tmp_path):
     settings = load_settings(env={"HOME": str(tmp_path), "MAMBA_ROOT_PREFIX": str(tmp_path)})
     url = _channel(tmp_path / "chan", ["1.0"])
-    gateway = solver.gateway_for(settings)  # the one every solve of these settings uses
+    reader = gateway.gateway_for(settings)  # the one every solve of these settings uses
 
     def reread() -> bool:
         """The check each solve makes first: whether the channel's repodata is read again."""
-        return solver.drop_stale_repodata(gateway, settings.pkgs_dir, [url]) == [url]
+        return gateway.drop_stale_repodata(reader, settings.pkgs_dir, [url]) == [url]
 
     def solve() -> str:
         records = asyncio.run(solver.solve(settings, [url], [rattler.MatchSpec("solo")]))
@@ -114,7 +114,7 @@ def test_a_local_channel_is_reread_only_when_its_index_changed(tmp_path):
 
 
 def test_remote_channels_are_always_dropped():
-    assert solver._local_index_state("https://conda.anaconda.org/conda-forge") is None
+    assert gateway._local_index_state("https://conda.anaconda.org/conda-forge") is None
 
 
 def test_the_plan_counts_downloads_as_before(sandbox, channels, tmp_path):
