@@ -147,13 +147,17 @@ def test_every_kind_the_package_makes_is_listed_and_every_listed_kind_is_made():
     assert not KINDS & CLI_LINES, "a kind is both a progress event and a CLI-only line"
 
 
-def test_notebook_progress_types_against_the_list_without_importing_it(tmp_path):
-    """In an env's kernel the notebook folder is `jupyter_envmgr_notebook`, alone: the kinds it
-    compares with are checked by mypy, and nothing of jupyter_envmgr is imported at run time."""
-    (tmp_path / "jupyter_envmgr_notebook").symlink_to(PACKAGE / "notebook")
+def test_notebook_progress_types_against_the_list_without_importing_it(tmp_path, monkeypatch):
+    """In an env's kernel the notebook folder is `jupyter_envmgr_notebook`, alone but for the
+    progress_text module it stands on (the folder the provisioner makes): the kinds they compare
+    with are checked by mypy, and nothing of jupyter_envmgr is imported at run time."""
+    from jupyter_envmgr.kernels.provisioner import kernel_client_path
+
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path))
+    folder = kernel_client_path()
     child = (
         "import sys\n"
-        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        f"sys.path.insert(0, {str(folder)!r})\n"
         "from jupyter_envmgr_notebook.progress import ProgressState\n"
         "state = ProgressState()\n"
         "assert state.update({'event': 'link', 'name': 'x', 'done': 1, 'total': 2})\n"

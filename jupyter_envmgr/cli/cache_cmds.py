@@ -6,7 +6,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..notebook.progress import human_bytes
+from ..progress_text import human_bytes
 from .common import Subparsers, add_common, add_env_args, add_yes
 from .session import Session
 

@@ -14,11 +14,19 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ..notebook.progress import human_bytes
+from ..progress_text import ProgressState, describe_holder, human_bytes
 
 if TYPE_CHECKING:
     from ..engine.plan import Plan
     from ..engine.progress import Event
+    from ..events import EventKind
+
+# The events whose words on the progress line are ProgressState's (progress_text.py, which
+# the notebook's progress bar shows too). The others print a line of their own, or nothing: a
+# status left on the terminal would run into what the verb then prints on stdout.
+_STATUS_KINDS: frozenset[EventKind] = frozenset(
+    ("solve-start", "download-start", "download-progress", "link", "unlink")
+)
 
 
 class JsonRenderer:
@@ -45,7 +53,7 @@ class TextRenderer:
         self.err = err or sys.stderr
         self.tty = self.err.isatty()
         self._lock = threading.Lock()
-        self._downloads: dict[str, tuple[int, int | None]] = {}
+        self._state = ProgressState()
 
     def _status(self, text: str) -> None:
         if self.tty:
@@ -61,25 +69,15 @@ class TextRenderer:
     def on_event(self, event: Event) -> None:
         d = event.data
         with self._lock:
-            if event.kind == "solve-start":
-                self._status("Solving...")
+            changed = self._state.update({"event": event.kind, **d})
+            if changed and event.kind in _STATUS_KINDS:
+                self._status(self._state.status)
             elif event.kind == "solve-done":
                 self._status("")
                 self._line(f"Solved: {d['records']} packages in {d['seconds']:.2f} s")
             elif event.kind == "lock-wait":
-                holder = d.get("holder") or {}
-                self._line(
-                    f"Waiting for the lock on {d['prefix']} held by process "
-                    f"{holder.get('pid', '?')} ({holder.get('cmd', '?')})..."
-                )
-            elif event.kind == "download-progress":
-                self._downloads[d["name"]] = (d["bytes"], d.get("total"))
-                got = sum(b for b, _ in self._downloads.values())
-                want = sum(t or 0 for _, t in self._downloads.values())
-                self._status(f"Downloading {d['name']}: {human_bytes(got)} / {human_bytes(want)}")
-            elif event.kind == "link" or event.kind == "unlink":
-                verb = "Linking" if event.kind == "link" else "Unlinking"
-                self._status(f"{verb} {d['name']} ({d['done']}/{d['total']})")
+                holder = describe_holder(d.get("holder"))
+                self._line(f"Waiting for the lock on {d['prefix']} held by {holder}...")
             elif event.kind == "restore":
                 self._line(f"Restoring {d['prefix']} to its previous state...")
             elif event.kind == "done":

@@ -23,24 +23,37 @@ from ..engine.errors import EnvMgrError
 from ..engine.prefix import is_conda_prefix
 from .specs import PROVISIONER_NAME
 
-# The import name of jupyter_envmgr/notebook/ inside env kernels, and the variable naming the
-# Python that has jupyter_envmgr (the kernel-side client reads it: notebook/client.py).
+# The import names of jupyter_envmgr/notebook/ and of the floor it stands on
+# (jupyter_envmgr/progress_text.py, which notebook/_shared.py imports by this name) inside env
+# kernels, and the variable naming the Python that has jupyter_envmgr (the kernel-side client
+# reads it: notebook/client.py).
 CLIENT_PACKAGE = "jupyter_envmgr_notebook"
+CLIENT_SHARED_MODULE = "jupyter_envmgr_progress_text"
 CLIENT_PYTHON_VAR = "ENVMGR_PYTHON"
 
 
+def kernel_client_links() -> dict[str, Path]:
+    """What the kernel path folder holds: each name env kernels import, and what it links to."""
+    package = Path(__file__).resolve().parent.parent
+    return {
+        CLIENT_PACKAGE: package / "notebook",
+        f"{CLIENT_SHARED_MODULE}.py": package / "progress_text.py",
+    }
+
+
 def kernel_client_path() -> Path:
-    """A folder holding only the kernel-side client, under the name env kernels import it by
-    (a link to jupyter_envmgr/notebook/, refreshed in case this package moved)."""
+    """A folder holding only the kernel-side client, under the names env kernels import it by
+    (links to jupyter_envmgr/notebook/ and progress_text.py, refreshed in case this package
+    moved)."""
     folder = Path(jupyter_runtime_dir()) / "envmgr-kernel-path"
     folder.mkdir(parents=True, exist_ok=True)
-    link = folder / CLIENT_PACKAGE
-    target = Path(__file__).resolve().parent.parent / "notebook"
-    if not link.is_symlink() or Path(os.readlink(link)) != target:
-        tmp = folder / f".{CLIENT_PACKAGE}.{os.getpid()}"
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(target, target_is_directory=True)
-        os.replace(tmp, link)
+    for name, target in kernel_client_links().items():
+        link = folder / name
+        if not link.is_symlink() or Path(os.readlink(link)) != target:
+            tmp = folder / f".{name}.{os.getpid()}"
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(target, target_is_directory=target.is_dir())
+            os.replace(tmp, link)
     return folder
 
 

@@ -1,7 +1,8 @@
 """The notebook faces: `%envmgr` magics and the ipywidgets panel, over the envmgr CLI.
 
-Standard library and IPython only (ipywidgets when present): this folder runs inside every
-env's kernel, whose Python has no jupyter_envmgr (see client.py for how it gets there).
+Standard library and IPython only (ipywidgets when present), and jupyter_envmgr/progress_text.py
+through _shared.py: this folder runs inside every env's kernel, whose Python has no
+jupyter_envmgr (see client.py for how it gets there).
 """
 
 from __future__ import annotations

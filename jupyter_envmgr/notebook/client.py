@@ -7,8 +7,9 @@ JSON event per line, and hands each to a callback. The CLI takes the env's lock 
 does, so a magic, a panel and a REST task never interleave on one env.
 
 This folder is imported under two names: `jupyter_envmgr.notebook` in the server's Python, and
-`jupyter_envmgr_notebook` in env kernels (the provisioner puts a folder holding only it on the
-kernel's PYTHONPATH). Hence relative imports only, and no import of the engine.
+`jupyter_envmgr_notebook` in env kernels (the provisioner puts a folder holding only it, and
+progress_text.py that _shared.py imports, on the kernel's PYTHONPATH). Hence relative imports
+only, and no import of the engine.
 """
 
 from __future__ import annotations

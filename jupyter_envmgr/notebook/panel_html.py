@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from .progress import human_bytes
+from ._shared import human_bytes
 from .render import env_label
 
 _ANACONDA = "https://conda.anaconda.org/"

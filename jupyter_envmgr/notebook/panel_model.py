@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .progress import ProgressState
+from ._shared import ProgressState
 from .render import env_label
 
 # What the panel can be busy with (one thing at a time).

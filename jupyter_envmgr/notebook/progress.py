@@ -1,5 +1,6 @@
 """Progress of a CLI run shown in the cell: a bar when ipywidgets is there, else a text line
-updated in place. Fed the CLI's JSON events (solve, download bytes, link counts, lock waits)."""
+updated in place. Fed the CLI's JSON events (solve, download bytes, link counts, lock waits);
+what they say is ProgressState's (progress_text.py, through _shared.py), shared with the CLI."""
 
 # mypy: strict-equality
 # (so that comparing an EventKind with a kind the list lacks is a type error)
@@ -9,71 +10,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from ._shared import ProgressState
+
 if TYPE_CHECKING:  # only: in an env's kernel this folder runs without jupyter_envmgr
     from ..events import CliLineKind, EventKind
 
     Kind = EventKind | CliLineKind | None  # a line of the CLI's --json output
-
-
-def human_bytes(n: float | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
-
-
-def describe_holder(holder: Any) -> str:
-    if not isinstance(holder, dict):
-        return "another process"
-    who = f"process {holder.get('pid', '?')}"
-    if holder.get("cmd"):
-        who += f" ({holder['cmd']})"
-    return who
-
-
-class ProgressState:
-    """Turns events into one status line and a fraction done; knows nothing of display."""
-
-    def __init__(self) -> None:
-        self.status = "Starting envmgr..."
-        self.fraction: float | None = None
-        self._downloads: dict[str, tuple[int, int | None]] = {}
-
-    def update(self, event: dict[str, Any]) -> bool:
-        """Take one event; True when the status or fraction changed."""
-        kind: Kind = event.get("event")
-        if kind == "lock-wait":
-            holder = describe_holder(event.get("holder"))
-            self.status = f"Waiting for the environment's lock, held by {holder}..."
-        elif kind == "solve-start":
-            self.status, self.fraction = "Solving...", None
-        elif kind == "solve-done":
-            self.status = f"Solved: {event.get('records', '?')} packages."
-        elif kind == "download-start" or kind == "download-progress":
-            name = str(event.get("name", "?"))
-            self._downloads[name] = (int(event.get("bytes") or 0), event.get("total"))
-            done = sum(b for b, _ in self._downloads.values())
-            totals = [t for _, t in self._downloads.values()]
-            total = sum(t for t in totals if t) if all(totals) else None
-            self.status = f"Downloading {name}: {human_bytes(done)} of {human_bytes(total)}"
-            self.fraction = done / total if total else None
-        elif kind == "link" or kind == "unlink":
-            done, total = event.get("done") or 0, event.get("total") or 0
-            verb = "Linking" if kind == "link" else "Unlinking"
-            self.status = f"{verb} {done}/{total}: {event.get('name', '?')}"
-            self.fraction = done / total if total else None
-        elif kind == "restore":
-            self.status, self.fraction = "Restoring the environment's previous state...", None
-        elif kind == "pip-start":
-            self.status, self.fraction = "Installing the pip: section...", None
-        elif kind == "usage-walk":
-            self.status = "Measuring disk use..."
-        else:
-            return False
-        return True
 
 
 class ProgressView:

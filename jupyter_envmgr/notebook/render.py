@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .progress import human_bytes
+from ._shared import human_bytes
 
 
 def _display(bundle: dict[str, str]) -> None:

@@ -56,7 +56,7 @@ def test_terminal_prompt_no_aborts_and_yes_applies_with_progress(sandbox, channe
     assert not (sandbox.envs / "tty").exists()
     out = _run_on_tty(sandbox, args, b"\n")  # Enter means yes, as in micromamba
     assert "+  delta" in out and "Summary: install 1" in out
-    assert "Linking delta (1/1)" in out
+    assert "Linking 1/1: delta" in out  # the notebook's words: progress_text.ProgressState
     assert "delta" in installed(sandbox.envs / "tty")
 
 
