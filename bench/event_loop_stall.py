@@ -45,7 +45,8 @@ from jupyter_envmgr.channels import index_channel
 from jupyter_envmgr.channels.conda_pkg import Entry
 from jupyter_envmgr.channels.synthetic import generic_package
 from jupyter_envmgr.engine import operations, plan, solver, transaction
-from jupyter_envmgr.server.service import EXPORT_FORMATS, EnvService
+from jupyter_envmgr.engine.export import EXPORT_FORMATS
+from jupyter_envmgr.server.service import EnvService
 from jupyter_envmgr.server.tasks import TaskRegistry
 
 TARGET_MS = 50.0

@@ -10,6 +10,7 @@ from typing import Any
 from ..engine.errors import BadInput
 from .common import Subparsers, add_common, add_env_args, add_json, add_root_prefix, add_yes
 from .session import Session
+from .table import print_table
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -48,11 +49,11 @@ async def env_list(s: Session) -> int:
     if s.json:
         s.json.emit({"event": "result", "envs": [e.to_json() for e in envs]})
         return 0
-    width = max([len(e.name or "") for e in envs] + [4])
-    print(f"  {'Name':<{width}}  Active  Path")
-    for e in envs:
-        mark = "*" if active and os.path.realpath(active) == os.path.realpath(e.prefix) else " "
-        print(f"  {e.name or '':<{width}}  {mark:<6}  {e.prefix}")
+    here = os.path.realpath(active) if active else None
+    rows = [
+        (e.name or "", "*" if os.path.realpath(e.prefix) == here else "", e.prefix) for e in envs
+    ]
+    print_table(rows, ("Name", "Active", "Path"))
     return 0
 
 
@@ -147,17 +148,17 @@ def _spec_env(spec: Any) -> str | None:
 
 
 async def env_export(s: Session) -> int:
-    from ..engine.export import export_explicit, export_lock, export_yaml
+    from ..engine.export import export_env
     from ..engine.registry import find_env
 
     a = s.args
     env = find_env(s.settings, name=a.name, prefix=a.prefix)
-    if a.explicit:
-        text = export_explicit(env)
-    elif a.lock:
-        text = export_lock(s.settings, env)
-    else:
-        text = export_yaml(s.settings, env, from_history=a.from_history, no_builds=a.no_builds)
+    # The flags (mutually exclusive) name the engine's formats; no flag is the pinned YAML.
+    fmt = (
+        "explicit" if a.explicit else "lock" if a.lock else
+        "from-history" if a.from_history else "yml"
+    )  # fmt: skip
+    text = export_env(s.settings, env, fmt, no_builds=a.no_builds).text
     if a.file:
         _write_export(a.file, text)
     if s.json:

@@ -1,18 +1,57 @@
-"""Exporting an env: YAML (pinned / --from-history / --no-builds), @EXPLICIT, rattler lock."""
+"""Exporting an env: YAML (pinned / --from-history / --no-builds), @EXPLICIT, rattler lock.
+
+`export_env` is the one entry the faces call (`envmgr env export`, `GET .../export`): it names
+the formats, refuses an unknown one, and says what a download calls the file.
+"""
 
 from __future__ import annotations
 
 import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import rattler
 import yaml
 
-from .errors import EnvMgrError
+from .errors import BadInput, EnvMgrError
 from .prefix import channel_display, read_records, requested_specs
 from .registry import Env
 from .settings import Settings
+
+# Format -> (the file name a download gets, its media type). The CLI's flags map onto these
+# names (no flag: yml; --from-history, --explicit, --lock), the REST API takes them as ?format=.
+EXPORT_FORMATS: dict[str, tuple[str, str]] = {
+    "yml": ("environment.yml", "text/yaml"),
+    "from-history": ("environment.yml", "text/yaml"),
+    "explicit": ("explicit.txt", "text/plain"),
+    "lock": ("envmgr.lock", "text/yaml"),
+}
+
+
+@dataclass(frozen=True)
+class Exported:
+    text: str
+    filename: str  # what a download calls the file
+    media_type: str
+
+
+def export_env(
+    settings: Settings, env: Env, fmt: str = "yml", *, no_builds: bool = False
+) -> Exported:
+    """The env in format `fmt` (one of EXPORT_FORMATS). `no_builds` leaves out build strings of
+    the pinned YAML; the other formats keep theirs (an @EXPLICIT URL or a lock entry names an
+    exact build, a --from-history spec is what the user typed). Blocking (reads records)."""
+    if fmt not in EXPORT_FORMATS:
+        raise BadInput(f"Unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}.")
+    if fmt == "explicit":
+        text = export_explicit(env)
+    elif fmt == "lock":
+        text = export_lock(settings, env)
+    else:
+        text = export_yaml(settings, env, from_history=fmt == "from-history", no_builds=no_builds)
+    filename, media_type = EXPORT_FORMATS[fmt]
+    return Exported(text, filename, media_type)
 
 
 def _channel_order(records: list[rattler.PrefixRecord], settings: Settings) -> list[str]:

@@ -84,9 +84,10 @@ class _Child:
                 self.answer = data
                 continue
             self.last_event = dict(data)
-            kind = str(data.pop("event", "?"))
-            when = data.pop("time", None)
-            event = Event(kind, data) if when is None else Event(kind, data, float(when))
+            try:
+                event = Event.from_json(data)
+            except ValueError:
+                continue  # not an engine event (all the worker sends): not ours, ignore
             self.on_event(event)
 
     async def read_stderr(self) -> None:

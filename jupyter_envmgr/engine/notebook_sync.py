@@ -12,15 +12,19 @@ user's own choice):
 2. Already in sync: nothing is done and no revision is added. A platform the lock does not
    cover: the recorded specs are solved from the recorded channels, and the notes say so.
 
-`prepare_sync` makes every check a sync can fail before anything is fetched (bad names, the
-admin's allow list for every channel and URL, the env choice, read-only envs) and says what the
-sync will do and where it will fetch from: the CLI shows that before asking, the server answers
-it for a dry run and raises its 4xx before a task starts. `sync_lock` prepares and executes.
+Faces call `operations.prepare` with an `operations.NotebookSyncRequest` (the notebook's
+metadata, its path, `-n NAME`): `prepare_sync` makes every check a sync can fail before anything
+is fetched (the lock, bad names, the admin's allow list for every channel and URL, the env
+choice, read-only envs) and says what the sync will do and where it will fetch from: the CLI
+shows that before asking, the server answers it for a dry run and raises its 4xx before a task
+starts. `operations.execute` carries the decision out (`execute_sync`), in the server's child
+process from its JSON (`PreparedSync.to_job`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +34,7 @@ from .envfile import EnvFile
 from .errors import BadInput, EnvNotFound
 from .notebook_env import (
     LockDiff,
+    LockedEntry,
     NotebookLock,
     copy_name,
     current_platform,
@@ -37,14 +42,13 @@ from .notebook_env import (
     lock_diff,
     locked_records,
     mark_env,
-    notebook_identity,
     read_lock,
-    read_notebook,
 )
 from .policy import Policy
 from .progress import EventSink, ignore_events
-from .registry import Env, find_env, new_env_target, validate_env_name
+from .registry import Env, find_env, validate_env_name
 from .settings import Settings
+from .specs import parse_specs
 from .urls import package_channel, parse_url
 
 SyncAction = Literal["create", "update", "none"]
@@ -70,9 +74,13 @@ class SyncOutcome:
 @dataclass
 class PreparedSync:
     """A sync checked whole, not run: which env, created or updated, what changes, and the
-    channels and hosts it may fetch from (a package already in the cache is not fetched)."""
+    channels and hosts it may fetch from (a package already in the cache is not fetched).
+    `step` is the env change itself, prepared by `operations.prepare` like any other: an exact
+    set (a locked platform: `create`, or `sync` of an existing env) or a solve (`create` or
+    `install` of the recorded specs); None when the env already matches."""
 
     lock: NotebookLock
+    source: str  # what messages call the notebook
     target: str  # the env's name
     env: Env | None  # the existing env (update, none); None: it is created
     action: SyncAction
@@ -81,11 +89,17 @@ class PreparedSync:
     channels: list[str]
     hosts: list[str]
     notes: list[str]
-    solve: operations.Prepared | None = None  # unlocked platform: the checked solve request
+    step: operations.Prepared | None = None
 
     @property
     def solved(self) -> bool:
         return self.lock.entries is None
+
+    @property
+    def prefix(self) -> Path | None:
+        """Where the env is or is made: what a crash may leave half-changed (None: nothing
+        is changed)."""
+        return self.step.env.prefix if self.step is not None else None
 
     def summary(self) -> str:
         """One line: `create 'data' (12 packages)`, `update 'data': remove 2 packages, add 1`."""
@@ -110,6 +124,7 @@ class PreparedSync:
         return f"update '{self.target}': {', '.join(parts)}"
 
     def to_json(self) -> dict[str, Any]:
+        """The preview (a dry run's answer, what the CLI shows before it asks)."""
         return {
             "env_name": self.target,
             "env": self.env.to_json() if self.env is not None else None,
@@ -124,6 +139,81 @@ class PreparedSync:
             "hosts": self.hosts,
             "notes": self.notes,
         }
+
+    # The server executes a sync in a child process (engine/worker.py): the decision travels
+    # there whole, as JSON, and is executed as it is. Nothing is chosen or checked again in the
+    # child (which env, whether it is the notebook's, the allow list, read-only envs): the env
+    # the task names is the env it changes. Only the specs of a solve are parsed again from
+    # their texts, a pure function of the text and the job's settings (rattler's MatchSpec
+    # objects are not JSON).
+
+    def to_job(self) -> dict[str, Any]:
+        return {
+            "lock": dataclasses.asdict(self.lock),
+            "source": self.source,
+            "target": self.target,
+            "env": self.env.to_json() if self.env is not None else None,
+            "action": self.action,
+            "owned": self.owned,
+            "diff": dataclasses.asdict(self.diff) if self.diff is not None else None,
+            "channels": self.channels,
+            "hosts": self.hosts,
+            "notes": self.notes,
+            "step": _step_job(self.step) if self.step is not None else None,
+        }
+
+    @classmethod
+    def from_job(
+        cls, data: dict[str, Any], settings: Settings, policy: Policy | None
+    ) -> PreparedSync:
+        lock_fields = dict(data["lock"])
+        entries = lock_fields.pop("entries")
+        lock = NotebookLock(
+            **lock_fields,
+            entries=None if entries is None else [LockedEntry(**e) for e in entries],
+        )
+        step = None
+        if data["step"] is not None:
+            request = operations.Request(**data["step"]["request"])
+            step = operations.Prepared(
+                request,
+                parse_specs(request.specs, settings),
+                list(data["step"]["channels"]),
+                _env(data["step"]["env"]),
+                policy,
+            )
+        return cls(
+            lock=lock,
+            source=data["source"],
+            target=data["target"],
+            env=_env(data["env"]) if data["env"] is not None else None,
+            action=data["action"],
+            owned=data["owned"],
+            diff=LockDiff(**data["diff"]) if data["diff"] is not None else None,
+            channels=list(data["channels"]),
+            hosts=list(data["hosts"]),
+            notes=list(data["notes"]),
+            step=step,
+        )
+
+
+def _step_job(step: operations.Prepared) -> dict[str, Any]:
+    # Its policy is the job's own; the exact set's records are fetched at execution, so the
+    # env file (empty until then) is not sent either.
+    request = {
+        f.name: _plain(getattr(step.request, f.name))
+        for f in dataclasses.fields(step.request)
+        if f.name != "env_file"
+    }
+    return {"request": request, "channels": step.channels, "env": step.env.to_json()}
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _env(data: dict[str, Any]) -> Env:
+    return Env(Path(data["prefix"]), data["name"], bool(data["is_root"]))
 
 
 def _count(n: int) -> str:
@@ -193,69 +283,68 @@ def _hosts(urls: list[str]) -> list[str]:
 
 
 def prepare_sync(
-    settings: Settings,
-    lock: NotebookLock,
-    name: str | None = None,
-    policy: Policy | None = None,
-    *,
-    cmd: str = "",
+    settings: Settings, request: operations.NotebookSyncRequest, policy: Policy | None = None
 ) -> PreparedSync:
     """Check a sync whole and say what it would do; nothing is fetched or written. Raises every
-    4xx the sync can meet: bad names, the allow list (channels, package URLs, `channel::` and
-    `[url=]` in the specs of an unlocked platform), a read-only env. Blocking (reads records)."""
+    4xx the sync can meet: a bad lock, bad names, the allow list (channels, package URLs,
+    `channel::` and `[url=]` in the specs of an unlocked platform), the env choice, a read-only
+    env or one the policy would make read-only. Blocking (reads records). Called by
+    `operations.prepare`, the entry every face uses."""
+    lock = read_lock({"metadata": request.metadata}, request.source, where=request.where)
     check_lock(lock, policy)
-    target, env, notes = choose_env(settings, lock, name)
+    target, env, notes = choose_env(settings, lock, request.name)
     owned = env is None or is_copy_of(env.prefix, lock)
     if lock.entries is None:
         notes.append(
             f"The notebook's environment is not locked for {current_platform()}: its specs are "
             "solved from its channels, so versions may differ from the original."
         )
-        request = operations.Request(
-            kind="install" if env is not None else "create",
-            name=target,
-            specs=lock.specs,
-            channels=lock.channels,
-            override_channels=True,
-            cmd=cmd,
+        solve = operations.prepare(
+            settings,
+            operations.Request(
+                kind="install" if env is not None else "create",
+                name=target,
+                specs=lock.specs,
+                channels=lock.channels,
+                override_channels=True,
+                cmd=request.cmd,
+            ),
+            policy,
         )
-        solve = operations.prepare(settings, request, policy)
         urls = [*solve.channels, *(s.url for s in solve.specs if s.url)]
         action: SyncAction = "update" if env is not None else "create"
         return PreparedSync(
-            lock, target, env, action, owned, None, solve.channels, _hosts(urls), notes, solve
-        )
+            lock, request.source, target, env, action, owned, None, solve.channels,
+            _hosts(urls), notes, solve,
+        )  # fmt: skip
     diff = lock_diff(env.prefix if env is not None else None, lock.entries)
-    if env is None:
-        new_env_target(settings, name=target)  # a free name, in a writable envs dir
-        action = "create"
-    elif diff.empty:
-        action = "none"
+    step = None
+    if env is not None and diff.empty:
+        action = "none"  # nothing is written, so nothing more to check
     else:
-        if policy is not None:
-            policy.check_writable(env)
-        action = "update"
+        action = "update" if env is not None else "create"
+        # The exact set is prepared as any create or sync is (a free name in a writable envs
+        # dir, the policy's read-only rules, for envs not made yet too). Its records come from
+        # the cache or the channels, checked against the lock, when it is executed: until then
+        # the env file carries none (check_lock has checked the URLs they come from).
+        step = operations.prepare(
+            settings,
+            operations.Request(
+                kind="sync" if env is not None else "create",
+                name=target,
+                env_file=EnvFile("lock", request.source),
+                cmd=request.cmd,
+            ),
+            policy,
+        )
     changed = {line.split(":", 1)[0] for line in diff.change}
     added = {dist.rsplit("-", 2)[0] for dist in diff.add}
     urls = [e.url for e in lock.entries if e.name in added or e.name in changed]
     channels = sorted({package_channel(u) for u in urls})
-    return PreparedSync(lock, target, env, action, owned, diff, channels, _hosts(urls), notes)
-
-
-async def sync_notebook(
-    settings: Settings,
-    path: str | Path,
-    *,
-    name: str | None = None,
-    policy: Policy | None = None,
-    on_event: EventSink = ignore_events,
-    cmd: str = "",
-) -> SyncOutcome:
-    nb = await asyncio.to_thread(read_notebook, path)
-    lock = read_lock(nb, str(path), where=notebook_identity(path))
-    return await sync_lock(
-        settings, lock, str(path), name=name, policy=policy, on_event=on_event, cmd=cmd
-    )
+    return PreparedSync(
+        lock, request.source, target, env, action, owned, diff, channels, _hosts(urls), notes,
+        step,
+    )  # fmt: skip
 
 
 def check_lock(lock: NotebookLock, policy: Policy | None) -> None:
@@ -265,47 +354,24 @@ def check_lock(lock: NotebookLock, policy: Policy | None) -> None:
         policy.check_package_urls([e.url for e in lock.entries or []])
 
 
-async def sync_lock(
-    settings: Settings,
-    lock: NotebookLock,
-    source: str,
-    *,
-    name: str | None = None,
-    policy: Policy | None = None,
-    on_event: EventSink = ignore_events,
-    cmd: str = "",
-) -> SyncOutcome:
-    """Prepare (every check) and execute a sync."""
-    prepared = await asyncio.to_thread(prepare_sync, settings, lock, name, policy, cmd=cmd)
-    return await execute_sync(settings, prepared, source, policy=policy, on_event=on_event, cmd=cmd)
-
-
 async def execute_sync(
-    settings: Settings,
-    prepared: PreparedSync,
-    source: str,
-    *,
-    policy: Policy | None = None,
-    on_event: EventSink = ignore_events,
-    cmd: str = "",
+    settings: Settings, prepared: PreparedSync, *, on_event: EventSink = ignore_events
 ) -> SyncOutcome:
-    """Carry out a prepared sync: fetch what the cache lacks, checked, and make the env."""
-    lock, notes = prepared.lock, list(prepared.notes)
-    if prepared.action == "none":
+    """Carry out a prepared sync (`operations.execute` calls it): fetch what the cache lacks,
+    checked against the lock, and make the env. Nothing prepare decided is checked again."""
+    lock, notes, step = prepared.lock, list(prepared.notes), prepared.step
+    if step is None:
         assert prepared.env is not None
         return SyncOutcome(prepared.env, changed=False, solved=False, notes=notes)
-    if prepared.solve is not None:
-        outcome = await operations.execute(settings, prepared.solve, on_event=on_event)
-    else:
-        assert lock.entries is not None
-        records = await locked_records(settings, lock.entries, source)
-        request = operations.Request(
-            kind="sync" if prepared.env is not None else "create",
-            name=prepared.target,
-            env_file=EnvFile("lock", source, records=records),
-            cmd=cmd,
+    if lock.entries is not None:
+        # The lock's records, each from the cache or its channel's index and checked against
+        # the lock's sha256, at the URL the lock names (the one check_lock allowed).
+        records = await locked_records(settings, lock.entries, prepared.source)
+        env_file = EnvFile("lock", prepared.source, records=records)
+        step = dataclasses.replace(
+            step, request=dataclasses.replace(step.request, env_file=env_file)
         )
-        outcome = await operations.run(settings, request, on_event=on_event, policy=policy)
+    outcome = await operations.execute(settings, step, on_event=on_event)
     if prepared.owned and outcome.applied:
         await asyncio.to_thread(mark_env, outcome.env.prefix, lock)
     return SyncOutcome(outcome.env, changed=outcome.applied, solved=prepared.solved, notes=notes)

@@ -95,15 +95,13 @@ async def _run_job(job: dict[str, Any]) -> dict[str, Any]:
         outcome = await operations.run(settings, request, on_event=on_event, policy=policy)
         return outcome.to_json()
     if op == "notebook-sync":
-        from .notebook_env import read_lock
-        from .notebook_sync import sync_lock
+        from . import operations
+        from .notebook_sync import PreparedSync
 
-        source = str(job.get("source") or "the notebook")
-        lock = read_lock({"metadata": job["metadata"]}, source, where=job.get("notebook"))
-        sync = await sync_lock(
-            settings, lock, source, name=job.get("name"), policy=policy, on_event=on_event,
-            cmd=str(job.get("cmd", "")),
-        )  # fmt: skip
+        # The server prepared the sync (every check, the env chosen): it is executed as it
+        # was decided, not prepared again (see PreparedSync.to_job).
+        prepared = PreparedSync.from_job(job["prepared"], settings, policy)
+        sync = await operations.execute(settings, prepared, on_event=on_event)
         return sync.to_json()
     if op == "repair":
         from .operations import repair

@@ -15,26 +15,19 @@ from typing import Any, Literal
 from ..engine import operations
 from ..engine.cache import clean, select_categories
 from ..engine.envfile import EnvFile, read_env_text
-from ..engine.errors import BadInput, EnvMgrError, EnvNotFound
-from ..engine.export import export_explicit, export_lock, export_yaml
+from ..engine.errors import BadInput, EnvNotFound
+from ..engine.export import export_env
 from ..engine.isolation import run_job
 from ..engine.policy import Policy
 from ..engine.prefix import read_history, read_records, record_json
 from ..engine.progress import EventSink
-from ..engine.registry import Env, find_env, list_envs, new_env_target, validate_env_name
+from ..engine.registry import Env, find_env, list_envs, validate_env_name
 from ..engine.search import search
 from ..engine.settings import Settings
-from ..engine.specs import channel_urls, check_local_channels
 from ..engine.usage import disk_usage
 from .tasks import Task, TaskRegistry
 
 MAX_LIST = 200
-EXPORT_FORMATS = {
-    "yml": ("environment.yml", "text/yaml"),
-    "from-history": ("environment.yml", "text/yaml"),
-    "explicit": ("explicit.txt", "text/plain"),
-    "lock": ("envmgr.lock", "text/yaml"),
-}
 
 
 def _str_list(body: Mapping[str, Any], key: str, required: bool = False) -> list[str]:
@@ -180,18 +173,8 @@ class EnvService:
 
     def _export(self, name: str, fmt: str) -> tuple[str, str, str]:
         env = self.env(name)  # an unknown env is a 404 whatever the format
-        if fmt not in EXPORT_FORMATS:
-            raise BadInput(
-                f"Unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}."
-            )
-        if fmt == "explicit":
-            text = export_explicit(env)
-        elif fmt == "lock":
-            text = export_lock(self.settings, env)
-        else:
-            text = export_yaml(self.settings, env, from_history=fmt == "from-history")
-        filename, mime = EXPORT_FORMATS[fmt]
-        return text, filename, mime
+        exported = export_env(self.settings, env, fmt)
+        return exported.text, exported.filename, exported.media_type
 
     async def usage(self, name: str | None) -> dict[str, Any]:
         def report() -> dict[str, Any]:
@@ -209,10 +192,7 @@ class EnvService:
     async def search(self, query: str, channels: list[str]) -> list[dict[str, Any]]:
         if len(channels) > MAX_LIST:
             raise BadInput(f"'channel' is given more than {MAX_LIST} times.")
-        urls = channel_urls(channels or self.settings.channels, self.settings)
-        self.policy.check_channels(urls)
-        await asyncio.to_thread(check_local_channels, urls)
-        return await search(self.settings, query, urls)
+        return await search(self.settings, query, channels, policy=self.policy)
 
     async def kernels(self, manager: Any) -> list[dict[str, Any]]:
         from ..kernels.manager import EnvKernelSpecManager, spec_summary
@@ -443,39 +423,31 @@ class EnvService:
         from (200). `path`: the notebook's path under the server's root: an env that sync made
         for that notebook is its own to update; another notebook with the same lock id gets
         an env of its own."""
-        from ..engine.notebook_env import read_lock
-        from ..engine.notebook_sync import prepare_sync
-
         _only_keys(body, {"metadata", "name", "dry_run", "path"})
         metadata = body.get("metadata")
         name = body.get("name")
         dry_run = _bool(body, "dry_run")
         if not isinstance(metadata, dict):
             raise BadInput("'metadata' must be the notebook's metadata (a JSON object).")
-        if name is not None:
-            if not isinstance(name, str):
-                raise BadInput("'name' must be an environment name (a string).")
-            validate_env_name(name)
+        if name is not None and not isinstance(name, str):
+            raise BadInput("'name' must be an environment name (a string).")
         where = await asyncio.to_thread(self._notebook_identity, body.get("path"))
-        source = "the notebook"
-        cmd = "jupyter-envmgr (server) notebook sync"
-        lock = read_lock({"metadata": metadata}, source, where=where)
-        # The env choice, the allow list, read-only envs: 4xx here, before anything is fetched.
-        prepared = await asyncio.to_thread(
-            prepare_sync, self.settings, lock, name, self.policy, cmd=cmd
+        request = operations.NotebookSyncRequest(
+            metadata, where=where, name=name, cmd="jupyter-envmgr (server) notebook sync"
         )
+        # The lock, the allow list, the env choice, read-only envs: 4xx here, before anything
+        # is fetched and before a task exists.
+        prepared = await asyncio.to_thread(operations.prepare, self.settings, request, self.policy)
         if dry_run:
             return prepared.to_json()
-
-        job = {"op": "notebook-sync", "metadata": metadata, "name": name, "source": source,
-               "cmd": cmd, "notebook": where}  # fmt: skip
-        target_prefix = await asyncio.to_thread(self._prefix_for, prepared.target)
+        # The child executes this decision as it is (engine/notebook_sync.py PreparedSync).
+        job = {"op": "notebook-sync", "prepared": prepared.to_job()}
 
         async def operation(sink: EventSink) -> dict[str, Any]:
             # In a child process, as every change (see _start).
             result = await run_job(
                 job, self.settings, self.policy, env_label=f"'{prepared.target}'",
-                prefix=target_prefix, on_event=sink,
+                prefix=prepared.prefix, on_event=sink,
             )  # fmt: skip
             if result.get("changed"):
                 await self._sync_kernels()
@@ -500,18 +472,8 @@ class EnvService:
             raise BadInput(f"'path' {path[:200]!r} is not under the server's root.")
         return real
 
-    def _prefix_for(self, name: str) -> Path | None:
-        """Where the env `name` is or would be made: what a crash may leave half-changed."""
-        try:
-            return find_env(self.settings, name=name).prefix
-        except EnvNotFound:
-            try:
-                return new_env_target(self.settings, name=name).prefix
-            except EnvMgrError:
-                return None
-
     def settings_json(self) -> dict[str, Any]:
-        from ..engine.solver_backends import solver_status
+        from ..engine.solver import solver_status
 
         return {
             **self.settings.to_json(),

@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 
 from jupyter_envmgr.engine.bookkeeping import bookkeeping_dir
+from jupyter_envmgr.engine.policy import Policy
+from jupyter_envmgr.engine.published import VARIABLE, publish
+from jupyter_envmgr.engine.settings import load_settings
 
-from ..helpers import Sandbox, installed, on, other_machine_sandbox
+from ..helpers import Sandbox, installed, on, other_machine_sandbox, tree_snapshot
 
 
 def _notebook(path: Path, metadata: dict | None = None) -> Path:
@@ -264,3 +267,28 @@ def test_a_kernelspec_that_is_not_a_mapping_is_no_traceback(
     res = sandbox.run("notebook", "lock", str(other), check=False)
     assert res.returncode == 1 and "name the environment" in res.stderr, res
     assert "Traceback" not in res.stderr
+
+
+def test_a_new_env_the_policy_would_make_read_only_is_refused_before_anything_is_fetched(
+    two_locks, tmp_path
+):
+    # A server's kernel runs this CLI under the server's policy. The lock's env does not exist
+    # here, so sync would create it, and read-only rules hold for envs not made yet: refused
+    # while preparing, before the lock's packages are looked up or fetched (a cold cache). Before,
+    # --dry-run previewed the create, and the sync refused it only after reading the lock's
+    # packages from their channels' indexes.
+    mine, _ = two_locks
+    mine["env_name"] = "shared-data"
+    nb = _with_lock(tmp_path / "ro.ipynb", mine)
+    cold = other_machine_sandbox(tmp_path / "cold")
+    policy = Policy(read_only_envs=("shared-*",))
+    cold.env[VARIABLE] = publish(load_settings(cold.env, home=cold.home), policy)
+    snap = tree_snapshot(tmp_path / "cold")
+    for extra in ("--dry-run", "-y"):
+        res = cold.run("notebook", "sync", str(nb), extra, check=False)
+        assert res.returncode == 1 and res.stderr.startswith("error:"), res
+        assert "shared-*" in res.stderr and "Traceback" not in res.stderr, res
+    assert tree_snapshot(tmp_path / "cold") == snap
+    # The user's own name for it: the same lock syncs.
+    result = cold.run("notebook", "sync", str(nb), "-y", "-n", "mine", "--json").result()
+    assert result["changed"] is True and "delta" in installed(cold.envs / "mine")

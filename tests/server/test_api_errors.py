@@ -105,7 +105,7 @@ async def test_reads_parse_and_walk_in_a_thread_never_on_the_event_loop(api, cha
 
     for name in ("env", "env_json", "_packages", "_revisions"):
         spy(EnvService, name)
-    for name in ("list_envs", "read_records", "export_yaml", "disk_usage"):
+    for name in ("list_envs", "read_records", "export_env", "disk_usage"):
         spy(service_module, name)
 
     await api.call("GET", "environments")
@@ -118,7 +118,7 @@ async def test_reads_parse_and_walk_in_a_thread_never_on_the_event_loop(api, cha
     await api.call("GET", "environments", "missing", "export", expect=404)
 
     assert set(threads) == {"env", "env_json", "_packages", "_revisions", "list_envs",
-                            "read_records", "export_yaml", "disk_usage"}  # fmt: skip
+                            "read_records", "export_env", "disk_usage"}  # fmt: skip
     on_loop = sorted(name for name, seen in threads.items() if loop_thread in seen)
     assert on_loop == []
 

@@ -3,8 +3,8 @@ file lists: the same package list and export texts as from whole records."""
 
 from __future__ import annotations
 
+from jupyter_envmgr.engine.export import EXPORT_FORMATS
 from jupyter_envmgr.engine.prefix import read_records, record_json
-from jupyter_envmgr.server.service import EXPORT_FORMATS
 
 from ..engine.test_file_lists import ONE_LINE, create_env_with_pip_package, rewrite_records
 
