@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..progress_text import human_bytes
 from .common import Subparsers, add_common, add_env_args, add_yes
 from .session import Session
+from .table import print_table
 
 if TYPE_CHECKING:
     from ..engine.cache import CleanPlan, CleanResult
@@ -83,14 +83,21 @@ def _print_plan(plan: CleanPlan) -> None:
     print(f"\nPackage cache: {', '.join(map(str, plan.pkgs_dirs))}\n")
     if plan.items:
         rows = [(i.category, i.name, human_bytes(i.bytes), str(i.inodes)) for i in plan.items]
-        _table(("Category", "Entry", "Frees", "Inodes"), rows, left=2)
+        print_table(rows, ("Category", "Entry", "Frees", "Inodes"), figures_from=2, rule=True)
         print()
-    for category, row in plan.by_category().items():
-        if row["items"]:
-            print(
-                f"  {category:<12} {row['items']:>5} entries  {human_bytes(row['bytes']):>10}  "
-                f"{row['inodes']:>8} inodes"
+    print_table(
+        [
+            (
+                category,
+                f"{row['items']} entries",
+                human_bytes(row["bytes"]),
+                f"{row['inodes']} inodes",
             )
+            for category, row in plan.by_category().items()
+            if row["items"]
+        ],
+        figures_from=1,
+    )
     print(f"\n  Total: frees {human_bytes(plan.bytes)} and {plan.inodes} inodes")
     in_use = [k for k in plan.kept if k.reason == "in-use"]
     if in_use:
@@ -170,9 +177,8 @@ def _print_usage(report: UsageReport) -> None:
         )
     )
     print()
-    _table(
-        ("Environment", "Apparent", "Real", "Own", "Shared", "Inodes", "Own inodes"), rows, left=1
-    )
+    header = ("Environment", "Apparent", "Real", "Own", "Shared", "Inodes", "Own inodes")
+    print_table(rows, header, figures_from=1, rule=True)
     print()
     for fs in report.filesystems:
         print(
@@ -182,13 +188,3 @@ def _print_usage(report: UsageReport) -> None:
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print()
-
-
-def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], left: int) -> None:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    # The first `left` columns are names (left-aligned), the rest figures (right-aligned).
-    fmt = "  ".join(f"{{:<{w}}}" if i < left else f"{{:>{w}}}" for i, w in enumerate(widths))
-    print("  " + fmt.format(*header))
-    print("  " + "-" * (sum(widths) + 2 * (len(widths) - 1)))
-    for r in rows:
-        print("  " + fmt.format(*r))

@@ -10,6 +10,7 @@ from typing import Any
 
 from .common import Subparsers, add_json, add_root_prefix
 from .session import Session
+from .table import print_table
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -44,9 +45,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
         return
     header = ("Kernel name", "Display name", "Environment")
     table = [(r["name"], r["display_name"], r["env"]["name"] or r["env"]["prefix"]) for r in rows]
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *table, strict=False)]
-    for line in (header, *table):
-        print("  " + "  ".join(f"{c:<{w}}" for c, w in zip(line, widths, strict=True)).rstrip())
+    print_table(table, header)
 
 
 async def run(session: Session) -> int:

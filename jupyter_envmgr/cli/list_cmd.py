@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .common import Subparsers, add_common, add_env_args
 from .session import Session
+from .table import print_table
 
 if TYPE_CHECKING:
     from ..engine.registry import Env
@@ -39,13 +40,7 @@ async def list_packages(s: Session) -> int:
         s.json.emit({"event": "result", "env": env.to_json(), "packages": rows})
         return 0
     print(f"List of packages in environment: {env.prefix}\n")
-    if rows:
-        w = [max(len(r[k]) for r in rows) for k in ("name", "version", "build")]
-        for r in rows:
-            print(
-                f"  {r['name']:<{w[0]}}  {r['version']:<{w[1]}}  {r['build']:<{w[2]}}  "
-                f"{r['channel']}"
-            )
+    print_table([(r["name"], r["version"], r["build"], r["channel"]) for r in rows])
     return 0
 
 

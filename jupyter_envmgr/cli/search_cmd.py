@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .common import Subparsers, add_common
 from .session import Session
+from .table import print_table
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -25,8 +26,5 @@ async def search(s: Session) -> int:
     if not found:
         print(f"No package matches {s.args.query!r} in {', '.join(channels)}.")
         return 0
-    rows = [(p["name"], p["version"], p["build"], p["channel"], p["subdir"]) for p in found]
-    widths = [max(len(str(r[i])) for r in rows) for i in range(5)]
-    for row in rows:
-        print("  " + "  ".join(f"{c:<{w}}" for c, w in zip(row, widths, strict=True)).rstrip())
+    print_table([(p["name"], p["version"], p["build"], p["channel"], p["subdir"]) for p in found])
     return 0
