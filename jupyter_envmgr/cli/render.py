@@ -15,6 +15,7 @@ import threading
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ..progress_text import ProgressState, describe_holder, human_bytes
+from .table import table_lines
 
 if TYPE_CHECKING:
     from ..engine.plan import Plan
@@ -114,14 +115,9 @@ class TextRenderer:
         if not rows:
             out.write("  Nothing to do: the environment already satisfies the request.\n\n")
             return
-        widths = [max(len(r[i]) for r in rows) for i in range(6)]
         header = ("", "Package", "Version", "Build", "Channel", "Size")
-        widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
-        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-        out.write("  " + fmt.format(*header) + "\n")
-        out.write("  " + "-" * (sum(widths) + 2 * len(widths)) + "\n")
-        for line in rows:
-            out.write("  " + fmt.format(*line) + "\n")
+        for line in table_lines(rows, header, rule=True):
+            out.write(line + "\n")
         out.write(
             f"\n  Summary: install {len(plan.add)}, change {len(plan.change)}, remove "
             f"{len(plan.remove)}; download {plan.download_count} packages, "
