@@ -265,3 +265,30 @@ def machine() -> dict[str, Any]:
         "pip": version("pip"),
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+COLUMNS = ("#", "Figure", "Ours", "Peer", "Ratio", "Target", "Result")
+
+
+def row_cells(row: Row) -> list[str]:
+    ratio = "" if row.ratio is None else f"{row.ratio:.2f}x"
+    return [row.figure, row.what, row.ours, row.peer, ratio, row.target, row.result]
+
+
+def print_table(rows: list[Row], file=None) -> None:
+    file = file or sys.stdout
+    cells = [list(COLUMNS)] + [row_cells(r) for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
+    for n, line in enumerate(cells):
+        text = "  ".join(
+            c.ljust(w) if i < 4 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(line, widths, strict=True))
+        )
+        print(text.rstrip(), file=file)
+        if n == 0:
+            print("  ".join("-" * w for w in widths), file=file)
+    notes = [(r.figure, r.what, r.note) for r in rows if r.note]
+    if notes:
+        print(file=file)
+        for figure, what, note in notes:
+            print(f"[{figure}] {what}: {note}", file=file)

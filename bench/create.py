@@ -467,7 +467,7 @@ def main() -> int:
     args = parser.parse_args()
     import tempfile
 
-    from bench.run import print_table
+    from bench.common import print_table
 
     with tempfile.TemporaryDirectory(prefix="envmgr-bench-create-") as tmp:
         if args.before:

@@ -191,7 +191,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    from bench.run import print_table
+    from bench.common import print_table
 
     with tempfile.TemporaryDirectory(prefix="envmgr-bench-curves-") as tmp:
         rows = figure(Path(tmp), args.quick)

@@ -114,7 +114,7 @@ if __name__ == "__main__":
         print(json.dumps(child(sys.argv[2], sys.argv[3])))
         sys.stdout.flush()
         os._exit(0)
-    from bench.run import print_table
+    from bench.common import print_table
 
     with tempfile.TemporaryDirectory(prefix="envmgr-bench-memory-") as tmp:
         print_table(figure(Path(tmp), False))

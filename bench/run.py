@@ -38,7 +38,18 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ERROR, GOAL_MISSED, MISS, PASS, SKIP, Row, machine
+from bench.common import (
+    COLUMNS,
+    ERROR,
+    GOAL_MISSED,
+    MISS,
+    PASS,
+    SKIP,
+    Row,
+    machine,
+    print_table,
+    row_cells,
+)
 
 Figure = Callable[[Path, bool], list[Row]]
 
@@ -79,33 +90,6 @@ def _figures() -> dict[str, tuple[str, Figure]]:
     return figures
 
 
-COLUMNS = ("#", "Figure", "Ours", "Peer", "Ratio", "Target", "Result")
-
-
-def _cells(row: Row) -> list[str]:
-    ratio = "" if row.ratio is None else f"{row.ratio:.2f}x"
-    return [row.figure, row.what, row.ours, row.peer, ratio, row.target, row.result]
-
-
-def print_table(rows: list[Row], file=None) -> None:
-    file = file or sys.stdout
-    cells = [list(COLUMNS)] + [_cells(r) for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
-    for n, line in enumerate(cells):
-        text = "  ".join(
-            c.ljust(w) if i < 4 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        )
-        print(text.rstrip(), file=file)
-        if n == 0:
-            print("  ".join("-" * w for w in widths), file=file)
-    notes = [(r.figure, r.what, r.note) for r in rows if r.note]
-    if notes:
-        print(file=file)
-        for figure, what, note in notes:
-            print(f"[{figure}] {what}: {note}", file=file)
-
-
 def markdown_table(rows: list[Row], meta: dict[str, object]) -> str:
     lines = [
         f"Measured {meta['date_utc']} on {meta['cpus']} x {meta['cpu']}, {meta['memory_gb']} GB, "
@@ -117,7 +101,7 @@ def markdown_table(rows: list[Row], meta: dict[str, object]) -> str:
         "|" + "|".join(["---"] * len(COLUMNS)) + "|",
     ]
     for row in rows:
-        cells = [c.replace("|", "\\|") for c in _cells(row)]
+        cells = [c.replace("|", "\\|") for c in row_cells(row)]
         if row.result in (MISS, GOAL_MISSED, ERROR):
             cells[-1] = f"**{cells[-1]}**"
         lines.append("| " + " | ".join(cells) + " |")

@@ -185,7 +185,7 @@ def main() -> int:
     args = parser.parse_args()
     import tempfile
 
-    from bench.run import print_table
+    from bench.common import print_table
 
     with tempfile.TemporaryDirectory(prefix="envmgr-bench-solve-") as tmp:
         rows = figure_solve(Path(tmp), args.quick, args.data)
