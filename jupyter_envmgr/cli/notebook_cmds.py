@@ -118,20 +118,20 @@ def _preview_text(notebook: str, prepared: PreparedSync) -> str:
 async def sync(s: Session) -> int:
     import asyncio
 
-    from ..engine import operations
     from ..engine.notebook_env import (
         kernelspec_name,
         notebook_identity,
         read_notebook,
         write_notebook,
     )
+    from ..engine.notebook_sync import NotebookSyncRequest, execute_sync, prepare_sync
 
     a = s.args
     nb = await asyncio.to_thread(read_notebook, a.notebook)
-    request = operations.NotebookSyncRequest(
+    request = NotebookSyncRequest(
         nb["metadata"], a.notebook, where=notebook_identity(a.notebook), name=a.name, cmd=s.cmd
     )
-    prepared = await asyncio.to_thread(operations.prepare, s.settings, request, s.policy)
+    prepared = await asyncio.to_thread(prepare_sync, s.settings, request, s.policy)
     if a.dry_run or prepared.action != "none":
         if not s.json:
             print(_preview_text(a.notebook, prepared))
@@ -149,7 +149,7 @@ async def sync(s: Session) -> int:
             s.result({"dry_run": False, "aborted": True, **prepared.to_json()},
                      "Aborted: nothing was changed.")  # fmt: skip
             return 0
-    outcome = await operations.execute(s.settings, prepared, on_event=s.on_event)
+    outcome = await execute_sync(s.settings, prepared, on_event=s.on_event)
     if outcome.changed:
         s.sync_kernels()
     kernelspec = await asyncio.to_thread(env_kernelspec, s, outcome.env)

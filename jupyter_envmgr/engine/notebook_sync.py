@@ -12,19 +12,21 @@ user's own choice):
 2. Already in sync: nothing is done and no revision is added. A platform the lock does not
    cover: the recorded specs are solved from the recorded channels, and the notes say so.
 
-Faces call `operations.prepare` with an `operations.NotebookSyncRequest` (the notebook's
-metadata, its path, `-n NAME`): `prepare_sync` makes every check a sync can fail before anything
+Faces call `prepare_sync` with a `NotebookSyncRequest` (the notebook's metadata, its path,
+`-n NAME`): it makes every check a sync can fail before anything
 is fetched (the lock, bad names, the admin's allow list for every channel and URL, the env
 choice, read-only envs) and says what the sync will do and where it will fetch from: the CLI
 shows that before asking, the server answers it for a dry run and raises its 4xx before a task
-starts. `operations.execute` carries the decision out (`execute_sync`), in the server's child
-process from its JSON (`PreparedSync.to_job`).
+starts. The env change it decides on is an ordinary `operations.prepare`d create, install or
+sync, so it meets every check any change meets. `execute_sync` carries the decision out, in the
+server's child process from its JSON (`PreparedSync.to_job`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -50,6 +52,21 @@ from .registry import Env, find_env, validate_env_name
 from .settings import Settings
 from .specs import parse_specs
 from .urls import package_channel, parse_url
+
+
+@dataclass(frozen=True)
+class NotebookSyncRequest:
+    """`notebook sync`: make or update, here, the env a notebook carries. `prepare_sync` turns
+    it into a PreparedSync (every check, the env chosen), `execute_sync` into a SyncOutcome. A
+    request of its own, not an operations `Kind`: what it decides is which env to change and
+    how, and that change is then an ordinary `operations.prepare`d create, install or sync."""
+
+    metadata: Mapping[str, Any]  # the notebook's metadata, untrusted: `envmgr` holds its lock
+    source: str = "the notebook"  # what messages call the notebook (its path, or this)
+    where: str | None = None  # the notebook file's real path (notebook_env.notebook_identity)
+    name: str | None = None  # the env to make or update (-n NAME); None: the notebook's choice
+    cmd: str = ""  # what history's `# cmd:` line says
+
 
 SyncAction = Literal["create", "update", "none"]
 MAX_COPIES = 20  # <env_name>-<id>, -2, ... -20: past that, name the env with -n NAME
@@ -283,13 +300,13 @@ def _hosts(urls: list[str]) -> list[str]:
 
 
 def prepare_sync(
-    settings: Settings, request: operations.NotebookSyncRequest, policy: Policy | None = None
+    settings: Settings, request: NotebookSyncRequest, policy: Policy | None = None
 ) -> PreparedSync:
     """Check a sync whole and say what it would do; nothing is fetched or written. Raises every
     4xx the sync can meet: a bad lock, bad names, the allow list (channels, package URLs,
     `channel::` and `[url=]` in the specs of an unlocked platform), the env choice, a read-only
-    env or one the policy would make read-only. Blocking (reads records). Called by
-    `operations.prepare`, the entry every face uses."""
+    env or one the policy would make read-only. Blocking (reads records). The entry every face
+    uses."""
     lock = read_lock({"metadata": request.metadata}, request.source, where=request.where)
     check_lock(lock, policy)
     target, env, notes = choose_env(settings, lock, request.name)

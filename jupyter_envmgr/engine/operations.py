@@ -12,10 +12,10 @@ import asyncio
 import dataclasses
 import os
 import shutil
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args, overload
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import rattler
 
@@ -44,7 +44,6 @@ from .transaction import apply_plan, has_pending_journal, read_journal, restore
 
 if TYPE_CHECKING:
     from .envfile import EnvFile  # the parser (yaml, packaging) loads only for -f files
-    from .notebook_sync import PreparedSync, SyncOutcome  # loaded for a notebook sync only
 
 # "sync": make an existing env exactly an env file's (lock) package set.
 Kind = Literal["create", "install", "remove", "update", "update-all", "rollback", "sync"]
@@ -66,20 +65,6 @@ class Request:
     cmd: str = ""  # what history's `# cmd:` line says
     env_file: EnvFile | None = None  # create -f: YAML, @EXPLICIT or lock file
     revision: int | None = None  # rollback target
-
-
-@dataclass(frozen=True)
-class NotebookSyncRequest:
-    """`notebook sync`: make or update, here, the env a notebook carries (notebook_sync.py).
-    `prepare` turns it into a PreparedSync (every check, the env chosen), `execute` into a
-    SyncOutcome. A request of its own, not a `Kind`: what it decides is which env to change and
-    how, and that change is then an ordinary prepared `create`, `install` or `sync`."""
-
-    metadata: Mapping[str, Any]  # the notebook's metadata, untrusted: `envmgr` holds its lock
-    source: str = "the notebook"  # what messages call the notebook (its path, or this)
-    where: str | None = None  # the notebook file's real path (notebook_env.notebook_identity)
-    name: str | None = None  # the env to make or update (-n NAME); None: the notebook's choice
-    cmd: str = ""  # what history's `# cmd:` line says
 
 
 @dataclass
@@ -248,28 +233,10 @@ class Prepared:
     policy: Policy | None
 
 
-@overload
-def prepare(settings: Settings, request: Request, policy: Policy | None = None) -> Prepared: ...
-
-
-@overload
-def prepare(
-    settings: Settings, request: NotebookSyncRequest, policy: Policy | None = None
-) -> PreparedSync: ...
-
-
-def prepare(
-    settings: Settings, request: Request | NotebookSyncRequest, policy: Policy | None = None
-) -> Prepared | PreparedSync:
+def prepare(settings: Settings, request: Request, policy: Policy | None = None) -> Prepared:
     """Validate a request before anything starts: every 4xx (bad input, forbidden channel or
     package URL, read-only env, unknown env or revision) is raised here; nothing is fetched,
     nothing on disk is changed. Blocking file reads: call it off the event loop."""
-    if isinstance(request, NotebookSyncRequest):
-        # The lock and the env choice are checked there; the env change it decides on is
-        # prepared by this function, as any create, install or sync.
-        from .notebook_sync import prepare_sync
-
-        return prepare_sync(settings, request, policy)
     if request.kind not in KINDS:
         raise BadInput(f"Unknown operation {request.kind!r}; use one of {', '.join(KINDS)}.")
     request = _merge_env_file(request)
@@ -330,34 +297,14 @@ async def run(
     return await execute(settings, prepared, confirm=confirm, on_event=on_event)
 
 
-@overload
 async def execute(
     settings: Settings,
     prepared: Prepared,
     *,
     confirm: Confirm = _always_yes,
     on_event: EventSink = ignore_events,
-) -> Outcome: ...
-
-
-@overload
-async def execute(
-    settings: Settings, prepared: PreparedSync, *, on_event: EventSink = ignore_events
-) -> SyncOutcome: ...
-
-
-async def execute(
-    settings: Settings,
-    prepared: Prepared | PreparedSync,
-    *,
-    confirm: Confirm = _always_yes,
-    on_event: EventSink = ignore_events,
-) -> Outcome | SyncOutcome:
+) -> Outcome:
     """Carry out a prepared request: lock, recover, solve, plan, confirm, apply, history."""
-    if not isinstance(prepared, Prepared):
-        from .notebook_sync import execute_sync
-
-        return await execute_sync(settings, prepared, on_event=on_event)
     request, specs, channels, env = (
         prepared.request,
         prepared.specs,

@@ -95,13 +95,12 @@ async def _run_job(job: dict[str, Any]) -> dict[str, Any]:
         outcome = await operations.run(settings, request, on_event=on_event, policy=policy)
         return outcome.to_json()
     if op == "notebook-sync":
-        from . import operations
-        from .notebook_sync import PreparedSync
+        from .notebook_sync import PreparedSync, execute_sync
 
         # The server prepared the sync (every check, the env chosen): it is executed as it
         # was decided, not prepared again (see PreparedSync.to_job).
         prepared = PreparedSync.from_job(job["prepared"], settings, policy)
-        sync = await operations.execute(settings, prepared, on_event=on_event)
+        sync = await execute_sync(settings, prepared, on_event=on_event)
         return sync.to_json()
     if op == "repair":
         from .operations import repair

@@ -423,6 +423,8 @@ class EnvService:
         from (200). `path`: the notebook's path under the server's root: an env that sync made
         for that notebook is its own to update; another notebook with the same lock id gets
         an env of its own."""
+        from ..engine.notebook_sync import NotebookSyncRequest, prepare_sync
+
         _only_keys(body, {"metadata", "name", "dry_run", "path"})
         metadata = body.get("metadata")
         name = body.get("name")
@@ -432,12 +434,12 @@ class EnvService:
         if name is not None and not isinstance(name, str):
             raise BadInput("'name' must be an environment name (a string).")
         where = await asyncio.to_thread(self._notebook_identity, body.get("path"))
-        request = operations.NotebookSyncRequest(
+        request = NotebookSyncRequest(
             metadata, where=where, name=name, cmd="jupyter-envmgr (server) notebook sync"
         )
         # The lock, the allow list, the env choice, read-only envs: 4xx here, before anything
         # is fetched and before a task exists.
-        prepared = await asyncio.to_thread(operations.prepare, self.settings, request, self.policy)
+        prepared = await asyncio.to_thread(prepare_sync, self.settings, request, self.policy)
         if dry_run:
             return prepared.to_json()
         # The child executes this decision as it is (engine/notebook_sync.py PreparedSync).

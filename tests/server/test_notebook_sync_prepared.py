@@ -1,6 +1,6 @@
-"""POST notebook/sync goes through `operations.prepare` as every change does: what the sync would
-refuse is refused before a task starts, and the task (in its child process) carries out the
-decision the server made, for an exact set as for a solve."""
+"""POST notebook/sync is prepared whole before a task (its env change by `operations.prepare`,
+as every change): what the sync would refuse is refused before a task starts, and the task (in
+its child process) carries out the decision the server made, for an exact set as for a solve."""
 
 from __future__ import annotations
 
