@@ -1,18 +1,17 @@
 /**
- * The state of the UI and the only user of request.ts: environments (polled while shown, so
- * changes made by the CLI, another tab or a magic appear without a reload), their sizes and
- * kernels, the tasks and their progress (server-sent events), settings and disk usage.
- * Views read it and listen to its signals; they never fetch.
+ * The state of the UI and, with its task list (tasks.ts), the only user of request.ts:
+ * environments (polled while shown, so changes made by the CLI, another tab or a magic appear
+ * without a reload), their sizes and kernels, the tasks and their progress, settings and disk
+ * usage. Views read it and listen to its signals; they never fetch.
  */
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 import { IDisposable } from '@lumino/disposable';
 
-import { ITaskProgress, applyEvent, emptyProgress } from './progress';
-import { errorMessage, requestAPI, requestFile, streamEvents } from './request';
+import { errorMessage, requestAPI, requestFile } from './request';
+import { TaskList, TaskTracker } from './tasks';
 import {
   CleanCategory,
-  FINAL_STATES,
   ICleanPlan,
   ICreateRequest,
   IEnvSize,
@@ -23,11 +22,12 @@ import {
   ISearchResult,
   INotebookLock,
   ISettings,
-  ITask,
-  ITaskWithEvents,
   IUsageReport,
   ExportFormat
 } from './types';
+
+// Views and other extensions keep importing the tracker with the model that owns the tasks.
+export { TaskTracker } from './tasks';
 
 /** POST notebook/sync with `dry_run` (server/openapi.yaml, NotebookSyncPreview). */
 export interface INotebookSyncPreview {
@@ -43,130 +43,6 @@ export interface INotebookSyncPreview {
   channels: string[];
   hosts: string[];
   notes: string[];
-}
-
-/** A task and its progress, followed over server-sent events until it ends. */
-export class TaskTracker {
-  constructor(task: ITask) {
-    this.task = task;
-    this._done = new Promise(resolve => (this._resolve = resolve));
-    if (this.finished) {
-      this.progress.phase = task.state as ITaskProgress['phase'];
-      this.progress.status = this.describeEnd();
-      this._resolve(task);
-    }
-  }
-
-  task: ITask;
-  readonly progress: ITaskProgress = emptyProgress();
-
-  get id(): string {
-    return this.task.id;
-  }
-
-  get finished(): boolean {
-    return FINAL_STATES.includes(this.task.state);
-  }
-
-  /** Resolves with the task once it ended (done, failed or cancelled). */
-  get done(): Promise<ITask> {
-    return this._done;
-  }
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
-
-  /** One line saying how the task ended, or where it is. */
-  describeEnd(): string {
-    const task = this.task;
-    if (task.state === 'failed') {
-      return task.error?.message ?? 'Failed';
-    }
-    if (task.state === 'cancelled') {
-      return 'Cancelled; the environment is as it was.';
-    }
-    if (task.state === 'done') {
-      return 'Done';
-    }
-    return this.progress.status;
-  }
-
-  /** The title of the task: "Install into data", "Create data", "Clean the cache". */
-  get title(): string {
-    const env = this.task.env ?? '';
-    switch (this.task.kind) {
-      case 'create':
-        return `Create ${env}`;
-      case 'install':
-        return `Install into ${env}`;
-      case 'update':
-        return `Update in ${env}`;
-      case 'update-all':
-        return `Update all in ${env}`;
-      case 'remove':
-        return `Remove from ${env}`;
-      case 'rollback':
-        return `Roll back ${env}`;
-      case 'sync':
-        return `Sync ${env} with its notebook`;
-      case 'delete':
-        return `Delete ${env}`;
-      case 'clean':
-        return 'Clean the package cache';
-      default:
-        return `${this.task.kind} ${env}`;
-    }
-  }
-
-  /** @internal the model feeds events and states. */
-  update(task: Partial<ITask>): void {
-    const wasFinished = this.finished;
-    this.task = { ...this.task, ...task };
-    if (this.task.state === 'running' && this.progress.phase === 'queued') {
-      this.progress.status = 'Running';
-    }
-    if (this.finished && !wasFinished) {
-      this.progress.phase = this.task.state as ITaskProgress['phase'];
-      this.progress.status = this.describeEnd();
-      if (this.task.state === 'done') {
-        this.progress.fraction = 1;
-      }
-      this._resolve(this.task);
-    }
-    this._changed.emit();
-  }
-
-  /** @internal */
-  applyEvents(events: ITaskWithEvents['events']): void {
-    let changed = false;
-    for (const event of events) {
-      changed = applyEvent(this.progress, event) || changed;
-      // The server says "running" only in the task's state; any event past "queued" means it.
-      if (this.task.state === 'queued' && event.event !== 'queued') {
-        this.task = { ...this.task, state: 'running' };
-      }
-      if (event.event === 'lock-wait' && this.task.state === 'running') {
-        this.task = { ...this.task, state: 'waiting' };
-      } else if (this.task.state === 'waiting' && event.event !== 'lock-wait') {
-        this.task = { ...this.task, state: 'running' };
-      }
-      if (FINAL_STATES.includes(event.event as ITask['state'])) {
-        this.update({
-          state: event.event as ITask['state'],
-          result: event.result ?? null,
-          error: event.error ?? null
-        });
-      }
-    }
-    if (changed) {
-      this._changed.emit();
-    }
-  }
-
-  private _done: Promise<ITask>;
-  private _resolve!: (task: ITask) => void;
-  private _changed = new Signal<this, void>(this);
 }
 
 export interface IEnvManagerModelOptions {
@@ -189,6 +65,11 @@ export class EnvManagerModel implements IDisposable {
       },
       name: 'jupyter-envmgr:environments',
       standby: () => (this._watchers > 0 ? 'when-hidden' : true)
+    });
+    this._tasks.changed.connect(() => this._tasksChanged.emit());
+    this._tasks.finished.connect((_, tracker) => {
+      this._taskFinished.emit(tracker);
+      void this._refreshAfterTask();
     });
   }
 
@@ -213,9 +94,7 @@ export class EnvManagerModel implements IDisposable {
   }
 
   get tasks(): ReadonlyArray<TaskTracker> {
-    return [...this._tasks.values()].sort(
-      (a, b) => b.task.created - a.task.created
-    );
+    return this._tasks.all;
   }
 
   get settings(): ISettings | null {
@@ -371,21 +250,8 @@ export class EnvManagerModel implements IDisposable {
   }
 
   /** Tasks started elsewhere (another tab) show up and are followed too. */
-  async refreshTasks(): Promise<void> {
-    const tasks = (await requestAPI<{ tasks: ITask[] }>('tasks')).tasks;
-    let changed = false;
-    for (const task of tasks) {
-      const known = this._tasks.get(task.id);
-      if (!known) {
-        this._track(task);
-        changed = true;
-      } else if (known.finished && known.task.state !== task.state) {
-        known.update(task);
-      }
-    }
-    if (changed) {
-      this._tasksChanged.emit();
-    }
+  refreshTasks(): Promise<void> {
+    return this._tasks.refresh();
   }
 
   /** Each env's disk use (one walk of every env and the cache). */
@@ -596,27 +462,13 @@ export class EnvManagerModel implements IDisposable {
     return this._start('clean', { method: 'POST', body: { categories } });
   }
 
-  async cancel(tracker: TaskTracker): Promise<void> {
-    const task = await requestAPI<ITask>(
-      `tasks/${encodeURIComponent(tracker.id)}`,
-      {
-        method: 'DELETE'
-      }
-    );
-    if (!tracker.finished) {
-      tracker.update({ state: task.state });
-    }
+  cancel(tracker: TaskTracker): Promise<void> {
+    return this._tasks.cancel(tracker);
   }
 
   /** Forget the finished tasks (the server keeps them; they stay hidden here). */
   clearFinished(): void {
-    for (const [id, tracker] of this._tasks) {
-      if (tracker.finished) {
-        this._hidden.add(id);
-        this._tasks.delete(id);
-      }
-    }
-    this._tasksChanged.emit();
+    this._tasks.clearFinished();
   }
 
   get isDisposed(): boolean {
@@ -629,7 +481,7 @@ export class EnvManagerModel implements IDisposable {
     }
     this._isDisposed = true;
     this._poll.dispose();
-    this._abort.abort();
+    this._tasks.dispose();
     Signal.clearData(this);
   }
 
@@ -637,78 +489,15 @@ export class EnvManagerModel implements IDisposable {
     return `environments/${encodeURIComponent(env)}/packages`;
   }
 
-  private async _start(
+  private _start(
     path: string,
     options: Parameters<typeof requestAPI>[1]
   ): Promise<TaskTracker> {
-    const task = await requestAPI<ITask>(path, options);
-    const tracker = this._track(task);
-    this._tasksChanged.emit();
-    return tracker;
+    return this._tasks.start(path, options);
   }
 
-  private _track(task: ITask): TaskTracker {
-    const known = this._tasks.get(task.id);
-    if (known) {
-      return known;
-    }
-    const tracker = new TaskTracker(task);
-    if (this._hidden.has(task.id)) {
-      return tracker;
-    }
-    this._tasks.set(task.id, tracker);
-    // The list's views re-render when a task changes state; progress re-renders its own view.
-    let state = tracker.task.state;
-    tracker.changed.connect(() => {
-      if (tracker.task.state !== state) {
-        state = tracker.task.state;
-        this._tasksChanged.emit();
-      }
-    });
-    if (!tracker.finished) {
-      void this._follow(tracker);
-    }
-    return tracker;
-  }
-
-  /** Events pushed by the server until the task ends; polling if the stream breaks. */
-  private async _follow(tracker: TaskTracker): Promise<void> {
-    const path = `tasks/${encodeURIComponent(tracker.id)}`;
-    try {
-      for await (const event of streamEvents(
-        `${path}/events`,
-        this._abort.signal
-      )) {
-        tracker.applyEvents([event]);
-      }
-    } catch (error) {
-      if (this._isDisposed) {
-        return;
-      }
-      console.warn(`jupyter-envmgr: following task ${tracker.id}:`, error);
-    }
-    // The stream ended: the task's final state (also when the stream broke early).
-    let seen = tracker.progress.events;
-    while (!tracker.finished && !this._isDisposed) {
-      try {
-        const task = await requestAPI<ITaskWithEvents>(path);
-        tracker.applyEvents(task.events.slice(seen));
-        seen = task.events.length;
-        const { events, ...rest } = task;
-        void events;
-        tracker.update(rest);
-      } catch (error) {
-        tracker.update({
-          state: 'failed',
-          error: { message: errorMessage(error), reason: 'error' }
-        });
-      }
-      if (!tracker.finished) {
-        await new Promise(resolve => setTimeout(resolve, 1000));
-      }
-    }
-    this._taskFinished.emit(tracker);
-    // What the task changed: the list, the kernels (JupyterLab's too), the sizes.
+  /** What a task changed: the list, the kernels (JupyterLab's too), the sizes. */
+  private async _refreshAfterTask(): Promise<void> {
     try {
       await this.refresh();
       if (this._sizesWanted) {
@@ -728,8 +517,7 @@ export class EnvManagerModel implements IDisposable {
   private _sizes = new Map<string, IEnvSize>();
   private _sizesLoading = false;
   private _sizesWanted = false;
-  private _tasks = new Map<string, TaskTracker>();
-  private _hidden = new Set<string>();
+  private _tasks = new TaskList();
   private _settings: ISettings | null = null;
   private _settingsError: string | null = null;
   private _usage: IUsageReport | null = null;
@@ -739,7 +527,6 @@ export class EnvManagerModel implements IDisposable {
   private _cleanPlanChanged = new Signal<this, void>(this);
   private _watchers = 0;
   private _poll: Poll;
-  private _abort = new AbortController();
   private _isDisposed = false;
   private _onKernelsChanged?: () => void;
   private _envsChanged = new Signal<this, void>(this);

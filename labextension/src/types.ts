@@ -1,6 +1,7 @@
 /**
  * The shapes of the REST API (jupyter_envmgr/server/openapi.yaml), as the UI reads them.
  */
+import type { EventKind } from './progress';
 
 export interface IEnvSize {
   apparent_bytes: number | null;
@@ -101,7 +102,8 @@ export interface ITaskWithEvents extends ITask {
 }
 
 export interface ITaskEvent {
-  event: string;
+  /** Typed, so that a misspelt kind in a `case` or comparison fails the build. */
+  event: EventKind;
   time: number;
   [key: string]: any;
 }

@@ -1,0 +1,231 @@
+/**
+ * The extension's commands (ids in commandids.ts), and where they are offered: the command
+ * palette and the launcher.
+ */
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import {
+  Dialog,
+  ICommandPalette,
+  InputDialog,
+  Notification,
+  showDialog,
+  showErrorMessage
+} from '@jupyterlab/apputils';
+import { ILauncher } from '@jupyterlab/launcher';
+
+import { READ_ONLY_REASON } from './components/actions';
+import { CommandIDs } from './commandids';
+import { envsIcon } from './icons';
+import { InstallBody, NotebookGlue } from './kernels';
+import { EnvManagerModel, TaskTracker } from './model';
+import { errorMessage } from './request';
+import { IEnvViews } from './views';
+
+/** The palette's category of our commands. */
+const CATEGORY = 'Environments';
+
+export function addCommands(
+  app: JupyterFrontEnd,
+  model: EnvManagerModel,
+  glue: NotebookGlue,
+  views: IEnvViews
+): void {
+  const { commands, shell, serviceManager } = app;
+
+  // A name picked from the current listing (refreshed first), or null when there is none.
+  const pickEnv = async (
+    title: string,
+    filter: (name: string) => boolean
+  ): Promise<string | null> => {
+    await model.refresh().catch(() => undefined);
+    const names = model.environments
+      .map(e => e.name)
+      .filter((n): n is string => !!n && filter(n));
+    if (names.length === 0) {
+      await showErrorMessage(title, 'There is no such environment yet.');
+      return null;
+    }
+    const result = await InputDialog.getItem({ title, items: names });
+    return result.button.accept ? result.value : null;
+  };
+
+  commands.addCommand(CommandIDs.open, {
+    label: 'Show Environments',
+    caption: 'The conda environments sidebar',
+    icon: envsIcon,
+    execute: () => shell.activateById(views.sidebar.id)
+  });
+
+  commands.addCommand(CommandIDs.create, {
+    label: args => (args.isLauncher ? 'New Environment' : 'New Environment…'),
+    caption: 'Create a conda environment from packages or a file',
+    icon: envsIcon,
+    execute: () => views.showCreate()
+  });
+
+  commands.addCommand(CommandIDs.openEnv, {
+    label: args =>
+      args.name ? `Open Environment ${args.name}` : 'Open Environment…',
+    caption: "An environment's packages, kernel, exports and revisions",
+    execute: async args => {
+      const name =
+        (args.name as string) ||
+        (await pickEnv('Open environment', () => true));
+      if (name) {
+        views.openEnv(name);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.disk, {
+    label: 'Disk Use and Cleaning',
+    caption:
+      'Disk use per environment and of the package cache; clean the cache',
+    execute: () => views.showDisk()
+  });
+
+  commands.addCommand(CommandIDs.refresh, {
+    label: 'Refresh Environments',
+    execute: async () => {
+      await model.refresh();
+      await model.refreshSizes();
+    }
+  });
+
+  commands.addCommand(CommandIDs.newNotebook, {
+    label: args =>
+      args.env
+        ? `New Notebook with ${args.env}`
+        : 'New Notebook with Environment…',
+    caption: "A notebook on an environment's kernel",
+    execute: async args => {
+      if (!model.kernels.length) {
+        await model.refresh().catch(() => undefined);
+      }
+      const env =
+        (args.env as string) ||
+        (await pickEnv(
+          'New notebook with environment',
+          n => model.kernelsOf(n).length > 0
+        ));
+      if (!env) {
+        return;
+      }
+      const kernel = model.kernelsOf(env)[0];
+      if (!kernel) {
+        await showErrorMessage(
+          'No kernel',
+          `${env} has no kernel: install ipykernel into it first.`
+        );
+        return;
+      }
+      // JupyterLab must know the kernel before the notebook asks for it.
+      await serviceManager.kernelspecs.refreshSpecs();
+      return commands.execute('notebook:create-new', {
+        kernelName: kernel.name
+      });
+    }
+  });
+
+  commands.addCommand(CommandIDs.switchKernel, {
+    label: 'Switch Notebook to Environment Kernel',
+    execute: async args => {
+      const panel = await glue.switchKernel(
+        args.id as string,
+        args.kernelName as string
+      );
+      if (panel) {
+        shell.activateById(panel.id);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.installIntoKernelEnv, {
+    label: "Install into This Kernel's Environment…",
+    caption:
+      "Install packages into the environment of the current notebook's kernel",
+    isEnabled: () => glue.currentEnv() !== null,
+    execute: () => installIntoKernelEnv(model, glue)
+  });
+}
+
+/** Ask for packages and install them into the current notebook kernel's env; notify. */
+async function installIntoKernelEnv(
+  model: EnvManagerModel,
+  glue: NotebookGlue
+): Promise<void> {
+  const env = glue.currentEnv();
+  if (!env) {
+    await showErrorMessage(
+      'Not an environment kernel',
+      "This notebook's kernel does not run in a managed environment."
+    );
+    return;
+  }
+  if (model.environment(env)?.read_only) {
+    await showErrorMessage(`${env} is read-only`, READ_ONLY_REASON);
+    return;
+  }
+  const body = new InstallBody(model, env);
+  const result = await showDialog({
+    title: `Install into ${env}`,
+    body,
+    focusNodeSelector: 'input',
+    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Install' })]
+  });
+  const specs = body.getValue();
+  if (!result.button.accept || specs.length === 0) {
+    return;
+  }
+  let tracker: TaskTracker;
+  try {
+    tracker = await glue.runWithRestartOffer(env, () =>
+      model.install(env, specs)
+    );
+  } catch (error) {
+    await showErrorMessage(`Cannot install into ${env}`, errorMessage(error));
+    return;
+  }
+  const id = Notification.emit(
+    `Installing ${specs.join(', ')} into ${env}…`,
+    'in-progress',
+    {
+      autoClose: false
+    }
+  );
+  const task = await tracker.done;
+  Notification.update({
+    id,
+    message:
+      task.state === 'done'
+        ? `Installed ${specs.join(', ')} into ${env}.`
+        : `Install into ${env} ${task.state}: ${task.error?.message ?? ''}`,
+    type: task.state === 'done' ? 'success' : 'error',
+    autoClose: task.state === 'done' ? 5000 : false
+  });
+}
+
+/** The commands a user looks for by name, under "Environments". */
+export function addToPalette(palette: ICommandPalette): void {
+  for (const command of [
+    CommandIDs.open,
+    CommandIDs.create,
+    CommandIDs.openEnv,
+    CommandIDs.newNotebook,
+    CommandIDs.installIntoKernelEnv,
+    CommandIDs.disk,
+    CommandIDs.refresh
+  ]) {
+    palette.addItem({ command, category: CATEGORY });
+  }
+}
+
+/** "New Environment" on the launcher, under "Other". */
+export function addToLauncher(launcher: ILauncher): void {
+  launcher.add({
+    command: CommandIDs.create,
+    args: { isLauncher: true },
+    category: 'Other',
+    rank: 10
+  });
+}
