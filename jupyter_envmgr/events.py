@@ -1,6 +1,6 @@
 """The kinds of progress event, in one list: the engine makes them (`engine/progress.Event`),
 the server streams them (a task's events; openapi.yaml's `TaskEvent.event` enum), the CLI prints
-them and the notebook and JupyterLab faces render them (`labextension/src/progress.ts` spells the
+them and the notebook and JupyterLab faces render them (`labextension/src/types.ts` spells the
 same list as its `EventKind`). tests/test_event_kinds.py holds all of these to this list.
 
 Imports nothing of this package, so any module may import it. The notebook face imports it for

@@ -20,14 +20,14 @@ from jupyter_envmgr.events import CliLineKind, EventKind
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "jupyter_envmgr"
 OPENAPI = PACKAGE / "server" / "openapi.yaml"
-PROGRESS_TS = ROOT / "labextension" / "src" / "progress.ts"
-TS_NAME = "labextension/src/progress.ts"
+TYPES_TS = ROOT / "labextension" / "src" / "types.ts"
+TS_NAME = "labextension/src/types.ts"
 
 KINDS = set(get_args(EventKind))
 CLI_LINES = set(get_args(CliLineKind))
 WHERE = (
     "jupyter_envmgr/events.py (EventKind), the enum of TaskEvent.event in "
-    "jupyter_envmgr/server/openapi.yaml, and EventKind in labextension/src/progress.ts"
+    "jupyter_envmgr/server/openapi.yaml, and EventKind in labextension/src/types.ts"
 )
 
 # `export type EventKind =` then `| 'kind'` lines up to the `;`.
@@ -79,8 +79,8 @@ def test_openapi_documents_every_kind_and_no_other():
 
 
 def test_the_labextension_union_is_the_same_list():
-    members = ts_event_kinds(PROGRESS_TS.read_text(encoding="utf-8"))
-    assert len(members) == len(set(members)), f"a kind is listed twice in progress.ts: {members}"
+    members = ts_event_kinds(TYPES_TS.read_text(encoding="utf-8"))
+    assert len(members) == len(set(members)), f"a kind is listed twice in types.ts: {members}"
     assert set(members) == KINDS, _drift(set(members), f"EventKind in {TS_NAME}")
 
 

@@ -1,7 +1,36 @@
 /**
  * The shapes of the REST API (jupyter_envmgr/server/openapi.yaml), as the UI reads them.
  */
-import type { EventKind } from './progress';
+
+/**
+ * Every kind of progress event the Python side makes (the `event` field of ITaskEvent): one
+ * list, held to the Python side's and openapi.yaml's by a test that parses this declaration,
+ * so keep one kind per line, sorted. A kind progress.ts's applyEvent does not know is counted
+ * and otherwise ignored (`transaction-start` today).
+ */
+export type EventKind =
+  | 'cancel-pending'
+  | 'cancelled'
+  | 'clean-plan'
+  | 'clean-remove'
+  | 'done'
+  | 'download-done'
+  | 'download-progress'
+  | 'download-start'
+  | 'failed'
+  | 'link'
+  | 'lock-wait'
+  | 'pip-output'
+  | 'pip-start'
+  | 'plan'
+  | 'queued'
+  | 'restore'
+  | 'restored'
+  | 'solve-done'
+  | 'solve-start'
+  | 'transaction-start'
+  | 'unlink'
+  | 'usage-walk';
 
 export interface IEnvSize {
   apparent_bytes: number | null;
