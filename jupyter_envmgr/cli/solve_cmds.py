@@ -40,10 +40,12 @@ async def solve(s: Session) -> int:
     if kind == "install" and a.revision is not None:
         kind = "rollback"
     file_specs, file_channels, env_file = _read_files(kind, a.file)
+    # create makes a new env; the others act on -n/-p or the active one ($CONDA_PREFIX).
+    name, prefix = (a.name, a.prefix) if kind == "create" else s.target()
     request = operations.Request(
         kind=kind,
-        name=a.name,
-        prefix=a.prefix,
+        name=name,
+        prefix=prefix,
         specs=list(a.specs) + file_specs,
         channels=list(a.channel) + file_channels,
         env_file=env_file,
@@ -61,9 +63,14 @@ async def solve(s: Session) -> int:
     )
     if outcome.applied:
         s.sync_kernels()
-    if a.dry_run and not s.json:
+    if a.dry_run and not s.json and operations.EMPTY_ENV_NOTE not in outcome.notes:
         s.text.plan(outcome.plan, s.settings.channel_alias)
-    if outcome.applied:
+    empty = operations.EMPTY_ENV_NOTE in outcome.notes
+    if empty:
+        # micromamba's `create -n X` with no package: an empty env, said so (never a refusal).
+        done = "Created" if outcome.applied else "Dry run: would create"
+        text = f"{done} an empty environment {outcome.env.label} at {outcome.env.prefix}"
+    elif outcome.applied:
         text = f"Done: {outcome.env.label}"
     elif a.dry_run:
         text = "Dry run: nothing was changed."

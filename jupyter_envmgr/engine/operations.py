@@ -436,6 +436,8 @@ async def _create(
     settings: Settings, prepared: Prepared, confirm: Confirm, on_event: EventSink
 ) -> Outcome:
     request, specs, env = prepared.request, prepared.specs, prepared.env
+    if request.env_file is None and not specs:
+        return await _create_empty(settings, prepared, on_event)
     records, requested = await _solve_request(
         settings, request, env, [], specs, prepared.channels, on_event
     )
@@ -478,6 +480,39 @@ async def _create(
             await asyncio.to_thread(
                 _commit_history, settings, env.prefix, request, plan, update, []
             )
+    except BaseException:
+        if owned:
+            shutil.rmtree(env.prefix, ignore_errors=True)
+        raise
+    await asyncio.to_thread(register_env, settings, env.prefix)
+    outcome.applied = True
+    on_event(Event("done", {"prefix": str(env.prefix)}))
+    return outcome
+
+
+EMPTY_ENV_NOTE = "empty"
+
+
+async def _create_empty(settings: Settings, prepared: Prepared, on_event: EventSink) -> Outcome:
+    """`create -n X` with no package: an empty env (conda-meta/history), as micromamba makes
+    one. Nothing is solved or downloaded, so there is nothing to confirm; `install` fills it."""
+    request, env = prepared.request, prepared.env
+    plan = make_plan(env.prefix, [], [], settings.pkgs_dirs)
+    outcome = Outcome(env, plan, False, settings.channel_alias, notes=[EMPTY_ENV_NOTE])
+    if request.dry_run:
+        return outcome
+    env.prefix.parent.mkdir(parents=True, exist_ok=True)
+    env.prefix.mkdir(exist_ok=True)
+    owned = False
+    try:
+        async with prefix_lock(
+            env.prefix, timeout=settings.lock_timeout, on_event=on_event, cmd=request.cmd
+        ):
+            if not _holds_nothing(env.prefix):
+                raise EnvExists(f"{env.prefix} was created by someone else meanwhile.")
+            owned = True
+            # The history is what makes a folder an env for conda, micromamba and us.
+            await asyncio.to_thread(_commit_history, settings, env.prefix, request, plan, [], [])
     except BaseException:
         if owned:
             shutil.rmtree(env.prefix, ignore_errors=True)
