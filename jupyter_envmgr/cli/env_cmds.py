@@ -47,13 +47,16 @@ async def env_list(s: Session) -> int:
     envs = list_envs(s.settings)
     active = os.environ.get("CONDA_PREFIX")
     if s.json:
-        s.json.emit({"event": "result", "envs": [e.to_json() for e in envs]})
+        # micromamba's `{"envs": [paths]}` (scripts read it), our richer entries beside it.
+        s.json.emit({"event": "result", "envs": [str(e.prefix) for e in envs],
+                     "environments": [e.to_json() for e in envs]})  # fmt: skip
         return 0
     here = os.path.realpath(active) if active else None
     rows = [
         (e.name or "", "*" if os.path.realpath(e.prefix) == here else "", e.prefix) for e in envs
     ]
-    print_table(rows, ("Name", "Active", "Path"))
+    # A header and a rule, as micromamba prints: scripts skip them with `awk 'FNR>2'`.
+    print_table(rows, ("Name", "Active", "Path"), rule=True)
     return 0
 
 

@@ -222,7 +222,7 @@ class EnvPanel:
         kernels = self._run(["kernels"], "list the kernels")
         with self._lock:
             self.model.kernels = list(kernels.get("kernels", []))
-            self.model.set_envs(list(envs.get("envs", [])), wanted)
+            self.model.set_envs(list(envs.get("environments", [])), wanted)
             if self.model.selected is None:
                 self.model.say(
                     "No environments yet: create one, e.g. %envmgr create -n NAME python ipykernel."

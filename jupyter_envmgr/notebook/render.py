@@ -85,8 +85,8 @@ def render_result(verb: tuple[str, ...], result: dict[str, Any]) -> None:
             lines += [f"    -{d}" for d in rev.get("removed", [])]
             lines += [f"    +{d}" for d in rev.get("added", [])]
         show_text("\n".join(lines) or "No revisions.")
-    elif "envs" in result:
-        rows = [(e.get("name") or "", e["prefix"]) for e in result["envs"]]
+    elif "environments" in result:  # `env list` ("envs" holds micromamba's bare paths)
+        rows = [(e.get("name") or "", e["prefix"]) for e in result["environments"]]
         table(("Name", "Path"), rows)
     elif "text" in result:
         show_text(result["text"])

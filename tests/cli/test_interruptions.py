@@ -166,7 +166,7 @@ def test_env_list_shows_envs_from_environments_txt(sandbox, channels, tmp_path):
     (foreign / "conda-meta").mkdir(parents=True)
     with open(sandbox.home / ".conda" / "environments.txt", "a") as fh:
         fh.write(f"{foreign}\n{tmp_path / 'deleted-env'}\n")
-    envs = sandbox.run("env", "list", "--json").result()["envs"]
+    envs = sandbox.run("env", "list", "--json").result()["environments"]
     prefixes = {e["prefix"]: e["name"] for e in envs}
     assert prefixes[str(sandbox.envs / "named")] == "named"
     assert str(elsewhere) in prefixes and str(foreign) in prefixes
