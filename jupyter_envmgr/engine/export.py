@@ -6,15 +6,18 @@ the formats, refuses an unknown one, and says what a download calls the file.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import rattler
 import yaml
 
 from .errors import BadInput, EnvMgrError
+from .pip_packages import pip_distributions
 from .prefix import channel_display, read_records, requested_specs
 from .registry import Env
 from .settings import Settings
@@ -63,24 +66,7 @@ def _channel_order(records: list[rattler.PrefixRecord], settings: Settings) -> l
 def pip_packages(prefix: Path, records: list[rattler.PrefixRecord]) -> list[str]:
     """`name==version` of dist-info folders no conda record owns: installed with pip.
     `records` need only their paths inside `.dist-info/` folders (`files="dist-info"`)."""
-    owned = {
-        str(f).split("/")[-2] for r in records for f in (r.files or []) if "dist-info/" in str(f)
-    }
-    found = []
-    for dist_info in sorted(prefix.glob("lib/python*/site-packages/*.dist-info")):
-        if dist_info.name in owned:
-            continue
-        meta = dist_info / "METADATA"
-        fields: dict[str, str] = {}
-        if meta.is_file():
-            for line in meta.read_text(encoding="utf-8", errors="replace").splitlines():
-                if not line.strip():
-                    break
-                key, _, value = line.partition(":")
-                fields.setdefault(key.strip().lower(), value.strip())
-        if fields.get("name") and fields.get("version"):
-            found.append(f"{fields['name']}=={fields['version']}")
-    return found
+    return [f"{d.name}=={d.version}" for d in pip_distributions(prefix, records)]
 
 
 def export_yaml(
@@ -106,7 +92,15 @@ def export_yaml(
     return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
 
 
-def export_explicit(env: Env) -> str:
+def export_explicit(
+    env: Env,
+    *,
+    digest: Literal["sha256", "md5", "none"] = "sha256",
+    names: re.Pattern[str] | None = None,
+) -> str:
+    """The @EXPLICIT list, each URL with its sha256 (else md5), or only md5 (conda's and
+    micromamba's `list --explicit --md5`), or none. `names`: only packages whose name this
+    regular expression finds (`list PATTERN --explicit`)."""
     records = read_records(env.prefix, files="none")
     by_name = {r.name.normalized: r for r in records}
     # Dependencies first, as conda writes it; sort_topologically returns bare PackageRecords.
@@ -121,8 +115,14 @@ def export_explicit(env: Env) -> str:
         "@EXPLICIT",
     ]
     for r in records:
-        digest = f"sha256:{r.sha256.hex()}" if r.sha256 else (r.md5.hex() if r.md5 else "")
-        lines.append(f"{r.url}#{digest}" if digest else r.url)
+        if names is not None and not names.search(r.name.normalized):
+            continue
+        md5 = r.md5.hex() if r.md5 else ""
+        if digest == "sha256":
+            text = f"sha256:{r.sha256.hex()}" if r.sha256 else md5
+        else:
+            text = md5 if digest == "md5" else ""
+        lines.append(f"{r.url}#{text}" if text else r.url)
     return "\n".join(lines) + "\n"
 
 

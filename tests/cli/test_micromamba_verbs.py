@@ -7,6 +7,9 @@ import subprocess
 
 import pytest
 
+from ..helpers import installed
+from .test_export_import import _make_wheel
+
 
 def _create(sandbox, channels, name, *specs):
     sandbox.run("create", "-n", name, "-c", channels.main_url, "--override-channels", *specs, "-y")
@@ -37,3 +40,65 @@ def test_env_list_json_is_micromamba_shaped_with_details_beside(sandbox, two_env
     data = json.loads(out)  # one JSON document, as `json.load` in a script reads it
     assert data["envs"] == [str(p) for p in two_envs]
     assert [e["name"] for e in data["environments"]] == ["one", "two"]
+
+
+# ---------------------------------------------------------------------------------------------
+# list: pip's packages, PATTERN, --export, --explicit [--md5]
+
+
+def test_list_shows_what_pip_installed_as_conda_does(sandbox, channels, tmp_path):
+    prefix = _create(sandbox, channels, "withpip", "python", "pip", "alpha")
+    wheel = _make_wheel(tmp_path, name="Tiny_Wheel")
+    pip = [str(prefix / "bin" / "python"), "-m", "pip", "install", "--no-index", str(wheel)]
+    subprocess.run(pip, env=sandbox.env, capture_output=True, check=True, timeout=300)
+    rows = [line.split() for line in sandbox.run("list", "-n", "withpip").stdout.splitlines()]
+    assert ["tiny-wheel", "0.1", "pypi_0", "pypi"] in rows
+    names = [row[0] for row in rows if row]
+    assert names.count("alpha") == 1 and names.count("pip") == 1  # conda's own, listed once
+    packages = sandbox.run("list", "-n", "withpip", "--json").result()["packages"]
+    by_name = {p["name"]: p for p in packages}
+    assert by_name["tiny-wheel"]["channel"] == "pypi"
+    assert by_name["tiny-wheel"]["installer"] == "pip"
+    assert "installer" not in by_name["alpha"]
+    assert [p["name"] for p in packages] == sorted(by_name)
+
+
+@pytest.fixture
+def listed(sandbox, channels):
+    return _create(sandbox, channels, "listed", "delta=1.0", "prefixpkg")
+
+
+def test_list_pattern_filters_names_by_regex(sandbox, listed):
+    rows = sandbox.run("list", "-n", "listed", "^del").stdout.splitlines()
+    assert [r.split()[0] for r in rows if r.startswith("  ")] == ["delta"]
+    packages = sandbox.run("list", "-n", "listed", "pkg$", "--json").result()["packages"]
+    assert [p["name"] for p in packages] == ["prefixpkg"]
+    bad = sandbox.run("list", "-n", "listed", "del(", check=False)
+    assert bad.returncode == 1 and "not a regular expression" in bad.stderr
+
+
+def test_list_export_lines_recreate_the_env(sandbox, channels, listed, tmp_path):
+    text = sandbox.run("list", "-n", "listed", "--export").stdout
+    assert text.splitlines() == ["delta=1.0=h_envmgr_0", "prefixpkg=1.0=h_envmgr_0"]
+    (tmp_path / "spec.txt").write_text(text)
+    sandbox.run("create", "-n", "again", "-f", str(tmp_path / "spec.txt"), "-c",
+                channels.main_url, "--override-channels", "-y")  # fmt: skip
+    assert installed(sandbox.envs / "again") == installed(listed)
+
+
+def test_list_explicit_with_and_without_md5(sandbox, listed, tmp_path):
+    plain = sandbox.run("list", "-n", "listed", "--explicit").stdout.splitlines()
+    assert "@EXPLICIT" in plain
+    urls = [line for line in plain if not line.startswith(("#", "@"))]
+    assert len(urls) == 2 and all("#" not in u and u.endswith(".conda") for u in urls)
+    with_md5 = sandbox.run("list", "-n", "listed", "--explicit", "--md5").stdout.splitlines()
+    records = {p.name: json.loads(p.read_text()) for p in (listed / "conda-meta").glob("*.json")}
+    expected = sorted(f"{r['url']}#{r['md5']}" for r in records.values())
+    assert sorted(line for line in with_md5 if "#" in line and "://" in line) == expected
+    only = sandbox.run("list", "-n", "listed", "delta", "--explicit").stdout
+    assert "delta-1.0" in only and "prefixpkg" not in only
+    (tmp_path / "explicit.txt").write_text("\n".join(with_md5) + "\n")
+    sandbox.run("create", "-n", "exact", "-f", str(tmp_path / "explicit.txt"), "-y")
+    assert installed(sandbox.envs / "exact") == installed(listed)
+    refused = sandbox.run("list", "-n", "listed", "--md5", check=False)
+    assert refused.returncode == 1 and "--explicit" in refused.stderr
