@@ -152,10 +152,9 @@ def _spec_env(spec: Any) -> str | None:
 
 async def env_export(s: Session) -> int:
     from ..engine.export import export_env
-    from ..engine.registry import find_env
 
     a = s.args
-    env = find_env(s.settings, name=a.name, prefix=a.prefix)
+    env = s.target_env()  # -n/-p, else the active env
     # The flags (mutually exclusive) name the engine's formats; no flag is the pinned YAML.
     fmt = (
         "explicit" if a.explicit else "lock" if a.lock else

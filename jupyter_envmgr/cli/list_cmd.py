@@ -5,7 +5,6 @@ history."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from typing import TYPE_CHECKING
 
@@ -38,14 +37,9 @@ def add_parsers(sub: Subparsers) -> None:
 async def list_packages(s: Session) -> int:
     from ..engine.pip_packages import pip_distributions
     from ..engine.prefix import read_records, record_json
-    from ..engine.registry import find_env
 
     a = s.args
-    if a.name or a.prefix:
-        env = find_env(s.settings, name=a.name, prefix=a.prefix)
-    else:
-        active = os.environ.get("CONDA_PREFIX")
-        env = find_env(s.settings, prefix=active) if active else find_env(s.settings, name="base")
+    env = s.target_env()  # -n/-p, else the active env; never base unasked
     names = _name_pattern(a.regex)
     if a.md5 and not a.explicit:
         raise BadInput("--md5 goes with --explicit: envmgr list --explicit --md5.")

@@ -21,9 +21,8 @@ def add_parsers(sub: Subparsers) -> None:
 
 async def repair(s: Session) -> int:
     from ..engine import operations
-    from ..engine.registry import find_env
 
-    env = find_env(s.settings, name=s.args.name, prefix=s.args.prefix)
+    env = s.target_env()  # -n/-p, else the active env
     # Started by a Jupyter server: its rules (read-only envs, allowed channels) hold here too.
     done = await operations.repair(s.settings, env, on_event=s.on_event, policy=s.policy)
     s.result(

@@ -35,10 +35,9 @@ def add_parsers(sub: Subparsers) -> None:
 
 async def run(s: Session) -> int:
     from ..engine.activation import activated_environ
-    from ..engine.registry import find_env
 
     a = s.args
-    env = find_env(s.settings, name=a.name, prefix=a.prefix)
+    env = s.target_env()  # -n/-p, else the active env
     command = _command(a)
     environ = activated_environ(env.prefix, name=env.name)
     program = (
@@ -54,10 +53,9 @@ async def run(s: Session) -> int:
 
 async def slurm(s: Session) -> int:
     from ..engine.batch import slurm_script
-    from ..engine.registry import find_env
 
     a = s.args
-    env = find_env(s.settings, name=a.name, prefix=a.prefix)
+    env = s.target_env()  # -n/-p, else the active env
     command = _command(a)
     options = {opt: getattr(a, opt.replace("-", "_")) for opt in SLURM_OPTIONS}
     print(slurm_script(env, command, options), end="")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..engine.plan import Plan
     from ..engine.policy import Policy
     from ..engine.progress import Event
+    from ..engine.registry import Env
     from ..engine.settings import Settings
 
 
@@ -40,6 +41,28 @@ class Session:
         published, policy = load_published(os.environ, settings)
         self.policy: Policy | None = policy
         self.settings: Settings = settings if root_prefix is not None else published
+
+    def target(self) -> tuple[str | None, str | None]:
+        """The existing env this verb acts on, as find_env's (name, prefix): `-n`/`-p`, else
+        the active env ($CONDA_PREFIX: an activated shell, `envmgr run`, a kernel's terminal),
+        as micromamba does. Never the root prefix by default: with neither, a clear error."""
+        name = getattr(self.args, "name", None)
+        prefix = getattr(self.args, "prefix", None)
+        if name is not None or prefix is not None:
+            return name, prefix
+        active = active_prefix()
+        if not self.json:
+            # One line on stderr: stdout stays the verb's (an export, a list) for pipes.
+            print(f"Acting on the active environment {active} (CONDA_PREFIX); use -n/-p for "
+                  "another.", file=sys.stderr, flush=True)  # fmt: skip
+        return None, active
+
+    def target_env(self) -> Env:
+        """The existing env this verb acts on (see `target`)."""
+        from ..engine.registry import find_env
+
+        name, prefix = self.target()
+        return find_env(self.settings, name=name, prefix=prefix)
 
     def on_event(self, event: Event) -> None:
         (self.json or self.text).on_event(event)
@@ -79,6 +102,28 @@ class Session:
         from ..kernels.sync import sync_for_settings  # loaded meanwhile: see confirm
 
         sync_for_settings(self.settings)
+
+
+def active_prefix() -> str:
+    """$CONDA_PREFIX, checked: the env a verb without -n/-p acts on."""
+    from pathlib import Path
+
+    from ..engine.errors import BadInput
+    from ..engine.prefix import is_conda_prefix
+
+    active = os.environ.get("CONDA_PREFIX", "")
+    if not active:
+        raise BadInput(
+            "Name the environment with -n NAME or -p PREFIX, or activate one (envmgr "
+            "activate NAME)."
+        )
+    if not is_conda_prefix(Path(active)):
+        raise BadInput(
+            f"CONDA_PREFIX is {active}, which is not a conda environment (it has no "
+            "conda-meta/ folder). Name the environment with -n NAME or -p PREFIX, or unset "
+            "CONDA_PREFIX (envmgr deactivate)."
+        )
+    return active
 
 
 _KERNEL_SYNC = "jupyter_envmgr.kernels.sync"
