@@ -15,6 +15,8 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 JSON_HELP = "print JSON (events as JSON lines)"
 # engine/settings.py SOLVERS, spelled here so that parsing the command line imports no engine.
 SOLVERS = ("rattler", "libmamba")
+# The channel_priority values of the rc files (engine/settings.py).
+PRIORITIES = ("strict", "flexible", "disabled")
 
 
 def add_env_args(
@@ -56,8 +58,33 @@ def add_solve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--override-channels", action="store_true", help="ignore configured channels")
     p.add_argument("-f", "--file", action="append", default=[], help="file with specs")
     add_yes(p)
-    p.add_argument("--dry-run", action="store_true", help="only show what would change")
+    p.add_argument("-d", "--dry-run", action="store_true", help="only show what would change")
     add_solver(p)
+    add_channel_priority(p)
+    add_output_args(p)
+    add_rc_args(p)
+
+
+def add_output_args(p: argparse.ArgumentParser) -> None:
+    """micromamba's -q (no progress, only errors and the result) and -v (more detail)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", action="store_true", help="print only errors and the result")
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more detail (the solve's channels, specs and pins); repeatable",
+    )
+
+
+def add_rc_args(p: argparse.ArgumentParser) -> None:
+    """micromamba's --no-rc and --rc-file: which rc files the settings come from."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--no-rc", action="store_true", help="read no .condarc/.mambarc file")
+    g.add_argument(
+        "--rc-file", action="append", metavar="FILE", help="read this rc file only (repeatable)"
+    )
 
 
 def add_solver(p: argparse.ArgumentParser) -> None:
@@ -68,3 +95,37 @@ def add_solver(p: argparse.ArgumentParser) -> None:
         help="the solver for this command: rattler (the default) or libmamba (conda's, needs "
         "libmambapy); default: 'solver' in .condarc/.mambarc",
     )
+
+
+def add_channel_priority(p: argparse.ArgumentParser) -> None:
+    """micromamba's and conda's priority flags: this command only, over `channel_priority` of
+    the rc files."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "--channel-priority",
+        choices=PRIORITIES,
+        help="strict: a package comes from the first channel that has it; flexible (conda's, "
+        "with --solver libmamba; rattler solves it as strict): a later channel when the first "
+        "cannot give a solution; disabled: the highest version, whichever channel has it; "
+        "default: 'channel_priority' in .condarc/.mambarc (strict)",
+    )
+    g.add_argument(
+        "--strict-channel-priority",
+        dest="channel_priority",
+        action="store_const",
+        const="strict",
+        help="same as --channel-priority strict",
+    )
+    g.add_argument(
+        "--no-channel-priority",
+        dest="channel_priority",
+        action="store_const",
+        const="disabled",
+        help="same as --channel-priority disabled",
+    )
+
+
+def solve_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """The settings a solve flag changes for this command only: --solver, the priority flags."""
+    overrides = {"solver": args.solver, "channel_priority": args.channel_priority}
+    return {key: value for key, value in overrides.items() if value is not None}

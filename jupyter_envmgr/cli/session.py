@@ -34,13 +34,16 @@ class Session:
         self.json = JsonRenderer() if getattr(args, "json", False) else None
         self.text = TextRenderer()
         root_prefix = getattr(args, "root_prefix", None)
-        settings = load_settings(root_prefix=root_prefix)
+        # --no-rc: no rc file; --rc-file FILE: those only (None: the usual ones).
+        rc_files = [] if getattr(args, "no_rc", False) else getattr(args, "rc_file", None)
+        settings = load_settings(root_prefix=root_prefix, rc_files=rc_files)
         # Started by a Jupyter server (a kernel's magic, a terminal): its envs and its rules.
         # `-r` picks another root prefix (the settings follow it), never other rules: the
         # admin's policy stays whatever the flags say.
         published, policy = load_published(os.environ, settings)
         self.policy: Policy | None = policy
-        self.settings: Settings = settings if root_prefix is not None else published
+        chosen = root_prefix is not None or rc_files is not None  # the flags say which
+        self.settings: Settings = settings if chosen else published
 
     def target(self) -> tuple[str | None, str | None]:
         """The existing env this verb acts on, as find_env's (name, prefix): `-n`/`-p`, else

@@ -26,7 +26,8 @@ PLATFORMS = [rattler.Subdir.current(), rattler.Subdir("noarch")]
 # What rattler raises when a channel's index cannot be fetched, found or read.
 CHANNEL_ERRORS = (GatewayError, FetchRepoDataError, InvalidChannelError, IoError)
 
-_gateways: dict[Path, rattler.Gateway] = {}
+# One per (package cache, offline): an offline gateway reads remote indexes from disk only.
+_gateways: dict[tuple[Path, bool], rattler.Gateway] = {}
 _virtual_packages: list[rattler.VirtualPackage] | None = None
 # What a local channel's index files looked like when a gateway last dropped its repodata,
 # per (gateway's pkgs dir, channel URL); None when that could not be trusted (see below).
@@ -38,10 +39,14 @@ _INDEX_FILE = "repodata.json"
 
 def gateway_for(settings: Settings) -> rattler.Gateway:
     # micromamba keeps repodata in <pkgs_dir>/cache; so do we, one Gateway per cache dir.
-    gateway = _gateways.get(settings.pkgs_dir)
+    key = (settings.pkgs_dir, settings.offline)
+    gateway = _gateways.get(key)
     if gateway is None:
-        gateway = _gateways[settings.pkgs_dir] = rattler.Gateway(
-            cache_dir=settings.pkgs_dir / "cache"
+        # --offline: the cached index whatever its age, never the network (file:// channels
+        # are read from their folder as always).
+        config = rattler.SourceConfig(cache_action="force-cache-only") if settings.offline else None
+        gateway = _gateways[key] = rattler.Gateway(
+            cache_dir=settings.pkgs_dir / "cache", default_config=config
         )
     return gateway
 

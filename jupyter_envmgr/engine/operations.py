@@ -21,13 +21,29 @@ import rattler
 
 from .activation import write_state_env_vars
 from .dependencies import dependency_closure, dependency_name
-from .errors import BadInput, EnvExists, EnvNotFound, Forbidden, PackageNotInstalled
+from .errors import (
+    BadInput,
+    EnvExists,
+    EnvNotFound,
+    Forbidden,
+    PackageNotInstalled,
+    Unsatisfiable,
+)
 from .exact_records import explicit_records, revision_channels, revision_records
 from .lock import on_read_only_filesystem, prefix_lock
+from .pins import pinned_file, read_pins
 from .pip_step import check_pip_available, run_pip
 from .plan import Plan, make_plan
+from .platforms import env_platform, is_foreign, parse_platform, write_env_platform
 from .policy import Policy
-from .prefix import META, append_history, read_history, read_records, requested_specs
+from .prefix import (
+    META,
+    append_history,
+    read_history,
+    read_records,
+    record_files,
+    requested_specs,
+)
 from .progress import Event, EventSink, ignore_events
 from .registry import Env, find_env, new_env_target, register_env, unregister_env
 from .settings import Settings
@@ -36,6 +52,8 @@ from .specs import (
     Spec,
     channel_url,
     check_local_channels,
+    kept_channels,
+    kept_specs,
     parse_spec,
     parse_specs,
     solver_channels,
@@ -65,6 +83,22 @@ class Request:
     cmd: str = ""  # what history's `# cmd:` line says
     env_file: EnvFile | None = None  # create -f: YAML, @EXPLICIT or lock file
     revision: int | None = None  # rollback target
+    # micromamba's flags (see SolveOptions below for what each does).
+    options: SolveOptions = field(default_factory=lambda: SolveOptions())
+
+
+@dataclass(frozen=True)
+class SolveOptions:
+    """How a create/install/update/remove deviates from the default, as micromamba's flags."""
+
+    no_deps: bool = False  # link only the named packages, not their new dependencies
+    only_deps: bool = False  # link the named packages' dependencies, not the packages
+    freeze_installed: bool = False  # installed packages may not change (exact specs)
+    no_pin: bool = False  # ignore conda-meta/pinned
+    platform: str | None = None  # solve and create for this subdir (platforms.py)
+    copy: bool = False  # copy files instead of hard links into the cache
+    force: bool = False  # remove: only the named packages, what depends on them stays
+    no_prune: bool = False  # remove: keep the dependencies nothing needs any more
 
 
 @dataclass
@@ -113,9 +147,16 @@ def _keep_closure(
     return dependency_closure(installed, roots)
 
 
-def _user_specs(prefix: Path, installed: Sequence[rattler.PrefixRecord]) -> dict[str, str]:
+def _user_specs(
+    prefix: Path, installed: Sequence[rattler.PrefixRecord] | None = None
+) -> dict[str, str]:
+    """The user's requested specs of the installed packages, by name. Without `installed`,
+    the names come from conda-meta's file names (`name-version-build.json`): no record read."""
     specs = requested_specs(prefix)
-    installed_names = {r.name.normalized for r in installed}
+    if installed is None:
+        installed_names = {p.stem.rsplit("-", 2)[0].lower() for p in record_files(prefix)}
+    else:
+        installed_names = {r.name.normalized for r in installed}
     if not specs:
         # Made by a tool that kept no history: keep every installed package.
         specs = {name: name for name in installed_names}
@@ -126,12 +167,9 @@ def _user_specs(prefix: Path, installed: Sequence[rattler.PrefixRecord]) -> dict
 def _match_specs(
     settings: Settings, specs: dict[str, str], new: Sequence[Spec]
 ) -> list[rattler.MatchSpec]:
-    # History keeps specs as the user wrote them (`conda-forge::numpy`): read them the same way,
-    # the channel name through channel_alias and custom_channels, not rattler's default alias.
-    by_name = {n: parse_spec(s, settings).match_spec for n, s in specs.items()}
-    for spec in new:
-        by_name[spec.name] = spec.match_spec
-    return list(by_name.values())
+    # History's specs read as they were written (channel names through channel_alias and
+    # custom_channels), each replaced by a new spec for its package: specs.kept_specs.
+    return [spec.match_spec for spec in kept_specs(specs, new, settings)]
 
 
 async def _solve_request(
@@ -152,15 +190,18 @@ async def _solve_request(
         return await explicit_records(settings, env_file.explicit), []
     if request.kind == "create":
         requested = [s.match_spec for s in specs]
-        return await solve(settings, channels, requested, on_event=on_event), requested
+        records = await _solve_with_options(
+            settings, request, env, installed, channels, requested, [], specs, on_event
+        )
+        return records, _recorded(request, requested, specs)
     if request.kind == "remove":
-        return _plan_removal(settings, env, installed, specs)
+        return _plan_removal(settings, env, installed, specs, request.options)
     if request.kind == "rollback":
         assert request.revision is not None
         records = await revision_records(settings, env.prefix, request.revision)
         # What the user had asked for back then: a later request must not come back.
         wanted = requested_specs(env.prefix, up_to=request.revision)
-        return records, [rattler.MatchSpec(s) for s in wanted.values()]
+        return records, [parse_spec(s, settings).match_spec for s in wanted.values()]
 
     installed_names = {r.name.normalized for r in installed}
     user = _user_specs(env.prefix, installed)
@@ -180,24 +221,128 @@ async def _solve_request(
     else:  # update-all: the user's specs, nothing held back
         requested = _match_specs(settings, user, [])
         locked = []
-    records = await solve(settings, channels, requested, locked=locked, on_event=on_event)
-    return records, requested
+    records = await _solve_with_options(
+        settings, request, env, installed, channels, requested, locked, specs, on_event
+    )
+    return records, _recorded(request, requested, specs)
+
+
+async def _solve_with_options(
+    settings: Settings,
+    request: Request,
+    env: Env,
+    installed: Sequence[rattler.PrefixRecord],
+    channels: list[str],
+    requested: list[rattler.MatchSpec],
+    locked: Sequence[rattler.RepoDataRecord],
+    specs: Sequence[Spec],
+    on_event: EventSink,
+) -> list[rattler.RepoDataRecord]:
+    """The solve of a create/install/update with the env's pins and the request's options
+    (SolveOptions): frozen installed packages, another platform, no deps or deps only."""
+    options = request.options
+    names = {s.name for s in specs}
+    pins = [] if options.no_pin else await asyncio.to_thread(read_pins, env.prefix)
+    frozen = _frozen_specs(installed, names) if options.freeze_installed else []
+    try:
+        records = await solve(
+            settings,
+            channels,
+            [*requested, *frozen],
+            locked=locked,
+            constraints=pins,
+            platform=_subdir(options.platform),
+            on_event=on_event,
+        )
+    except Unsatisfiable as exc:
+        raise Unsatisfiable(_unsatisfiable_hint(exc.message, env, pins, frozen)) from None
+    return _deps_option(options, installed, records, names)
+
+
+def _frozen_specs(
+    installed: Sequence[rattler.PrefixRecord], names: set[str]
+) -> list[rattler.MatchSpec]:
+    """`--freeze-installed`: each installed package exactly as it is (conda's way: rattler's
+    locked packages are only preferences), except the ones this request names."""
+    return [
+        rattler.MatchSpec(f"{r.name.normalized}=={r.version}={r.build}")
+        for r in installed
+        if r.name.normalized not in names
+    ]
+
+
+def _unsatisfiable_hint(
+    message: str, env: Env, pins: list[rattler.MatchSpec], frozen: list[rattler.MatchSpec]
+) -> str:
+    """The solver's explanation, and what this env or request added to the problem."""
+    if pins:
+        listed = ", ".join(str(p) for p in pins)
+        message += (
+            f"\nThe environment's pins ({pinned_file(env.prefix)}) apply: {listed}. Edit that "
+            "file, or pass --no-pin to ignore it for this command."
+        )
+    if frozen:
+        message += (
+            "\n--freeze-installed keeps every installed package as it is: drop it to let "
+            "them move."
+        )
+    return message
+
+
+def _deps_option(
+    options: SolveOptions,
+    installed: Sequence[rattler.PrefixRecord],
+    records: list[rattler.RepoDataRecord],
+    names: set[str],
+) -> list[rattler.RepoDataRecord]:
+    """micromamba's --no-deps (the solve's records of the named packages, everything else as
+    installed) and --only-deps (the solve without the named packages, unless installed)."""
+    before = {r.name.normalized: r for r in installed}
+    if options.no_deps:
+        picked = {r.name.normalized: r for r in records if r.name.normalized in names}
+        return [r for n, r in before.items() if n not in picked] + list(picked.values())
+    if options.only_deps:
+        kept = [before[n] for n in sorted(names) if n in before]
+        return [r for r in records if r.name.normalized not in names] + kept
+    return records
+
+
+def _recorded(
+    request: Request, requested: list[rattler.MatchSpec], specs: Sequence[Spec]
+) -> list[rattler.MatchSpec]:
+    """The requested set to record: with --only-deps the named packages are not installed,
+    so they are not requested either (a later solve must not bring them in)."""
+    if not request.options.only_deps:
+        return requested
+    names = {s.name for s in specs}
+    return [m for m in requested if m.name is None or m.name.normalized not in names]
 
 
 def _plan_removal(
-    settings: Settings, env: Env, installed: list[rattler.PrefixRecord], specs: list[Spec]
+    settings: Settings,
+    env: Env,
+    installed: list[rattler.PrefixRecord],
+    specs: list[Spec],
+    options: SolveOptions,
 ) -> tuple[list[rattler.RepoDataRecord], list[rattler.MatchSpec]]:
     """Remove needs no channel (so it works offline, as on a compute node): drop the packages
-    and what depends on them, then keep what the remaining requested packages still need."""
+    and what depends on them, then keep what the remaining requested packages still need.
+    `--force` (micromamba's): only the named packages go, nothing else moves. `--no-prune`:
+    what depended on them goes, what they needed stays."""
     installed_names = {r.name.normalized for r in installed}
     missing = [s.text for s in specs if s.name not in installed_names]
     if missing:
         raise PackageNotInstalled(
             f"Not installed in {env.label}: {', '.join(missing)}. See 'envmgr list'."
         )
-    gone = _dependents(installed, {s.name for s in specs})
+    names = {s.name for s in specs}
+    gone = names if options.force else _dependents(installed, names)
     remaining = {n: s for n, s in _user_specs(env.prefix, installed).items() if n not in gone}
-    kept: list[rattler.RepoDataRecord] = list(_keep_closure(installed, set(remaining)))
+    staying = [r for r in installed if r.name.normalized not in gone]
+    if options.force or options.no_prune:
+        kept: list[rattler.RepoDataRecord] = list(staying)
+    else:
+        kept = list(_keep_closure(staying, set(remaining)))
     return kept, _match_specs(settings, remaining, [])
 
 
@@ -216,6 +361,8 @@ def _rollback_history_specs(prefix: Path, revision: int) -> tuple[list[str], lis
 
 def _history_specs(request: Request, specs: Sequence[Spec]) -> tuple[list[str], list[str]]:
     texts = [s.text for s in specs]
+    if request.options.only_deps:
+        return [], []  # the named packages were not installed: not requested (see _recorded)
     if request.kind == "remove":
         return [], texts
     return texts, []
@@ -276,12 +423,70 @@ def prepare(settings: Settings, request: Request, policy: Policy | None = None) 
         env = find_env(settings, name=request.name, prefix=request.prefix)
         if policy is not None:
             policy.check_writable(env)
+    if needs_channels and request.kind != "create":
+        # The channel of a `channel::pkg` spec kept in history is searched too, after the
+        # requested ones, as conda and micromamba do; under the same allow list.
+        kept = kept_channels(kept_specs(_user_specs(env.prefix), specs, settings), channels)
+        for url, text in kept.items():
+            try:
+                if policy is not None:
+                    policy.check_channels([url])
+            except Forbidden as exc:
+                raise Forbidden(
+                    f"{exc.message} {env.label} asks for a package from it: {text!r}, in its "
+                    "history. Install that package from an allowed channel (envmgr install "
+                    "NAME -c CHANNEL): that replaces the spec."
+                ) from None
+        check_local_channels(list(kept))
+        channels += kept
     if request.kind == "rollback":
         assert request.revision is not None
         channels_needed = rollback_channels(settings, env.prefix, request.revision)
         if policy is not None:
             policy.check_channels(channels_needed)
+    request = _check_options(request, env, specs)
     return Prepared(request, specs, channels, env, policy)
+
+
+def _check_options(request: Request, env: Env, specs: list[Spec]) -> Request:
+    """The request's SolveOptions checked against its kind; the env's platform filled in
+    (an env created with --platform keeps solving for it)."""
+    options, kind = request.options, request.kind
+    solving = kind in ("create", "install", "update")
+    if options.no_deps and options.only_deps:
+        raise BadInput("--no-deps and --only-deps contradict each other: pass one of them.")
+    for flag, used in (
+        ("--no-deps", options.no_deps),
+        ("--only-deps", options.only_deps),
+        ("--freeze-installed", options.freeze_installed),
+    ):
+        if used and not (solving and specs):
+            raise BadInput(f"{flag} applies to create, install or update with package names.")
+    if (options.force or options.no_prune) and kind != "remove":
+        raise BadInput("--force and --no-prune apply to 'remove' only.")
+    platform = parse_platform(options.platform) if options.platform else None
+    recorded = env_platform(env.prefix) if kind != "create" else None
+    if platform is not None and recorded is not None and str(platform) != str(recorded):
+        raise BadInput(
+            f"{env.label} was created for {recorded}; it cannot take packages for {platform}. "
+            "Drop --platform, or create another environment for that platform."
+        )
+    platform = platform or recorded
+    if platform is not None and is_foreign(platform) and request.env_file is not None:
+        if request.env_file.pip:
+            raise BadInput(
+                f"A pip: section cannot be installed for {platform}: pip would run that "
+                "platform's Python here. Drop --platform, or the pip: section."
+            )
+    if platform is None:
+        return request
+    return dataclasses.replace(
+        request, options=dataclasses.replace(options, platform=str(platform))
+    )
+
+
+def _subdir(platform: str | None) -> rattler.Subdir | None:
+    return parse_platform(platform) if platform else None
 
 
 async def run(
@@ -349,6 +554,7 @@ async def execute(
                     _commit_history, settings, env.prefix, request, plan, update, remove
                 )
             return outcome
+        _check_offline(settings, plan)
         await apply_plan(
             settings,
             plan,
@@ -357,6 +563,8 @@ async def execute(
             requested=requested,
             on_event=on_event,
             policy=prepared.policy,
+            copy=request.options.copy,
+            platform=_subdir(request.options.platform),
         )
         # On the loop on purpose: once linked, a cancel must not cut the history out (a thread
         # awaited here would be abandoned by a cancel and the task reported "cancelled").
@@ -448,6 +656,7 @@ async def _create(
     outcome = Outcome(env, plan, False, settings.channel_alias)
     if request.dry_run or not await _ask(confirm, plan):
         return outcome
+    _check_offline(settings, plan)
     env.prefix.parent.mkdir(parents=True, exist_ok=True)
     env.prefix.mkdir(exist_ok=True)  # an empty folder given with -p is fine
     owned = False  # only a prefix this create has claimed is removed when it fails
@@ -468,7 +677,10 @@ async def _create(
                 requested=requested,
                 on_event=on_event,
                 policy=prepared.policy,
+                copy=request.options.copy,
+                platform=_subdir(request.options.platform),
             )
+            _remember_platform(env.prefix, request)
             if pip:
                 await run_pip(env.prefix, pip, on_event, index_urls=_pip_indexes(prepared))
             if request.env_file and request.env_file.variables:
@@ -493,6 +705,27 @@ async def _create(
 EMPTY_ENV_NOTE = "empty"
 
 
+def _remember_platform(prefix: Path, request: Request) -> None:
+    """An env created for another platform says so where conda and micromamba look."""
+    platform = _subdir(request.options.platform)
+    if platform is not None and is_foreign(platform):
+        write_env_platform(prefix, platform)
+
+
+def _check_offline(settings: Settings, plan: Plan) -> None:
+    """--offline: every package to link is in the package cache or on a local channel;
+    what is missing is named before anything changes."""
+    if not settings.offline:
+        return
+    missing = [r for r in plan.downloads if not str(r.url).startswith("file:")]
+    if missing:
+        listed = ", ".join(f"{r.name.normalized}-{r.version}-{r.build} ({r.url})" for r in missing)
+        raise BadInput(
+            f"Offline, and the package cache ({settings.pkgs_dir}) does not hold: {listed}. "
+            "Nothing was changed. Run the command once without --offline to download them."
+        )
+
+
 async def _create_empty(settings: Settings, prepared: Prepared, on_event: EventSink) -> Outcome:
     """`create -n X` with no package: an empty env (conda-meta/history), as micromamba makes
     one. Nothing is solved or downloaded, so there is nothing to confirm; `install` fills it."""
@@ -513,6 +746,7 @@ async def _create_empty(settings: Settings, prepared: Prepared, on_event: EventS
             owned = True
             # The history is what makes a folder an env for conda, micromamba and us.
             await asyncio.to_thread(_commit_history, settings, env.prefix, request, plan, [], [])
+            _remember_platform(env.prefix, request)
     except BaseException:
         if owned:
             shutil.rmtree(env.prefix, ignore_errors=True)

@@ -80,6 +80,8 @@ class Plan:
     change: list[tuple[rattler.PrefixRecord, rattler.RepoDataRecord]] = field(default_factory=list)
     download_bytes: int = 0
     download_count: int = 0
+    # The records to link that the package caches do not hold (what --offline cannot do).
+    downloads: list[rattler.RepoDataRecord] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -140,5 +142,6 @@ def make_plan(
         if not cached.has(name, record):
             plan.download_bytes += record.size or 0
             plan.download_count += 1
+            plan.downloads.append(record)
     plan.remove = [old[name] for name in sorted(old) if name not in new]
     return plan

@@ -8,7 +8,7 @@ made by conda or micromamba and one made here are managed alike.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -37,6 +37,8 @@ class Settings:
     # Seconds to wait for another process's lock on an environment before failing with Locked.
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     solver: SolverName = DEFAULT_SOLVER
+    # No network (`--offline`, `offline: true`): the package cache and cached indexes only.
+    offline: bool = False
     # Files that fed these settings, most important last (for `envmgr info`).
     sources: tuple[str, ...] = ()
     home: Path = field(default_factory=Path.home)
@@ -63,6 +65,7 @@ class Settings:
             "channel_alias": self.channel_alias,
             "channel_priority": self.channel_priority,
             "solver": self.solver,
+            "offline": self.offline,
             "config_files": list(self.sources),
         }
 
@@ -124,6 +127,10 @@ def _unique(paths: list[Path]) -> tuple[Path, ...]:
     return tuple(seen)
 
 
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def solver_name(value: object) -> SolverName:
     """The `solver` of an rc file, `CONDA_SOLVER` or `--solver`, as conda spells it. conda's
     `classic` solver has no counterpart here: an rc file written for conda that names it gets
@@ -145,13 +152,23 @@ def load_settings(
     *,
     root_prefix: str | os.PathLike[str] | None = None,
     home: Path | None = None,
+    rc_files: Sequence[str | os.PathLike[str]] | None = None,
 ) -> Settings:
-    """Settings from rc files, then environment variables, then the explicit arguments."""
+    """Settings from rc files, then environment variables, then the explicit arguments.
+    `rc_files`: read these files only, in this order, instead of the usual ones (micromamba's
+    `--rc-file`); an empty list reads none (`--no-rc`)."""
     env = os.environ if env is None else env
     home = home or Path(env.get("HOME") or Path.home())
     config: dict[str, Any] = {}
     sources: list[str] = []
-    for rc in _rc_files(env, home):
+    if rc_files is None:
+        files = _rc_files(env, home)
+    else:
+        files = [_expand(f, env, home) for f in rc_files]
+        for rc in files:
+            if not rc.is_file():
+                raise BadInput(f"--rc-file {rc}: no such file. Give the path of a .condarc.")
+    for rc in files:
         data = _read_rc(rc)
         if data:
             config.update(data)
@@ -191,6 +208,9 @@ def load_settings(
         channel_priority=priority,
         lock_timeout=lock_timeout,
         solver=solver,
+        offline=_truthy(env.get("CONDA_OFFLINE") or env.get("MAMBA_OFFLINE")) or bool(
+            config.get("offline")
+        ),
         sources=tuple(sources),
         home=home,
     )

@@ -23,6 +23,7 @@ import rattler
 
 from . import solver_libmamba, solver_rattler
 from .gateway import PLATFORMS, drop_stale_repodata, gateway_for, virtual_packages
+from .platforms import foreign_virtual_packages, is_foreign
 from .progress import Event, EventSink, ignore_events
 from .settings import Settings, SolverName
 from .solver_interface import Problem, SolverUnavailable
@@ -34,17 +35,22 @@ async def solve(
     specs: Sequence[rattler.MatchSpec],
     *,
     locked: Sequence[rattler.RepoDataRecord] = (),
+    constraints: Sequence[rattler.MatchSpec] = (),
+    platform: rattler.Subdir | None = None,
     on_event: EventSink = ignore_events,
 ) -> list[rattler.RepoDataRecord]:
     """The records to install, by the settings' solver backend; it reads the repodata of the
-    settings' gateway, which sees changed channels first."""
+    settings' gateway, which sees changed channels first. `platform`: another subdir than this
+    machine's (`--platform`), with its assumed virtual packages (platforms.py)."""
     require_solver(settings.solver)  # unavailable: said before anything starts
+    foreign = platform if platform is not None and is_foreign(platform) else None
     problem = Problem(
         channels=list(channels),
         specs=list(specs),
         locked=list(locked),
-        virtual_packages=virtual_packages(),
-        platforms=PLATFORMS,
+        constraints=list(constraints),
+        virtual_packages=foreign_virtual_packages(foreign) if foreign else virtual_packages(),
+        platforms=[foreign, rattler.Subdir("noarch")] if foreign else PLATFORMS,
         channel_priority=settings.channel_priority,
     )
     gateway = gateway_for(settings)
@@ -62,7 +68,12 @@ async def solve_problem(
     """Backend `name` on `problem`, with the repodata `gateway` has (or fetches and caches)."""
     require_solver(name)
     specs = [str(s) for s in problem.specs]
-    on_event(Event("solve-start", {"specs": specs, "channels": list(problem.channels)}))
+    start = {"specs": specs, "channels": list(problem.channels)}
+    if problem.constraints:
+        start["constraints"] = [str(s) for s in problem.constraints]
+    if problem.platforms and problem.platforms != PLATFORMS:
+        start["platforms"] = [str(p) for p in problem.platforms]
+    on_event(Event("solve-start", start))
     started = time.monotonic()
     if name == "libmamba":
         records = await solver_libmamba.solve(gateway, problem)

@@ -37,6 +37,8 @@ class Problem:
     channels: Sequence[str]  # canonical channel URLs, priority order, the first one highest
     specs: Sequence[rattler.MatchSpec]
     locked: Sequence[rattler.RepoDataRecord] = ()  # kept unless they must move
+    # Pins (conda-meta/pinned): they bind a package if it is installed, and install nothing.
+    constraints: Sequence[rattler.MatchSpec] = ()
     virtual_packages: Sequence[VirtualPackage] = ()
     platforms: Sequence[rattler.Subdir] = ()
     channel_priority: str = "strict"  # strict | flexible | disabled (as in Settings)

@@ -26,6 +26,7 @@ mypy reads this module alike with and without libmambapy installed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import re
 from collections.abc import Sequence
@@ -36,7 +37,6 @@ import rattler
 from .dependencies import dependency_closure, match_spec_name
 from .errors import ChannelError, EnvMgrError
 from .gateway import query_channels
-from .rattler_guard import rattler_guard
 from .solver_interface import (
     LIBMAMBA_MAJOR,
     Problem,
@@ -45,6 +45,7 @@ from .solver_interface import (
     libmamba_missing_message,
     unsatisfiable,
 )
+from .urls import canonical_url, package_channel
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _CHANNEL_KEY = re.compile(r'channel="[^"]*",?\s*')
@@ -94,28 +95,19 @@ def _solve(
     lm: Any, problem: Problem, groups: list[list[rattler.RepoDataRecord]]
 ) -> list[rattler.RepoDataRecord]:
     libsolv = lm.solver.libsolv
-    # `channel::pkg`: only that channel's pkg can be chosen. A record is from there when its URL
-    # is under the channel's, or (a spec from history written with a channel name, read without
-    # custom_channels) its channel has the same name, as conda compares channels.
+    # `channel::pkg`: only that channel's pkg can be chosen, as rattler has it: a record is from
+    # there when the channel its URL is in (`<channel>/<subdir>/<file>`) is that very channel,
+    # both by canonical URL (not a channel below it, such as a label, nor one of the same name
+    # elsewhere). Specs from history name their channel by URL (specs.kept_specs).
     from_channel = {
-        match_spec_name(spec): (str(spec.channel.base_url).rstrip("/") + "/", spec.channel.name)
+        match_spec_name(spec): _canonical(str(spec.channel.base_url))
         for spec in problem.specs
         if spec.channel is not None
     }
-    channel_names: dict[str, str] = {}
 
     def allowed(record: rattler.RepoDataRecord) -> bool:
         pin = from_channel.get(record.name.normalized)
-        if pin is None or record.url.startswith(pin[0]):
-            return True
-        channel = record.channel or ""
-        if channel not in channel_names:
-            try:
-                with rattler_guard("reading a channel"):
-                    channel_names[channel] = rattler.Channel(channel).name or channel
-            except Exception:
-                channel_names[channel] = channel
-        return channel_names[channel] == pin[1]
+        return pin is None or _record_channel(record.url) == pin
 
     by_key: dict[tuple[str, str, str], rattler.RepoDataRecord] = {}
     repos: dict[str, list[Any]] = {}  # channel -> its packages, channels in priority order
@@ -151,6 +143,7 @@ def _solve(
         jobs = [Request.Freeze(MatchSpec.parse(f"{v.name}=={v.version}={v.build_string}"))
                 for v in virtual]  # fmt: skip
         jobs += [Request.Install(MatchSpec.parse(_libmamba_spec(s))) for s in problem.specs]
+        jobs += [Request.Pin(MatchSpec.parse(_libmamba_spec(s))) for s in problem.constraints]
         flags = Request.Flags(strict_repo_priority=problem.channel_priority == "strict")
         outcome = libsolv.Solver().solve(db, Request(jobs, flags))
     except Exception as exc:  # libmamba's own errors (a spec it cannot read, ...)
@@ -171,6 +164,22 @@ def _solve(
     # What the specs need, following `depends`: as rattler answers. (libsolv keeps an
     # installed package nothing needs any more, e.g. the old dependency of an updated one.)
     return dependency_closure(chosen.values(), [match_spec_name(s) for s in problem.specs])
+
+
+def _canonical(url: str) -> str | None:
+    try:
+        return canonical_url(url)
+    except ChannelError:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _record_channel(url: str) -> str | None:
+    """The canonical URL of the channel a package URL is in (None: not a channel's package)."""
+    try:
+        return package_channel(url)
+    except ChannelError:
+        return None
 
 
 def _libmamba_spec(spec: rattler.MatchSpec) -> str:

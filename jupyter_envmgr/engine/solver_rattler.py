@@ -29,6 +29,7 @@ async def solve(gateway: rattler.Gateway, problem: Problem) -> list[rattler.Repo
                 gateway=gateway,
                 platforms=list(problem.platforms),
                 locked_packages=list(problem.locked),
+                constraints=list(problem.constraints) or None,
                 virtual_packages=list(problem.virtual_packages),
                 channel_priority=_priority(problem.channel_priority),
             )

@@ -465,7 +465,12 @@ async def apply_plan(
     requested: Sequence[rattler.MatchSpec],
     on_event: EventSink = ignore_events,
     policy: Policy | None = None,
+    copy: bool = False,
+    platform: rattler.Subdir | None = None,
 ) -> None:
+    """Link `plan` into its prefix as one transaction (restored whole on any failure).
+    `copy`: copies, never hard or soft links into the cache (`--copy`). `platform`: the env's
+    subdir when it is another machine's (`--platform`): its link scripts never run here."""
     prefix = plan.prefix
     linking = [str(settings.pkgs_dir / dist_name(r)) for r in plan.to_link]
     await asyncio.to_thread(settings.pkgs_dir.mkdir, parents=True, exist_ok=True)
@@ -511,6 +516,10 @@ async def apply_plan(
             requested_specs=[spec._match_spec for spec in requested],
             reporter=reporter,
             show_progress=False,
+            platform=platform,
+            # A post-link script of another platform's package cannot run here.
+            execute_link_scripts=False if platform is not None else None,
+            config=_copy_config() if copy else None,
         )
     )
     try:
@@ -537,6 +546,13 @@ async def apply_plan(
     bookkeeping = asyncio.ensure_future(asyncio.to_thread(_finish, prefix, plan.to_link, requested))
     await _await_ignoring_cancel(bookkeeping)
     bookkeeping.result()
+
+
+def _copy_config() -> rattler.Config:
+    """rattler's link options for `--copy`: every file a copy of its own."""
+    return rattler.Config.from_toml(
+        "allow-hard-links = false\nallow-symbolic-links = false\nallow-ref-links = false\n"
+    )
 
 
 def _finish(
