@@ -18,12 +18,19 @@ if TYPE_CHECKING:
 def add_parsers(sub: Subparsers) -> None:
     p = sub.add_parser("clean", help="remove unused packages, tarballs, index cache and lock files")
     add_common(p)
-    p.add_argument("--index-cache", action="store_true", help="remove the repodata cache")
-    p.add_argument("--tarballs", action="store_true", help="remove downloaded package archives")
-    p.add_argument("--packages", action="store_true", help="remove extracted packages no env uses")
-    p.add_argument("--locks", action="store_true", help="remove lock files of removed packages")
+    # micromamba's (and conda's) short forms.
+    p.add_argument("-i", "--index-cache", action="store_true", help="remove the repodata cache")
+    p.add_argument(
+        "-t", "--tarballs", action="store_true", help="remove downloaded package archives"
+    )
+    p.add_argument(
+        "-p", "--packages", action="store_true", help="remove extracted packages no env uses"
+    )
+    p.add_argument(
+        "-l", "--locks", action="store_true", help="remove lock files of removed packages"
+    )
     p.add_argument("-a", "--all", action="store_true", help="all of the above")
-    p.add_argument("--dry-run", action="store_true", help="only show what would be removed")
+    p.add_argument("-d", "--dry-run", action="store_true", help="only show what would be removed")
     add_yes(p)
     p.set_defaults(run=clean)
 

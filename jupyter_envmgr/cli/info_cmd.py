@@ -12,10 +12,17 @@ def add_parsers(sub: Subparsers) -> None:
         "info", help="show settings: root prefix, envs and pkgs dirs, channels, solver"
     )
     add_common(p)
+    p.add_argument(
+        "-e", "--envs", action="store_true", help="list the environments (as `env list`)"
+    )
     p.set_defaults(run=info)
 
 
 async def info(s: Session) -> int:
+    if s.args.envs:  # conda's `info --envs`: the same list, the same header lines
+        from .env_cmds import env_list
+
+        return await env_list(s)
     from ..engine.solver import solver_status
 
     settings = {**s.settings.to_json(), **solver_status(s.settings.solver)}

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
+from .. import __version__
 from ..engine.errors import Cancelled, EnvMgrError
 from ..engine.rattler_guard import RattlerPanic, is_panic
 from . import (
@@ -63,6 +64,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=_OneVerb)
     sub.required = True
     assert isinstance(sub, _OneVerb)
+    # The bare version, as `micromamba --version` prints it (scripts compare it).
+    parser.add_argument("--version", action="version", version=__version__)
     sub.only = only
     for module in VERB_MODULES:
         module.add_parsers(sub)

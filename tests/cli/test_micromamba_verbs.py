@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 
 import pytest
 
@@ -102,3 +104,42 @@ def test_list_explicit_with_and_without_md5(sandbox, listed, tmp_path):
     assert installed(sandbox.envs / "exact") == installed(listed)
     refused = sandbox.run("list", "-n", "listed", "--md5", check=False)
     assert refused.returncode == 1 and "--explicit" in refused.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# clean's short forms, info --envs, --version
+
+
+def test_clean_short_forms_select_and_remove_as_the_long_ones(private_sandbox, channels):
+    sb = private_sandbox
+    _create(sb, channels, "gone", "delta=1.0")
+    sb.run("env", "remove", "-n", "gone", "-y")
+    short = sb.run("clean", "-i", "-t", "-p", "-l", "-d", "--json").result()
+    long = sb.run("clean", "--index-cache", "--tarballs", "--packages", "--locks",
+                  "--dry-run", "--json").result()  # fmt: skip
+    every = sb.run("clean", "-a", "-d", "--json").result()
+    assert short["dry_run"] and not short["applied"]
+    assert short["plan"]["categories"] == long["plan"]["categories"]
+    assert short["plan"]["categories"] == every["plan"]["categories"]
+    assert short["plan"]["items"] == long["plan"]["items"]
+    assert [i["name"] for i in short["plan"]["items"]] == ["delta-1.0-h_envmgr_0"]
+    tarballs = sb.run("clean", "-t", "-d", "--json").result()["plan"]["items"]
+    assert {i["category"] for i in tarballs} <= {"tarballs", "partial"}  # a local channel's
+    done = sb.run("clean", "-p", "-y", "--json").result()  # package was extracted, not kept
+    assert done["applied"] and [i["name"] for i in done["removed"]] == ["delta-1.0-h_envmgr_0"]
+    assert not (sb.pkgs / "delta-1.0-h_envmgr_0").exists()
+
+
+def test_info_envs_lists_the_envs_as_env_list_does(sandbox, two_envs):
+    assert sandbox.run("info", "--envs").stdout == sandbox.run("env", "list").stdout
+    assert json.loads(sandbox.run("info", "--envs", "--json").stdout)["envs"] == [
+        str(p) for p in two_envs
+    ]
+
+
+def test_version_prints_the_bare_version():
+    from jupyter_envmgr import __version__
+
+    out = subprocess.run([sys.executable, "-m", "jupyter_envmgr", "--version"],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert out.returncode == 0 and out.stdout.strip() == __version__
