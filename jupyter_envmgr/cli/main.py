@@ -33,7 +33,9 @@ from . import (
     repair_cmd,
     run_cmds,
     search_cmd,
+    shell_cmds,
     solve_cmds,
+    unknown_flags,
 )
 from .session import Session
 
@@ -51,6 +53,7 @@ VERB_MODULES = (
     kernels_cmd,  # kernels
     cache_cmds,  # clean, usage
     notebook_cmds,  # notebook lock, notebook sync, notebook show
+    shell_cmds,  # shell hook|init|deinit, activate, deactivate
 )
 
 
@@ -61,11 +64,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="envmgr", description="Manage conda environments (micromamba-style) for Jupyter."
     )
+    # The bare version, as `micromamba --version` prints it (scripts compare it).
+    parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", action=_OneVerb)
     sub.required = True
     assert isinstance(sub, _OneVerb)
-    # The bare version, as `micromamba --version` prints it (scripts compare it).
-    parser.add_argument("--version", action="version", version=__version__)
     sub.only = only
     for module in VERB_MODULES:
         module.add_parsers(sub)
@@ -115,7 +118,10 @@ async def _run(session: Session) -> int:
 
 def run_cli(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(_first_word(argv)).parse_args(argv)
+    parser = build_parser(_first_word(argv))
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # said by the verb's parser, with its usage (and a hint for micromamba's flags)
+        unknown_flags.reject(parser, argv, extras)
     import asyncio  # after parsing: --help and usage errors do without it
 
     as_json = getattr(args, "json", False)

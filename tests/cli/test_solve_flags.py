@@ -330,3 +330,20 @@ def test_offline_uses_only_the_cache_and_names_what_is_missing(
     # Local channels need no network: they still work offline.
     sb.run("create", "-n", "local", *_on(flags_channel, "fl-app", "--offline"))
     assert "fl-app" in installed(sb.envs / "local")
+
+
+# -- flags we do not have: the verb's usage, and the alternative -----------------------------
+
+
+def test_unknown_flag_is_named_under_the_verbs_usage_with_the_alternative(sandbox: Sandbox):
+    res = sandbox.run("install", "-n", "x", "--bogus", "numpy", check=False)
+    assert res.returncode == 2
+    assert res.stderr.startswith("usage: envmgr install ")
+    assert "envmgr install: error: unrecognized arguments: --bogus" in res.stderr
+    res = sandbox.run("create", "-n", "x", "--always-copy", "numpy", check=False)
+    assert res.returncode == 2 and "--always-copy: use --copy" in res.stderr
+    assert res.stderr.startswith("usage: envmgr create ")
+    res = sandbox.run("env", "export", "-n", "x", "--lock-timeout=5", check=False)
+    assert res.stderr.startswith("usage: envmgr env export ")
+    assert "ENVMGR_LOCK_TIMEOUT" in res.stderr
+    assert not sandbox.root.exists()  # nothing was started
