@@ -8,7 +8,10 @@ or micromamba. Tools outside the server cannot be given another manager class: s
 kernelspecs for them, and this manager skips those written copies (it lists live).
 
 An env's own `python3` spec is always renamed `conda-env-<env>-python3`, and ordinary specs
-win any name clash, so no env ever shadows the server's `python3`.
+win any name clash, so no env ever shadows the server's `python3`. The names nb_conda_kernels
+gave the same kernels (`conda-env-<env>-py`, which notebooks saved under it carry) start them
+too, as aliases: never listed (each kernel is listed once, by our name), and never taking a
+name an ordinary kernelspec has.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import copy
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +31,7 @@ from ..engine.errors import EnvMgrError
 from ..engine.settings import Settings, load_settings
 from .config_files import load_jupyter_config
 from .discovery import FoundKernel, KernelDiscovery, mtime_key, shared_discovery
-from .names import DEFAULT_DISPLAY_NAME_FORMAT, DEFAULT_NAME_FORMAT
+from .names import DEFAULT_DISPLAY_NAME_FORMAT, DEFAULT_NAME_FORMAT, nb_conda_aliases
 from .specs import (
     EnvKernelSpec,
     KernelOptions,
@@ -113,6 +117,7 @@ class EnvKernelSpecManager(KernelSpecManager):
         super().__init__(**kwargs)
         self._named_from = None
         self._env_specs: dict[str, EnvKernelSpec] = {}
+        self._aliases: dict[str, str] = {}
         self._loaded_settings: Settings | None = None
         self._settings_at = float("-inf")
         self._shadow_warned: set[str] = set()
@@ -152,8 +157,15 @@ class EnvKernelSpecManager(KernelSpecManager):
             self._env_specs = env_kernel_specs(
                 found, self.options(), home=discovery.settings.home, logger=self.log
             )
+            named = [s.named for s in self._env_specs.values()]
+            self._aliases = nb_conda_aliases(named, discovery.envs, discovery.settings.root_prefix)
             self._named_from = found
         return self._env_specs
+
+    def env_kernel_aliases(self) -> dict[str, str]:
+        """nb_conda_kernels' kernel name -> our name, for the env kernels (see names.py)."""
+        self.env_kernel_specs()
+        return self._aliases
 
     def options(self) -> KernelOptions:
         return KernelOptions(
@@ -188,9 +200,13 @@ class EnvKernelSpecManager(KernelSpecManager):
         return found
 
     def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        name = kernel_name.lower()
-        spec = self.env_kernel_specs().get(name)
-        if spec is not None and self._allowed(name) and name not in self._plain_dirs():
+        asked = kernel_name.lower()
+        specs = self.env_kernel_specs()
+        # An alias (the name a notebook saved under nb_conda_kernels carries) starts the kernel
+        # it leads to; an ordinary kernelspec of either name wins, as for our own names.
+        name = asked if asked in specs else self._aliases.get(asked, asked)
+        spec = specs.get(name)
+        if spec is not None and self._allowed(name) and not {asked, name} & set(self._plain_dirs()):
             # A copy: the caller (the kernel manager) may change its metadata.
             return self.kernel_spec_class(
                 resource_dir=spec.resource_dir, **copy.deepcopy(spec.spec)
@@ -265,6 +281,18 @@ class EnvKernelSpecManager(KernelSpecManager):
         return super().remove_kernel_spec(name)
 
 
+def kernel_summaries(manager: EnvKernelSpecManager) -> list[dict[str, Any]]:
+    """`spec_summary` of every env kernel, with the aliases that start it (those an ordinary
+    kernelspec has are left out: they start that one)."""
+    specs = manager.env_kernel_specs()
+    plain = manager._plain_dirs()
+    aliases: dict[str, list[str]] = {}
+    for alias, name in manager.env_kernel_aliases().items():
+        if alias not in plain:
+            aliases.setdefault(name, []).append(alias)
+    return [spec_summary(s, aliases.get(s.name, ())) for s in specs.values()]
+
+
 def notebook_kernelspec(manager: EnvKernelSpecManager, prefix: Path) -> dict[str, str] | None:
     """`metadata.kernelspec` for an env's kernel (its Python kernel first), or None."""
     specs = [
@@ -282,11 +310,13 @@ def notebook_kernelspec(manager: EnvKernelSpecManager, prefix: Path) -> dict[str
     }
 
 
-def spec_summary(spec: EnvKernelSpec) -> dict[str, Any]:
-    """What the CLI and the REST API say about one env kernel."""
+def spec_summary(spec: EnvKernelSpec, aliases: Iterable[str] = ()) -> dict[str, Any]:
+    """What the CLI and the REST API say about one env kernel (`aliases`: the other names that
+    start it, nb_conda_kernels' names)."""
     found = spec.named.found
     return {
         "name": spec.name,
+        "aliases": list(aliases),
         "display_name": spec.spec["display_name"],
         "language": spec.spec["language"],
         "env": found.env.to_json(),

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import re
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -146,3 +147,79 @@ def name_kernels(
         )
         named.append(NamedKernel(name, display, k))
     return named
+
+
+# ---------------------------------------------------------------------------------------------
+# The names nb_conda_kernels gave the same kernels
+#
+# Notebooks saved under nb_conda_kernels carry its kernel names, which its manager.py makes so:
+# the kernelspec dir name `python2`/`python3` becomes `py` and `ir` becomes `r`; the root env is
+# `conda-<base_name>-<kernel>` (`base` today, `root` in older releases); any other env is
+# `conda-env-<folder name>-<kernel>`, where a folder inside a dir named `envs` that is not the
+# root's own `envs` (or whose name an earlier env took) is `<that dir's parent>-<folder name>`,
+# and a name still taken gets `-2`, `-3`, ...; characters outside [a-zA-Z0-9._-] become '_'.
+# Jupyter compares kernel names in lower case, so ours are lower case too.
+
+_NB_CONDA_KERNEL = {"python2": "py", "python3": "py", "ir": "r"}
+_NB_CONDA_INVALID = re.compile(r"[^a-z0-9._-]")
+
+
+def _nb_conda_clean(name: str) -> str:
+    plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return _NB_CONDA_INVALID.sub("_", plain.lower())
+
+
+def _nb_conda_env_names(envs: Sequence[Env], root: Path | None) -> dict[Path, list[str]]:
+    """Each env's name in nb_conda_kernels' kernel names: the name its rule gives with our root
+    prefix as conda's base, then the bare folder name (a notebook saved where that env was in
+    conda's own `envs` dir, as under another root it will be)."""
+    root = root or next((e.prefix for e in envs if e.is_root), None)
+    root_envs = root / "envs" if root else None
+    names: dict[Path, list[str]] = {}
+    taken: set[str] = set()
+    for env in envs:
+        if env.prefix in names:
+            continue
+        if env.is_root:
+            # The first of these is what nb_conda_kernels calls the root env today; the second
+            # is what its older releases (and older notebooks) call it.
+            names[env.prefix] = ["base", "root"]
+            taken.update(("base", "root"))
+            continue
+        parent, name = env.prefix.parent, env.prefix.name
+        if parent.name == "envs" and (parent != root_envs or name in taken):
+            name = f"{parent.parent.name}-{name}"
+        if name in taken:
+            base = name
+            name = next(
+                f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken
+            )
+        taken.add(name)
+        names[env.prefix] = [name] if name == env.prefix.name else [name, env.prefix.name]
+    return names
+
+
+def nb_conda_aliases(
+    named: Sequence[NamedKernel], envs: Sequence[Env] | None = None, root: Path | None = None
+) -> dict[str, str]:
+    """nb_conda_kernels' name -> our name, for every named kernel whose nb_conda_kernels name
+    differs from ours. One alias leads to one kernel: a name that is one of ours is never an
+    alias, and an alias two kernels could take goes to the first (the exact rule before the
+    bare folder name, then the listing order: root, the envs dirs in order, environments.txt).
+    `envs`: every known env (those without kernels count in nb_conda_kernels' numbering too);
+    `root`: the root prefix (conda's base in nb_conda_kernels' rule), a conda env or not."""
+    with_kernels = {k.found.env.prefix: k.found.env for k in named}
+    env_names = _nb_conda_env_names([*(envs or ()), *with_kernels.values()], root)
+    ours = {k.name for k in named}
+    candidates: list[tuple[int, str, str]] = []  # (rank, alias, our name)
+    for k in named:
+        kernel = _NB_CONDA_KERNEL.get(k.found.kernel, k.found.kernel)
+        env = k.found.env
+        for rank, env_name in enumerate(env_names[env.prefix]):
+            prefix = "conda-" if env.is_root else "conda-env-"
+            candidates.append((rank, _nb_conda_clean(f"{prefix}{env_name}-{kernel}"), k.name))
+    aliases: dict[str, str] = {}
+    for _rank, alias, name in sorted(candidates, key=lambda c: c[0]):  # stable: listing order
+        if alias not in ours and alias not in aliases:
+            aliases[alias] = name
+    return aliases

@@ -13,12 +13,19 @@ the next sync after the env is gone.
 After a CLI change the sync runs without jupyter_client and traitlets (see specs.py) unless a
 `.py` Jupyter config file needs traitlets to be read.
 
+The names nb_conda_kernels gave the same kernels (`conda-env-<env>-py`, see names.py) are written
+too, as copies under those names: nbclient, papermill and nbconvert find a notebook's kernel by
+`metadata.kernelspec.name` in these dirs only, so a notebook saved under nb_conda_kernels runs
+without a kernel name given. `jupyter kernelspec list` therefore lists such a kernel twice; the
+copy's display name says which name it is. Never under a name an ordinary kernelspec has.
+
 0.1.0 wrote the copies into `conda-meta/envmgr-kernels/`: links leading there are recognised as
 ours and replaced by links to the new place, and the old copies are then removed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -35,6 +42,7 @@ from ..engine.registry import Env
 from ..engine.settings import Settings
 from .config_files import read_json_config
 from .discovery import KernelDiscovery, shared_discovery
+from .names import nb_conda_aliases
 from .specs import MARKER, EnvKernelSpec, KernelOptions, env_kernel_specs
 
 if TYPE_CHECKING:
@@ -223,6 +231,33 @@ def _write_all(
         (report.written if changed else report.unchanged).append(name)
 
 
+def _alias_copies(
+    specs: dict[str, EnvKernelSpec], discovery: KernelDiscovery | None, folder: Path
+) -> dict[str, EnvKernelSpec]:
+    """A spec under each nb_conda_kernels name, but none that a kernelspec not ours has in
+    any of Jupyter's kernel dirs (that one is what a notebook of that name means)."""
+    from jupyter_core.paths import jupyter_path
+
+    dirs = [folder, *(Path(d) for d in jupyter_path("kernels"))]
+    named = [s.named for s in specs.values()]
+    if discovery is None:
+        aliases = nb_conda_aliases(named)
+    else:
+        aliases = nb_conda_aliases(named, discovery.envs, discovery.settings.root_prefix)
+    copies = {}
+    for alias, name in aliases.items():
+        if any((d / alias).exists() and not _is_ours(d / alias) for d in dirs):
+            continue
+        spec = specs[name]
+        display = f"{spec.spec['display_name']} (nb_conda_kernels name)"
+        # The metadata names the kernel this copy stands for (for tools, and for our tests).
+        metadata = {**spec.spec["metadata"], "envmgr_alias_of": name}
+        copies[alias] = dataclasses.replace(
+            spec, name=alias, spec={**spec.spec, "display_name": display, "metadata": metadata}
+        )
+    return copies
+
+
 def _prune_links(specs: dict[str, EnvKernelSpec], folder: Path, report: SyncReport) -> None:
     for entry in sorted(folder.iterdir()):
         if entry.name not in specs and not entry.name.startswith(".") and _is_ours(entry):
@@ -269,6 +304,7 @@ def _sync(
     try:
         folder.mkdir(parents=True, exist_ok=True)
         specs = specs_of()
+        specs = {**specs, **_alias_copies(specs, discovery, folder)}
         listed = set(discovery.envs) if discovery else set()
         closed = _closed_envs(listed | {s.named.found.env for s in specs.values()}, read_only)
         _write_all(specs, folder, log, report, closed)

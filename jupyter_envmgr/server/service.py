@@ -195,14 +195,14 @@ class EnvService:
         return await search(self.settings, query, channels, policy=self.policy)
 
     async def kernels(self, manager: Any) -> list[dict[str, Any]]:
-        from ..kernels.manager import EnvKernelSpecManager, spec_summary
+        from ..kernels.manager import EnvKernelSpecManager, kernel_summaries
 
         def summaries() -> list[dict[str, Any]]:
             # Outside a server configured with our manager, read the Jupyter config (files).
             found = manager
             if not isinstance(found, EnvKernelSpecManager):
                 found = EnvKernelSpecManager.from_jupyter_config(settings=self.settings)
-            return [spec_summary(s) for s in found.env_kernel_specs().values()]
+            return kernel_summaries(found)
 
         return await asyncio.to_thread(summaries)
 

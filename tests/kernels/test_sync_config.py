@@ -42,6 +42,8 @@ def test_the_cli_sync_writes_what_the_server_lists_under_the_admins_config(
 
     listed = kernelspec_list(sandbox.env)
     ours = {n: s["spec"] for n, s in listed.items() if "conda_env_path" in s["spec"]["metadata"]}
+    # The name nb_conda_kernels gave it is written too, standing for ours.
+    assert ours.pop("conda-env-site-py")["metadata"]["envmgr_alias_of"] == "python3-in-site"
     assert set(ours) == {"python3-in-site"}
     assert ours["python3-in-site"]["display_name"].startswith("site: ")
     served = manager(sandbox, tmp_path, **OPTIONS).env_kernel_specs()
