@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.errors import BadInput
+from . import env_verbs
 from .common import Subparsers, add_common, add_env_args, add_json, add_root_prefix, add_yes
 from .session import Session
 from .table import print_table
@@ -39,6 +40,8 @@ def add_parsers(sub: Subparsers) -> None:
     p.add_argument("--no-builds", action="store_true", help="leave out build strings")
     p.add_argument("-f", "--file", help="write to FILE instead of stdout")
     p.set_defaults(run=env_export)
+
+    env_verbs.add_parsers(env_sub)  # env create, env config vars
 
 
 async def env_list(s: Session) -> int:

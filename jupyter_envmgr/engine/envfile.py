@@ -34,7 +34,7 @@ MAX_DISPLAY_NAME_CHARS = 200
 YAML_KEYS = ("name", "channels", "dependencies", "prefix", "variables")
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _SHA256 = re.compile(r"(sha256:)?[0-9a-f]{64}")
-_ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ENV_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _FILE_KINDS = {
     stat.S_ISDIR: "a folder",
@@ -436,7 +436,7 @@ def _read_variables(node: yaml.Node, path: str) -> dict[str, str]:
     variables: dict[str, str] = {}
     for key_node, value_node in node.value:
         key = _scalar_text(key_node)
-        if key is None or not _ENV_VAR_NAME.fullmatch(key):
+        if key is None or not ENV_VAR_NAME.fullmatch(key):
             shown = repr(key) if key is not None else "a list or mapping"
             raise BadInput(
                 f"{path}, {_mark(key_node)}: {shown} is not a variable name; use letters, "

@@ -16,6 +16,7 @@ from typing import Literal
 import rattler
 import yaml
 
+from .activation import state_env_vars
 from .errors import BadInput, EnvMgrError
 from .pip_packages import pip_distributions
 from .prefix import channel_display, read_records, requested_specs
@@ -88,7 +89,15 @@ def export_yaml(
         pip = pip_packages(env.prefix, records)
         if pip:
             deps.append({"pip": pip})
-    doc = {"name": env.name or env.prefix.name, "channels": channels, "dependencies": deps}
+    doc: dict[str, object] = {
+        "name": env.name or env.prefix.name,
+        "channels": channels,
+        "dependencies": deps,
+    }
+    # `env config vars`, as conda exports them; `create -f` writes them back.
+    variables = state_env_vars(env.prefix)
+    if variables:
+        doc["variables"] = variables
     return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
 
 

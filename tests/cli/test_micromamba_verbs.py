@@ -143,3 +143,51 @@ def test_version_prints_the_bare_version():
     out = subprocess.run([sys.executable, "-m", "jupyter_envmgr", "--version"],
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert out.returncode == 0 and out.stdout.strip() == __version__
+
+
+# ---------------------------------------------------------------------------------------------
+# env create, env config vars (applied by run, exported as variables:)
+
+
+def test_env_config_vars_are_applied_by_run_and_travel_through_env_files(
+    sandbox, channels, listed, tmp_path
+):
+    sandbox.run("env", "config", "vars", "set", "-n", "listed", "MY_VAR=a b=c", "OTHER=1")
+    listed_vars = sandbox.run("env", "config", "vars", "list", "-n", "listed").stdout
+    assert listed_vars.split() == ["MY_VAR", "a", "b=c", "OTHER", "1"]
+    state = json.loads((listed / "conda-meta" / "state").read_text())
+    assert state["env_vars"] == {"MY_VAR": "a b=c", "OTHER": "1"}  # where conda keeps them
+    out = sandbox.run("run", "-n", "listed", "sh", "-c", 'echo "$MY_VAR"').stdout
+    assert out.strip() == "a b=c"
+    sandbox.run("env", "config", "vars", "unset", "-n", "listed", "OTHER")
+    exported = sandbox.run("env", "export", "-n", "listed", "-f", str(tmp_path / "e.yml"))
+    assert exported.returncode == 0
+    text = (tmp_path / "e.yml").read_text()
+    assert "variables:\n  MY_VAR: a b=c\n" in text and "OTHER" not in text
+    # env create: micromamba's and conda's spelling of create -f, variables written back.
+    sandbox.run("env", "create", "-n", "copy", "-f", str(tmp_path / "e.yml"), "-y",
+                "--override-channels")  # fmt: skip
+    copy = sandbox.envs / "copy"
+    assert installed(copy) == installed(listed)
+    vars_json = sandbox.run("env", "config", "vars", "list", "-n", "copy", "--json").result()
+    assert vars_json["variables"] == {"MY_VAR": "a b=c"}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["set", "1BAD=x"], "not a variable name"),
+        (["set", "NOEQUALS"], "no '='"),
+        (["unset", "A-B"], "not a variable name"),
+    ],
+)
+def test_env_config_vars_bad_input_changes_nothing(sandbox, listed, args, message):
+    res = sandbox.run("env", "config", "vars", *args[:1], "-n", "listed", *args[1:], check=False)
+    assert res.returncode == 1 and message in res.stderr
+    assert not (listed / "conda-meta" / "state").exists()
+
+
+def test_env_create_without_a_file_says_what_to_give(sandbox, tmp_path):
+    res = sandbox.run("env", "create", "-n", "x", check=False, cwd=tmp_path)
+    assert res.returncode == 1 and "-f FILE" in res.stderr
+    assert not (sandbox.envs / "x").exists()
