@@ -30,6 +30,7 @@ from . import (
     kernels_cmd,
     list_cmd,
     notebook_cmds,
+    rename_cmd,
     repair_cmd,
     run_cmds,
     search_cmd,
@@ -48,7 +49,8 @@ VERB_MODULES = (
     search_cmd,  # search
     repair_cmd,  # repair
     info_cmd,  # info
-    env_cmds,  # env list, env remove, env export
+    env_cmds,  # env list, env remove, env export, env create, env config vars
+    rename_cmd,  # rename
     run_cmds,  # run, slurm-script
     kernels_cmd,  # kernels
     cache_cmds,  # clean, usage

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
@@ -191,3 +190,81 @@ def test_env_create_without_a_file_says_what_to_give(sandbox, tmp_path):
     res = sandbox.run("env", "create", "-n", "x", check=False, cwd=tmp_path)
     assert res.returncode == 1 and "-f FILE" in res.stderr
     assert not (sandbox.envs / "x").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# rename
+
+
+def test_rename_relinks_for_the_new_prefix_and_kernels_follow(sandbox, channels, listed):
+    spec = listed / "share" / "jupyter" / "kernels" / "mine" / "kernel.json"
+    spec.parent.mkdir(parents=True)
+    # A kernel the env's own program runs (discovery wants the program in the env).
+    spec.write_text(json.dumps({"argv": ["prefixpkg-hello", "{connection_file}"],
+                                "display_name": "Mine", "language": "sh"}))  # fmt: skip
+    sandbox.run("env", "config", "vars", "set", "-n", "listed", "KEEP=me")
+    before = installed(listed)
+    kernels = [k["name"] for k in sandbox.run("kernels", "--json").result()["kernels"]]
+    assert "conda-env-listed-mine" in kernels
+    sandbox.run("rename", "-n", "listed", "moved", "-y")
+    moved = sandbox.envs / "moved"
+    assert not listed.exists() and installed(moved) == before
+    # Files written with the prefix placeholder name the new prefix: linked anew, not moved.
+    assert f"prefix={moved}" in (moved / "etc" / "prefixpkg.conf").read_text()
+    assert str(listed) not in (moved / "bin" / "prefixpkg-hello").read_text()
+    assert (moved / "share" / "jupyter" / "kernels" / "mine" / "kernel.json").is_file()
+    kernels = [k["name"] for k in sandbox.run("kernels", "--json").result()["kernels"]]
+    assert "conda-env-moved-mine" in kernels and "conda-env-listed-mine" not in kernels
+    out = sandbox.run("run", "-n", "moved", "sh", "-c", 'echo "$KEEP"').stdout
+    assert out.strip() == "me"  # its variables travel with it
+    history = sandbox.run("list", "-n", "moved", "--revisions", "--json").result()["revisions"]
+    assert len(history) == 1  # the env's own history, not a new one
+    registered = (sandbox.home / ".conda" / "environments.txt").read_text().split()
+    assert str(moved) in registered and str(listed) not in registered
+
+
+def test_rename_refuses_before_changing_anything(sandbox, channels, listed, two_envs):
+    for args, message in [
+        (["-n", "listed", "one"], "already exists"),
+        (["-n", "listed", "bad/name"], "not a valid environment name"),
+        (["listed2"], "Name the environment"),
+    ]:
+        res = sandbox.run("rename", *args, "-y", check=False)
+        assert res.returncode == 1 and message in res.stderr, res
+    assert (sandbox.envs / "listed").is_dir() and installed(listed)
+    # While another operation holds the env's lock, it is refused at once.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(listed)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        res = sandbox.run("rename", "-n", "listed", "later", "-y", check=False, timeout=60)
+        assert res.returncode == 1 and "locked" in res.stderr, res
+    finally:
+        holder.kill()
+        holder.wait()
+    assert listed.is_dir() and not (sandbox.envs / "later").exists()
+
+
+HOLD_LOCK = """
+import asyncio, sys, time
+from pathlib import Path
+from jupyter_envmgr.engine.lock import prefix_lock
+
+async def main():
+    async with prefix_lock(Path(sys.argv[1]), timeout=5, cmd="holder"):
+        print("held", flush=True)
+        time.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_rename_refuses_an_env_with_pip_packages(sandbox, listed):
+    dist = listed / "lib" / "python3.11" / "site-packages" / "extra-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: extra\nVersion: 1.0\n")
+    (dist / "INSTALLER").write_text("pip\n")
+    res = sandbox.run("rename", "-n", "listed", "other", "-y", check=False)
+    assert res.returncode == 1 and "pip installed (extra==1.0)" in res.stderr
+    assert listed.is_dir() and not (sandbox.envs / "other").exists()
