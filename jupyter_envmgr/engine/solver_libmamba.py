@@ -7,9 +7,9 @@ It starts from exactly what rattler works from and hands back what rattler would
   backends see one index. One libsolv repo per channel, the first channel highest: `strict`
   channel priority is libsolv's strict repo priority, `flexible` is conda's (priorities without
   strictness) and `disabled` gives every channel the same priority.
-- `channel::pkg`: pkg's records from other channels are left out before libsolv sees them. (With
-  strict priority, conda and mamba refuse such a spec when a higher channel has pkg; rattler
-  takes pkg from the named channel, and so does this backend.)
+- `channel::pkg`: pkg's records from other channels (compared by canonical URL) are left out
+  before libsolv sees them. (With strict priority, conda and mamba refuse such a spec when a
+  higher channel has pkg; rattler takes pkg from the named channel, and so does this backend.)
 - The installed repo: the virtual packages (frozen: nothing may remove them) and the locked
   records, which stay unless the request needs them to move. A package being updated is not
   locked (operations.py), so it is free to move, as `mamba update pkg` makes it.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,7 +151,8 @@ def solver_channels(
     requested: Sequence[str], specs: Sequence[Spec], settings: Settings, override: bool
 ) -> list[str]:
     """Channel URLs in priority order: `-c` channels first, then the configured ones (unless
-    --override-channels), then channels named only in `channel::pkg` specs."""
+    --override-channels), then channels named only in `channel::pkg` specs. (The channels of
+    the specs kept in an env's history come after all of these: `kept_channels`.)"""
     names = list(requested) if override else list(requested) + list(settings.channels)
     urls = channel_urls(names, settings)
     for spec in specs:
@@ -162,3 +163,25 @@ def solver_channels(
             "No channels to search: give one with -c CHANNEL, or drop --override-channels."
         )
     return urls
+
+
+def kept_specs(history: Mapping[str, str], new: Sequence[Spec], settings: Settings) -> list[Spec]:
+    """What a solve on an existing env asks for: the user's earlier specs by package name, each
+    replaced by a new spec for the same package. History keeps specs as they were written
+    (`conda-forge::numpy`): they are read the same way, a channel name through channel_alias
+    and custom_channels, so that they name the channel, by its canonical URL, they named then."""
+    by_name = {name: parse_spec(text, settings) for name, text in history.items()}
+    for spec in new:
+        by_name[spec.name] = spec
+    return list(by_name.values())
+
+
+def kept_channels(specs: Sequence[Spec], channels: Sequence[str]) -> dict[str, str]:
+    """The channels of `channel::pkg` specs (from `kept_specs`) that `channels` lacks, each with
+    the first spec naming it. conda and micromamba search them too, after the requested ones:
+    without them a package pinned to its channel could not be solved for again."""
+    kept: dict[str, str] = {}
+    for spec in specs:
+        if spec.channel and spec.channel not in channels and spec.channel not in kept:
+            kept[spec.channel] = spec.text
+    return kept

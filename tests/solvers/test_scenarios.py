@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import rattler
 
+from jupyter_envmgr.engine.errors import Forbidden
+from jupyter_envmgr.engine.operations import Request, prepare
+from jupyter_envmgr.engine.policy import Policy
 from jupyter_envmgr.engine.prefix import read_records, requested_specs
+from jupyter_envmgr.engine.settings import load_settings
 from jupyter_envmgr.engine.solution_check import solution_problems
 
 from ..helpers import installed, versions
@@ -139,3 +144,77 @@ def test_a_channel_named_through_channel_alias_in_history_keeps_its_package(
     assert got["delta"][0] == "5.0" and got["alpha"][0] == "2.0"
     assert got["delta"][2].rstrip("/") == channels.extra_url
     _valid(sandbox.envs / "ca")
+
+
+@pytest.mark.parametrize("mapping", ["channel_alias", "custom_channels"])
+def test_specs_pinned_to_a_mirrored_conda_forge_stay_solvable(sandbox, channels, solver, mapping):
+    # Issue 26: `conda-forge` mapped to a mirror by the rc file; after
+    # `create python conda-forge::alpha conda-forge::beta`, later solves read those history
+    # specs as written (the mirror, not conda.anaconda.org) and find their records there.
+    mirror = sandbox.home / "mirror"
+    mirror.mkdir()
+    (mirror / "conda-forge").symlink_to(channels.main)
+    rc = f"channel_alias: {mirror.as_uri()}\n"
+    if mapping == "custom_channels":
+        rc = f"custom_channels:\n  conda-forge: {mirror.as_uri()}\n"
+    (sandbox.home / ".condarc").write_text(rc + "channels: [conda-forge]\n")
+    common = ["-n", "t", "--solver", solver, "-y"]
+    prefix = sandbox.envs / "t"
+    sandbox.run("create", *common, "python", "conda-forge::alpha", "conda-forge::beta")
+    assert _without_python(prefix) == {"alpha": "2.0", "beta": "2.0"}
+    sandbox.run("install", *common, "alpha=1.0")  # beta 2.0 needs alpha >=2: beta moves
+    assert _without_python(prefix) == {"alpha": "1.0", "beta": "1.0"}
+    sandbox.run("update", *common, "--all")
+    assert _without_python(prefix) == {"alpha": "1.0", "beta": "1.0"}
+    assert {r[2].rstrip("/") for r in installed(prefix).values()} == {
+        (mirror / "conda-forge").as_uri()
+    }
+    _valid(prefix)
+
+
+def test_a_channel_kept_in_history_is_searched_again(sandbox, channels, solver):
+    # `extra::alpha` installed with only main given: later solves search extra too (after the
+    # requested channels), as conda and micromamba do, without `-c extra` again.
+    common = ["-n", "h", "-c", channels.main_url, "--override-channels", "--solver", solver, "-y"]
+    prefix = sandbox.envs / "h"
+    sandbox.run("create", *common, "python", "delta")
+    sandbox.run("install", *common, f"{channels.extra_url}::alpha")
+    sandbox.run("update", *common, "--all")
+    assert _without_python(prefix) == {"alpha": "9.0", "delta": "1.1"}
+    assert installed(prefix)["alpha"][2].rstrip("/") == channels.extra_url
+    plan = sandbox.run("install", *common, "alpha=2.0", "--json").result()["plan"]
+    # A new spec for alpha replaces the pinned one: main's alpha, extra no longer searched.
+    assert [(c["to"]["version"], c["to"]["channel"]) for c in plan["change"]] == [
+        ("2.0", channels.main_url)
+    ]
+    _valid(prefix)
+
+
+def test_a_channel_kept_in_history_is_checked_against_the_allow_list(sandbox, channels):
+    common = ["-n", "p", "-c", channels.main_url, "--override-channels", "-y"]
+    sandbox.run("create", *common, "python", f"{channels.extra_url}::alpha")
+    settings = load_settings(sandbox.env)
+    request = Request("update-all", name="p", channels=[channels.main_url], override_channels=True)
+    allowed = Policy(allowed_channels=(channels.main_url, channels.extra_url))
+    assert prepare(settings, request, allowed).channels == [channels.main_url, channels.extra_url]
+    with pytest.raises(Forbidden, match=f"{channels.extra_url} is not allowed") as refused:
+        prepare(settings, request, Policy(allowed_channels=(channels.main_url,)))
+    assert f"'{channels.extra_url}::alpha', in its history" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "rc, flags, alpha",
+    [
+        ("disabled", ["--strict-channel-priority"], "2.0"),  # main's: main comes first
+        ("strict", ["--channel-priority", "disabled"], "9.0"),  # the highest, in extra
+        ("strict", ["--no-channel-priority"], "9.0"),
+        ("disabled", [], "9.0"),  # the rc file's, without a flag
+    ],
+)
+def test_channel_priority_flags_override_the_rc_files(sandbox, channels, solver, rc, flags, alpha):
+    (sandbox.home / ".condarc").write_text(f"channel_priority: {rc}\n")
+    main, extra = channels.main_url, channels.extra_url
+    got = _dry_create(
+        sandbox, solver, "-c", main, "-c", extra, "--override-channels", "alpha", *flags
+    )
+    assert got["alpha"][0] == alpha

@@ -129,6 +129,18 @@ def test_channel_prefixed_spec_takes_that_channel_even_at_lower_priority(solver,
     assert _solve(solver, gateway, channels, [f"{chans['one']}::b"]) == {"b-2"}
 
 
+def test_a_pinned_channel_is_that_very_channel(solver, gateway, tmp_path):
+    # `site/conda-forge::b`: not b from another channel of the same name (a second mirror),
+    # nor from a channel below it (a label), though both come first.
+    site = _channel(tmp_path / "site" / "conda-forge", {"b-1-0": {}})
+    other = _channel(tmp_path / "other" / "conda-forge", {"b-2-0": {}})
+    label = _channel(tmp_path / "site" / "conda-forge" / "label" / "dev", {"b-3-0": {}})
+    channels = [other, label, site]
+    assert _solve(solver, gateway, channels, [f"{site}::b"]) == {"b-1"}
+    assert _solve(solver, gateway, channels, [f"{label}::b"]) == {"b-3"}
+    assert _solve(solver, gateway, channels, ["b"]) == {"b-2"}
+
+
 def test_a_channel_that_cannot_be_read_is_a_channel_error(solver, gateway, chans, tmp_path):
     # A folder with no index, and an index that is not JSON: one ChannelError from either
     # backend (rattler's GatewayError, never a traceback or "cannot be satisfied").
