@@ -32,6 +32,7 @@ from . import (
     notebook_cmds,
     rename_cmd,
     repair_cmd,
+    repoquery_cmd,
     run_cmds,
     search_cmd,
     shell_cmds,
@@ -51,6 +52,7 @@ VERB_MODULES = (
     info_cmd,  # info
     env_cmds,  # env list, env remove, env export, env create, env config vars
     rename_cmd,  # rename
+    repoquery_cmd,  # repoquery depends, repoquery whoneeds
     run_cmds,  # run, slurm-script
     kernels_cmd,  # kernels
     cache_cmds,  # clean, usage

@@ -268,3 +268,24 @@ def test_rename_refuses_an_env_with_pip_packages(sandbox, listed):
     res = sandbox.run("rename", "-n", "listed", "other", "-y", check=False)
     assert res.returncode == 1 and "pip installed (extra==1.0)" in res.stderr
     assert listed.is_dir() and not (sandbox.envs / "other").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# repoquery
+
+
+def test_repoquery_depends_and_whoneeds_from_the_installed_records(sandbox, channels):
+    _create(sandbox, channels, "q", "python", "beta=1.0")
+    direct = sandbox.run("repoquery", "depends", "-n", "q", "beta", "--json").result()
+    assert [p["name"] for p in direct["packages"]] == ["alpha", "python"]
+    assert direct["package"]["version"] == "1.0"
+    needers = sandbox.run("repoquery", "whoneeds", "-n", "q", "alpha").stdout
+    assert [line.split()[0] for line in needers.splitlines()[4:]] == ["beta"]
+    tree = sandbox.run("repoquery", "depends", "-n", "q", "beta", "--tree").stdout.splitlines()
+    assert tree[0] == "beta[1.0]" and "alpha[1.5]" in tree[1] and "python[" in tree[2]
+    assert tree[3].endswith("(shown above)") and len(tree) == 4  # each package expanded once
+    whole = sandbox.run("repoquery", "whoneeds", "-n", "q", "python", "-t", "--json").result()
+    assert {c["name"] for c in whole["tree"]["children"]} == {"alpha", "beta"}
+    assert [p["name"] for p in whole["packages"]] == ["alpha", "beta"]
+    missing = sandbox.run("repoquery", "depends", "-n", "q", "gamma", check=False)
+    assert missing.returncode == 1 and "gamma is not installed" in missing.stderr
