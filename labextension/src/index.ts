@@ -14,6 +14,7 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
+import { followKernelAliases } from './aliases';
 import { addCommands, addToLauncher, addToPalette } from './commands';
 import { NotebookGlue } from './kernels';
 import { EnvManagerModel } from './model';
@@ -84,6 +85,7 @@ const plugin: JupyterFrontEndPlugin<IEnvManager> = {
     );
     if (notebooks) {
       watchCarriedEnvs(app, model, notebooks);
+      followKernelAliases(model, notebooks, app.serviceManager.kernelspecs);
     }
 
     // The first listing right away: kernels of envs made since the page loaded are known.

@@ -4,6 +4,7 @@
  * without a reload), their sizes and kernels, the tasks and their progress, settings and disk
  * usage. Views read it and listen to its signals; they never fetch.
  */
+import { PromiseDelegate } from '@lumino/coreutils';
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 import { IDisposable } from '@lumino/disposable';
@@ -139,7 +140,26 @@ export class EnvManagerModel implements IDisposable {
     if (!kernelName) {
       return null;
     }
-    return this._kernels.find(k => k.name === kernelName)?.env.name ?? null;
+    const kernel =
+      this._kernels.find(k => k.name === kernelName) ??
+      this.kernelOfAlias(kernelName);
+    return kernel?.env.name ?? null;
+  }
+
+  /** The env kernel a name nb_conda_kernels gave it stands for (see aliases.ts). */
+  kernelOfAlias(name: string): IKernel | undefined {
+    const lower = name.toLowerCase(); // Jupyter compares kernel names in lower case
+    return this._kernels.find(k => (k.aliases ?? []).includes(lower));
+  }
+
+  /** Whether the env kernels were listed once. */
+  get kernelsLoaded(): boolean {
+    return this._kernelsLoaded;
+  }
+
+  /** Resolves once the env kernels were listed, or the first listing failed. */
+  get kernelsReady(): Promise<void> {
+    return this._kernelsReady.promise;
   }
 
   /** The unfinished tasks on the env `name`. */
@@ -217,6 +237,7 @@ export class EnvManagerModel implements IDisposable {
         this._listError = message;
         this._envsChanged.emit();
       }
+      this._kernelsReady.resolve();
       throw error;
     }
     const signature = JSON.stringify(
@@ -236,10 +257,16 @@ export class EnvManagerModel implements IDisposable {
   }
 
   async refreshKernels(): Promise<void> {
-    const kernels = (await requestAPI<{ kernels: IKernel[] }>('kernels'))
-      .kernels;
+    let kernels: IKernel[];
+    try {
+      kernels = (await requestAPI<{ kernels: IKernel[] }>('kernels')).kernels;
+    } catch (error) {
+      this._kernelsReady.resolve(); // a notebook waiting for them must not wait forever
+      throw error;
+    }
+    this._kernelsLoaded = true;
     const signature = JSON.stringify(
-      kernels.map(k => [k.name, k.env.name, k.display_name])
+      kernels.map(k => [k.name, k.env.name, k.display_name, k.aliases])
     );
     if (signature !== this._kernelSignature) {
       this._kernelSignature = signature;
@@ -247,6 +274,7 @@ export class EnvManagerModel implements IDisposable {
       this._kernelsChanged.emit();
       this._onKernelsChanged?.();
     }
+    this._kernelsReady.resolve();
   }
 
   /** Tasks started elsewhere (another tab) show up and are followed too. */
@@ -514,6 +542,8 @@ export class EnvManagerModel implements IDisposable {
   private _signature = '';
   private _kernels: IKernel[] = [];
   private _kernelSignature = '';
+  private _kernelsLoaded = false;
+  private _kernelsReady = new PromiseDelegate<void>();
   private _sizes = new Map<string, IEnvSize>();
   private _sizesLoading = false;
   private _sizesWanted = false;

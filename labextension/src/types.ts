@@ -76,6 +76,8 @@ export interface IRevision {
 
 export interface IKernel {
   name: string;
+  /** Other names that start it: those nb_conda_kernels gave it (never kernelspecs). */
+  aliases: string[];
   display_name: string;
   language: string;
   env: { name: string | null; prefix: string; is_root: boolean };
