@@ -226,6 +226,8 @@ def _step_job(step: operations.Prepared) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)  # the request's options (Request reads them back)
     return list(value) if isinstance(value, tuple) else value
 
 

@@ -86,6 +86,12 @@ class Request:
     # micromamba's flags (see SolveOptions below for what each does).
     options: SolveOptions = field(default_factory=lambda: SolveOptions())
 
+    def __post_init__(self) -> None:
+        # A request sent to the server's worker travels as JSON (dataclasses.asdict): its
+        # options come back as a mapping.
+        if isinstance(self.options, dict):
+            self.options = SolveOptions(**self.options)
+
 
 @dataclass(frozen=True)
 class SolveOptions:
