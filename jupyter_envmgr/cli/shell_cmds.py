@@ -107,7 +107,7 @@ def _rc_file(s: Session, shell: str) -> Path:
 
 
 async def init(s: Session) -> int:
-    from ..engine.shell_hook import check_shell, rc_block, with_block
+    from ..engine.shell_hook import BLOCK_BEGIN, check_shell, rc_block, with_block
 
     shell = check_shell(_shell(s))
     path = _rc_file(s, shell)
@@ -117,8 +117,13 @@ async def init(s: Session) -> int:
         print(f"{path} already sets up envmgr for {shell}: nothing changed.")
         return 0
     _write(path, new)
-    print(f"Added envmgr's shell hook to {path}. Open a new terminal (or run `source {path}`), "
-          "then: envmgr activate NAME")  # fmt: skip
+    done = (
+        "Updated envmgr's shell hook in"
+        if old and BLOCK_BEGIN in old
+        else "Added envmgr's shell hook to"
+    )
+    print(f"{done} {path}. Open a new terminal (or run `source {path}`), then: envmgr "
+          "activate NAME")  # fmt: skip
     return 0
 
 
@@ -153,9 +158,9 @@ def _write(path: Path, text: str) -> None:
     tmp = target.with_name(f".{target.name}.envmgr-tmp")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o644
         tmp.write_text(text, encoding="utf-8")
-        os.chmod(tmp, mode)
+        if target.exists():  # its mode stays; a new file gets the umask's
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

@@ -332,3 +332,21 @@ def test_init_refuses_a_damaged_block(sandbox, tmp_path):
     res = sandbox.run("shell", "init", "-s", "zsh", "--rc-file", str(rc), check=False)
     assert res.returncode == 1 and "damaged envmgr block" in res.stderr
     assert rc.read_text() == "# >>> envmgr initialize >>>\necho half a block\n"
+
+
+def test_init_updates_a_stale_block_in_place_through_a_symlink(sandbox, tmp_path):
+    real = tmp_path / "dotfiles" / "bashrc"
+    real.parent.mkdir()
+    real.write_text(
+        "export A=1\n# >>> envmgr initialize >>>\neval old-hook\n# <<< envmgr initialize <<<\n"
+        "export B=2\n"
+    )
+    link = tmp_path / ".bashrc"
+    link.symlink_to(real)
+    res = sandbox.run("shell", "init", "-s", "bash", "--rc-file", str(link))
+    assert "Updated" in res.stdout
+    assert link.is_symlink()  # the dotfiles stay where they are kept
+    text = real.read_text()
+    assert text.startswith("export A=1\n# >>> envmgr initialize >>>\n")
+    assert text.endswith("# <<< envmgr initialize <<<\nexport B=2\n")
+    assert "old-hook" not in text and "shell hook -s bash" in text
