@@ -25,6 +25,7 @@ from ..engine.errors import Cancelled, EnvMgrError
 from ..engine.rattler_guard import RattlerPanic, is_panic
 from . import (
     cache_cmds,
+    config_cmd,
     env_cmds,
     info_cmd,
     kernels_cmd,
@@ -53,6 +54,7 @@ VERB_MODULES = (
     env_cmds,  # env list, env remove, env export, env create, env config vars
     rename_cmd,  # rename
     repoquery_cmd,  # repoquery depends, repoquery whoneeds
+    config_cmd,  # config list|get|set|append|prepend|remove-key
     run_cmds,  # run, slurm-script
     kernels_cmd,  # kernels
     cache_cmds,  # clean, usage

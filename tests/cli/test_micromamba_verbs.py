@@ -289,3 +289,50 @@ def test_repoquery_depends_and_whoneeds_from_the_installed_records(sandbox, chan
     assert [p["name"] for p in whole["packages"]] == ["alpha", "beta"]
     missing = sandbox.run("repoquery", "depends", "-n", "q", "gamma", check=False)
     assert missing.returncode == 1 and "gamma is not installed" in missing.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# config
+
+
+def test_config_edits_the_condarc_every_command_then_reads(sandbox):
+    sandbox.run("config", "append", "channels", "bioconda")
+    sandbox.run("config", "prepend", "channels", "conda-forge")
+    sandbox.run("config", "append", "channels", "conda-forge")  # moves it, as conda does
+    sandbox.run("config", "set", "channel_priority", "flexible")
+    sandbox.run("config", "set", "custom_channels.bio", "https://example.org/bio")
+    info = sandbox.run("info", "--json").result()
+    assert info["channels"] == ["bioconda", "conda-forge"]
+    assert info["channel_priority"] == "flexible"
+    assert info["config_files"] == [str(sandbox.home / ".condarc")]
+    got = sandbox.run("config", "get", "channels", "--json").result()
+    assert got["found"] and got["value"] == ["bioconda", "conda-forge"]
+    assert "channel_priority: flexible" in sandbox.run("config", "list").stdout
+    sandbox.run("config", "remove-key", "channel_priority")
+    assert sandbox.run("info", "--json").result()["channel_priority"] == "strict"
+    missing = sandbox.run("config", "get", "channel_priority", "--json").result()
+    assert missing["found"] is False
+
+
+def test_config_refuses_bad_input_and_bad_files_changing_nothing(sandbox, tmp_path):
+    rc = sandbox.home / ".condarc"
+    rc.write_text("channels: [conda-forge]\n")
+    for args, message in [
+        (["set", "channel_priority", "sometimes"], "must be strict, flexible or disabled"),
+        (["set", "chanels", "x"], "Did you mean channels?"),
+        (["set", "channels", "x"], "is a list"),
+        (["append", "channel_priority", "x"], "is not a list"),
+        (["remove-key", "solver"], "not set"),
+    ]:
+        res = sandbox.run("config", *args, check=False)
+        assert res.returncode == 1 and message in res.stderr, res
+    assert rc.read_text() == "channels: [conda-forge]\n"
+    other = tmp_path / "site.condarc"
+    other.write_text("channels: [a\n")  # not YAML: an error, and the file stays as it was
+    res = sandbox.run("config", "append", "--file", str(other), "channels", "b", check=False)
+    assert res.returncode == 1 and "not valid YAML" in res.stderr
+    assert other.read_text() == "channels: [a\n"
+    good = tmp_path / "good.condarc"
+    sandbox.run("config", "set", "--file", str(good), "channel_alias", "https://mirror.example")
+    assert "channel_alias: https://mirror.example" in good.read_text()
+    assert rc.read_text() == "channels: [conda-forge]\n"  # --file: only that file
