@@ -95,6 +95,17 @@ def test_every_verb_runs_through_one_async_run_function():
             ("notebook", "lock"),
             ("notebook", "sync"),
             ("notebook", "show"),
+            ("rename",),
+            ("repoquery", "depends"),
+            ("repoquery", "whoneeds"),
+            ("env", "config", "vars", "set"),
+            ("env", "config", "vars", "unset"),
+            ("config", "get"),
+            ("config", "append"),
+            ("config", "prepend"),
+            ("config", "remove-key"),
         )
-        args = parser.parse_args([*verb, "x"] if needs else list(verb))
+        two = (("config", "set"), ("config", "append"), ("config", "prepend"))  # KEY VALUE
+        given = ["x", "y"] if verb in two else ["x"] if needs else []
+        args = parser.parse_args([*verb, *given])
         assert inspect.iscoroutinefunction(args.run), verb
