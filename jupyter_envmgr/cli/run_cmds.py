@@ -12,7 +12,11 @@ from ..engine.errors import BadInput
 from .common import Subparsers, add_env_args, add_json, add_root_prefix
 from .session import Session
 
-SLURM_OPTIONS = ("job-name", "time", "partition", "cpus-per-task", "mem", "account", "gres")
+# sbatch's long options, in the order the script writes them; --sbatch for any other.
+SLURM_OPTIONS = (
+    "job-name", "time", "partition", "qos", "account", "nodes", "ntasks", "ntasks-per-node",
+    "cpus-per-task", "mem", "mem-per-cpu", "gres", "array", "output", "error",
+)  # fmt: skip
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -29,8 +33,17 @@ def add_parsers(sub: Subparsers) -> None:
     add_json(p, help=argparse.SUPPRESS)
     for option in SLURM_OPTIONS:
         p.add_argument(f"--{option}", help=f"#SBATCH --{option}")
+    p.add_argument(
+        "--sbatch",
+        action="append",
+        default=[],
+        metavar="LINE",
+        help="any other directive, written as '#SBATCH LINE' (repeatable); with '=' as the "
+        "line starts with a dash: --sbatch=--constraint=skylake",
+    )
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="CMD", help="-- CMD ARGS...")
-    p.set_defaults(run=slurm)
+    # Its input errors end with its own usage, as argparse's do (exit 2).
+    p.set_defaults(run=slurm, usage_error=p.error)
 
 
 async def run(s: Session) -> int:
@@ -58,7 +71,11 @@ async def slurm(s: Session) -> int:
     env = s.target_env()  # -n/-p, else the active env
     command = _command(a)
     options = {opt: getattr(a, opt.replace("-", "_")) for opt in SLURM_OPTIONS}
-    print(slurm_script(env, command, options), end="")
+    try:
+        script = slurm_script(env, command, options, a.sbatch)
+    except BadInput as exc:
+        a.usage_error(exc.message)  # exits 2
+    print(script, end="")
     return 0
 
 

@@ -25,6 +25,12 @@ _SLURM_TIME = re.compile(
 )
 _SLURM_MEM = re.compile(r"[0-9]{1,12}[KMGT]?", re.IGNORECASE)
 _POSITIVE_INT = re.compile(r"[1-9][0-9]{0,5}")
+_NODES = re.compile(r"[1-9][0-9]{0,5}(-[1-9][0-9]{0,5})?")  # a count, or min-max
+# Job array indexes: 0-15, 1,3,5, 0-99:2, each list optionally capped with %N running at once.
+_ARRAY_PART = r"[0-9]{1,7}(-[0-9]{1,7}(:[1-9][0-9]{0,6})?)?"
+_ARRAY = re.compile(rf"{_ARRAY_PART}(,{_ARRAY_PART}){{0,99}}(%[1-9][0-9]{{0,6}})?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_RAW_SBATCH = 500
 # option -> (rule, what to write instead)
 _OPTION_RULES = {
     "time": (
@@ -34,6 +40,18 @@ _OPTION_RULES = {
     ),
     "mem": (_SLURM_MEM, "use a number with an optional K, M, G or T suffix (e.g. --mem 16G)"),
     "cpus-per-task": (_POSITIVE_INT, "use a positive whole number (e.g. --cpus-per-task 4)"),
+    "mem-per-cpu": (
+        _SLURM_MEM,
+        "use a number with an optional K, M, G or T suffix (e.g. --mem-per-cpu 4G)",
+    ),
+    "nodes": (_NODES, "use a number of nodes or a range (e.g. --nodes 2 or --nodes 2-4)"),
+    "ntasks": (_POSITIVE_INT, "use a positive whole number (e.g. --ntasks 16)"),
+    "ntasks-per-node": (_POSITIVE_INT, "use a positive whole number (e.g. --ntasks-per-node 8)"),
+    "array": (
+        _ARRAY,
+        "use indexes, ranges and steps, optionally with %N at most running at once "
+        "(e.g. --array 0-15, --array 1,3,5 or --array 0-99:2%10)",
+    ),
 }
 
 
@@ -47,14 +65,44 @@ def check_sbatch_option(key: str, value: str) -> str:
     return value
 
 
-def slurm_script(env: Env, command: Sequence[str], options: Mapping[str, str | None]) -> str:
+def check_raw_sbatch(line: str) -> str:
+    """A `--sbatch "RAW LINE"` directive: one line of sbatch options, written after `#SBATCH`.
+    It stays a bash comment whatever it holds, so long as it cannot end the line."""
+    if _CONTROL.search(line):
+        raise BadInput(
+            f"--sbatch {line!r}: give one line, without line breaks, tabs or other control "
+            "characters (repeat --sbatch for several directives)."
+        )
+    text = line.strip()
+    if text.upper().startswith("#SBATCH"):
+        raise BadInput(f"--sbatch {line!r}: give only what follows '#SBATCH', e.g. "
+                       "--sbatch=--constraint=skylake.")  # fmt: skip
+    if not text.startswith("-") or len(text) > MAX_RAW_SBATCH:
+        raise BadInput(
+            f"--sbatch {line!r}: give one sbatch option of at most {MAX_RAW_SBATCH} characters, "
+            "e.g. --sbatch=--constraint=skylake or --sbatch='--mail-type END'."
+        )
+    return text
+
+
+def slurm_script(
+    env: Env,
+    command: Sequence[str],
+    options: Mapping[str, str | None],
+    raw: Sequence[str] = (),
+) -> str:
+    """The job script. `options`: sbatch's long options by name (None: not given); `raw`:
+    `--sbatch` lines for any other directive. Every value is checked before anything is made."""
     if not command:
         raise BadInput("Give the command to run after '--', e.g. -- python train.py")
+    if options.get("mem") and options.get("mem-per-cpu"):
+        raise BadInput("--mem and --mem-per-cpu exclude each other (as in sbatch): give one.")
     lines = ["#!/bin/bash"]
     for key, value in options.items():
         if value is None:
             continue
         lines.append(f"#SBATCH --{key}={check_sbatch_option(key, str(value))}")
+    lines += [f"#SBATCH {check_raw_sbatch(line)}" for line in raw]
     prefix = shlex.quote(str(env.prefix))
     name = shlex.quote(env.name or str(env.prefix))
     lines += [

@@ -336,3 +336,58 @@ def test_config_refuses_bad_input_and_bad_files_changing_nothing(sandbox, tmp_pa
     sandbox.run("config", "set", "--file", str(good), "channel_alias", "https://mirror.example")
     assert "channel_alias: https://mirror.example" in good.read_text()
     assert rc.read_text() == "channels: [conda-forge]\n"  # --file: only that file
+
+
+# ---------------------------------------------------------------------------------------------
+# slurm-script
+
+
+def test_slurm_script_writes_every_directive_and_runs(sandbox, listed, tmp_path):
+    res = sandbox.run(
+        "slurm-script", "-n", "listed", "--nodes", "2-4", "--ntasks", "16",
+        "--ntasks-per-node", "8", "--qos", "normal", "--account", "proj42",
+        "--mem-per-cpu", "4G", "--gres", "gpu:a100:2", "--array", "0-99:2%10",
+        "--output", "logs/%x-%A_%a.out", "--error", "logs/%x-%A_%a.err",
+        "--sbatch=--constraint=skylake", "--sbatch", "--mail-type END",
+        "--", "sh", "-c", 'echo "$CONDA_PREFIX"; prefixpkg-hello',
+    )  # fmt: skip
+    directives = [line for line in res.stdout.splitlines() if line.startswith("#SBATCH")]
+    assert directives == [
+        "#SBATCH --qos=normal",
+        "#SBATCH --account=proj42",
+        "#SBATCH --nodes=2-4",
+        "#SBATCH --ntasks=16",
+        "#SBATCH --ntasks-per-node=8",
+        "#SBATCH --mem-per-cpu=4G",
+        "#SBATCH --gres=gpu:a100:2",
+        "#SBATCH --array=0-99:2%10",
+        "#SBATCH --output=logs/%x-%A_%a.out",
+        "#SBATCH --error=logs/%x-%A_%a.err",
+        "#SBATCH --constraint=skylake",
+        "#SBATCH --mail-type END",
+    ]
+    script = tmp_path / "job.sh"
+    script.write_text(res.stdout)
+    env = {k: v for k, v in sandbox.env.items() if k != "CONDA_PREFIX"}
+    env["PATH"] = "/usr/bin:/bin"  # a compute node's bare PATH
+    out = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [str(listed), f"prefix={listed}"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--nodes", "two"], "--nodes 'two'"),
+        (["--array", "1-3;id"], "--array"),
+        (["--mem", "4G", "--mem-per-cpu", "1G"], "exclude each other"),
+        (["--sbatch", "--x=1\n#SBATCH --y"], "one line"),
+        (["--sbatch=#SBATCH --time=1"], "only what follows"),
+        (["--sbatch", "constraint=x"], "one sbatch option"),
+        (["--ntasks-per-core", "2"], "--ntasks-per-core"),
+    ],
+)
+def test_slurm_script_errors_show_its_own_usage(sandbox, listed, args, message):
+    res = sandbox.run("slurm-script", "-n", "listed", *args, "--", "true", check=False)
+    assert res.returncode == 2 and message in res.stderr, res
+    assert "usage: envmgr slurm-script" in res.stderr and res.stdout == ""

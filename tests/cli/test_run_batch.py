@@ -78,4 +78,4 @@ def test_slurm_options_with_shell_characters_are_refused(sandbox, actenv):
     res = sandbox.run(
         "slurm-script", "-n", "act", "--partition", "x; rm -rf ~", "--", "true", check=False
     )
-    assert res.returncode == 1 and "--partition" in res.stderr
+    assert res.returncode == 2 and "--partition" in res.stderr  # a usage error, its usage
