@@ -5,6 +5,7 @@ Envs made by conda or micromamba count as much as ours: an env is any directory 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -88,6 +89,35 @@ def list_envs(settings: Settings) -> list[Env]:
         seen.add(key)
         envs.append(Env(path, _name_for(path, settings), is_root=path == settings.root_prefix))
     return envs
+
+
+# A key never is a valid env name: names cannot start with '~'.
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def env_key(env: Env) -> str:
+    """How the REST API and the UI address an env: its name, or for an env outside the envs
+    dirs (a prefix env, registered in environments.txt) `~<folder>-<hash of its path>`: stable,
+    readable, and never a name, so the two cannot meet."""
+    if env.name:
+        return env.name
+    folder = _KEY_UNSAFE.sub("-", env.prefix.name)[:40].strip("-") or "env"
+    digest = hashlib.sha1(str(env.prefix).encode()).hexdigest()[:10]
+    return f"~{folder}-{digest}"
+
+
+def find_listed_env(settings: Settings, key: str) -> Env:
+    """The env whose `env_key` is `key`, among the envs `list_envs` lists and only those: a
+    key is never read as a path, so a request can reach no folder the registry does not name."""
+    if key.startswith("~"):
+        for env in list_envs(settings):
+            if env.name is None and env_key(env) == key:
+                return env
+        raise EnvNotFound(
+            f"No registered environment has the key {key!r}. List environments again: it may "
+            "have been removed, or dropped from ~/.conda/environments.txt."
+        )
+    return find_env(settings, name=key)
 
 
 def find_env(settings: Settings, *, name: str | None = None, prefix: str | None = None) -> Env:

@@ -28,6 +28,7 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager, NoSuchKerne
 from traitlets import Float, Instance, List, TraitError, Unicode, observe, validate
 
 from ..engine.errors import EnvMgrError
+from ..engine.registry import env_key
 from ..engine.settings import Settings, load_settings
 from .config_files import load_jupyter_config
 from .discovery import FoundKernel, KernelDiscovery, mtime_key, shared_discovery
@@ -319,7 +320,7 @@ def spec_summary(spec: EnvKernelSpec, aliases: Iterable[str] = ()) -> dict[str, 
         "aliases": list(aliases),
         "display_name": spec.spec["display_name"],
         "language": spec.spec["language"],
-        "env": found.env.to_json(),
+        "env": {**found.env.to_json(), "key": env_key(found.env)},
         "resource_dir": spec.resource_dir,
         "argv": spec.spec["argv"],
         "generated": found.generated,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +22,7 @@ from ..engine.isolation import run_job
 from ..engine.policy import Policy
 from ..engine.prefix import read_history, read_records, record_json
 from ..engine.progress import EventSink
-from ..engine.registry import Env, find_env, list_envs, validate_env_name
+from ..engine.registry import Env, env_key, find_listed_env, list_envs, validate_env_name
 from ..engine.search import search
 from ..engine.settings import Settings
 from ..engine.usage import disk_usage
@@ -95,13 +96,21 @@ class EnvService:
     # read is one hop to a thread, so a handler never parses or walks files on the event loop.
 
     def env(self, name: str) -> Env:
-        """An env addressed by name: only envs in the configured envs dirs (or base), so a
-        request can never reach a path outside them. Blocking (a few stats): the reads below
-        call it in their thread."""
-        env = find_env(self.settings, name=name)
-        if env.prefix.parent not in self.settings.envs_dirs and not env.is_root:
+        """An env addressed by its key (`registry.env_key`): a name, found only in the
+        configured envs dirs (or base), or `~<folder>-<hash>` for an env outside them that the
+        registry lists (environments.txt). A key is never read as a path, so a request can
+        never reach a folder the registry does not name. Blocking (a few stats): the reads
+        below call it in their thread."""
+        env = find_listed_env(self.settings, name)
+        named_elsewhere = env.prefix.parent not in self.settings.envs_dirs and not env.is_root
+        if env.name is not None and named_elsewhere:
             raise EnvNotFound(f"No environment named '{name}'.")
         return env
+
+    @staticmethod
+    def _cli_target(env: Env) -> str:
+        """The env as the CLI would be told it: by name, or (outside the envs dirs) by path."""
+        return f"-n {env.name}" if env.name else f"-p {env.prefix}"
 
     def _removable_env(self, name: str) -> Env:
         """The env `name`, refused when it may not be removed. Blocking, as writable_env."""
@@ -117,8 +126,19 @@ class EnvService:
         return env
 
     def env_json(self, env: Env) -> dict[str, Any]:
-        """Blocking: whether the env is read-only depends on its folder's permissions."""
-        return {**env.to_json(), "read_only": self.policy.is_read_only(env)}
+        """Blocking: whether the env is read-only depends on its folder's permissions. `key`
+        is what the routes take (see `env`); `read_only_reason` says why, in words."""
+        read_only = self.policy.is_read_only(env)
+        reason = None
+        if read_only:
+            meta = env.prefix / "conda-meta"
+            reason = (
+                f"The server cannot write {env.prefix} (file permissions)."
+                if meta.exists() and not os.access(meta, os.W_OK)
+                else "The administrator made this environment read-only."
+            )
+        return {**env.to_json(), "key": env_key(env), "read_only": read_only,
+                "read_only_reason": reason}  # fmt: skip
 
     async def list_envs(self) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self._list_envs)
@@ -324,12 +344,13 @@ class EnvService:
         request = operations.Request(
             kind=kind,
             name=env.name,
+            prefix=None if env.name else str(env.prefix),
             specs=_str_list(body, "specs", required=not update_all),
             channels=_str_list(body, "channels"),
             override_channels=_bool(body, "override_channels"),
-            cmd=f"jupyter-envmgr (server) {kind} -n {env.name}",
+            cmd=f"jupyter-envmgr (server) {kind} {self._cli_target(env)}",
         )
-        return await self._start(request, env.name or env_name)
+        return await self._start(request, env_key(env))
 
     async def rollback(self, env_name: str, body: Mapping[str, Any]) -> Task:
         env = await asyncio.to_thread(self.writable_env, env_name)
@@ -339,9 +360,10 @@ class EnvService:
             raise BadInput("'revision' must be a revision number (0 or more).")
         request = operations.Request(
             kind="rollback", name=env.name, revision=revision,
-            cmd=f"jupyter-envmgr (server) install --revision {revision} -n {env.name}",
+            prefix=None if env.name else str(env.prefix),
+            cmd=f"jupyter-envmgr (server) install --revision {revision} {self._cli_target(env)}",
         )  # fmt: skip
-        return await self._start(request, env.name or env_name)
+        return await self._start(request, env_key(env))
 
     async def delete(
         self,
@@ -389,7 +411,7 @@ class EnvService:
             await self._sync_kernels()
             return {"removed": True, "env": env.to_json()}
 
-        return self.tasks.start("delete", env.name, operation)
+        return self.tasks.start("delete", env_key(env), operation)
 
     # -- notebooks that carry their env ----------------------------------------------------
     async def notebook_lock(

@@ -38,15 +38,22 @@ export function addCommands(
     filter: (name: string) => boolean
   ): Promise<string | null> => {
     await model.refresh().catch(() => undefined);
-    const names = model.environments
-      .map(e => e.name)
-      .filter((n): n is string => !!n && filter(n));
-    if (names.length === 0) {
+    // Listed by name; an env outside the envs dirs by its folder's name and location.
+    const choices = new Map<string, string>();
+    for (const env of model.environments.filter(e => filter(e.key))) {
+      const location = model.envLocation(env.key);
+      const label = model.envLabel(env.key);
+      choices.set(location ? `${label} (in ${location})` : label, env.key);
+    }
+    if (choices.size === 0) {
       await showErrorMessage(title, 'There is no such environment yet.');
       return null;
     }
-    const result = await InputDialog.getItem({ title, items: names });
-    return result.button.accept ? result.value : null;
+    const items = [...choices.keys()];
+    const result = await InputDialog.getItem({ title, items });
+    return result.button.accept
+      ? (choices.get(result.value ?? '') ?? null)
+      : null;
   };
 
   commands.addCommand(CommandIDs.open, {
@@ -163,7 +170,10 @@ async function installIntoKernelEnv(
     return;
   }
   if (model.environment(env)?.read_only) {
-    await showErrorMessage(`${env} is read-only`, READ_ONLY_REASON);
+    await showErrorMessage(
+      `${model.envLabel(env)} is read-only`,
+      READ_ONLY_REASON
+    );
     return;
   }
   const body = new InstallBody(model, env);

@@ -186,7 +186,7 @@ export class NotebookGlue {
       const kernel = this._model.kernels.find(k => k.name === name);
       if (
         kernel &&
-        kernel.env.name === env &&
+        (kernel.env.key ?? kernel.env.name) === env &&
         kernel.language.toLowerCase() === 'python'
       ) {
         panels.push(panel);
@@ -265,14 +265,15 @@ function KernelEnvItem(props: {
   if (!env) {
     return null;
   }
+  const label = props.model.envLabel(env);
   return (
     <button
       className="jp-EnvMgr-statusItem"
       onClick={props.onClick}
-      title={`This kernel runs in the environment ${env}: click to install into it`}
-      aria-label={`Kernel environment ${env}: install into it`}
+      title={`This kernel runs in the environment ${label}: click to install into it`}
+      aria-label={`Kernel environment ${label}: install into it`}
     >
-      env: {env}
+      env: {label}
     </button>
   );
 }

@@ -126,16 +126,33 @@ export class EnvManagerModel implements IDisposable {
 
   environment(name: string): IEnvironment | undefined {
     return this._envs.find(
-      e => e.name === name || (e.is_root && name === 'base')
+      e => e.key === name || e.name === name || (e.is_root && name === 'base')
     );
   }
 
-  /** The env kernels of the env `name`. */
-  kernelsOf(name: string): IKernel[] {
-    return this._kernels.filter(k => k.env.name === name);
+  /**
+   * What the UI calls the env `key`: its name, or for an env outside the envs dirs its
+   * folder's name (the location is shown beside it: `envLocation`).
+   */
+  envLabel(key: string): string {
+    const env = this.environment(key);
+    return env ? (env.name ?? baseName(env.prefix)) : key;
   }
 
-  /** The env name of a kernelspec name, or null when it is not an env kernel. */
+  /** The folder an env outside the envs dirs is in; null for a named env. */
+  envLocation(key: string): string | null {
+    const env = this.environment(key);
+    return env && !env.name
+      ? env.prefix.slice(0, -baseName(env.prefix).length - 1)
+      : null;
+  }
+
+  /** The env kernels of the env `key` (its name, or `~<folder>-<hash>`). */
+  kernelsOf(key: string): IKernel[] {
+    return this._kernels.filter(k => (k.env.key ?? k.env.name) === key);
+  }
+
+  /** The env key of a kernelspec name, or null when it is not an env kernel. */
   envOfKernel(kernelName: string | undefined | null): string | null {
     if (!kernelName) {
       return null;
@@ -143,7 +160,7 @@ export class EnvManagerModel implements IDisposable {
     const kernel =
       this._kernels.find(k => k.name === kernelName) ??
       this.kernelOfAlias(kernelName);
-    return kernel?.env.name ?? null;
+    return kernel ? (kernel.env.key ?? kernel.env.name) : null;
   }
 
   /** The env kernel a name nb_conda_kernels gave it stands for (see aliases.ts). */
@@ -565,4 +582,10 @@ export class EnvManagerModel implements IDisposable {
   private _taskFinished = new Signal<this, TaskTracker>(this);
   private _usageChanged = new Signal<this, void>(this);
   private _settingsChanged = new Signal<this, void>(this);
+}
+
+/** The last part of a path. */
+function baseName(path: string): string {
+  const parts = path.split(/[\\/]/).filter(Boolean);
+  return parts[parts.length - 1] ?? path;
 }

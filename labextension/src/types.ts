@@ -43,9 +43,13 @@ export interface IEnvSize {
 export interface IEnvironment {
   /** Null for an env outside every envs dir (known by its prefix only). */
   name: string | null;
+  /** What the routes take and the UI opens it by: its name, or `~<folder>-<hash>`. */
+  key: string;
   prefix: string;
   is_root: boolean;
   read_only: boolean;
+  /** Why it is read-only, in words (null when it is not). */
+  read_only_reason: string | null;
   size?: IEnvSize;
 }
 
@@ -80,7 +84,7 @@ export interface IKernel {
   aliases: string[];
   display_name: string;
   language: string;
-  env: { name: string | null; prefix: string; is_root: boolean };
+  env: { name: string | null; key: string; prefix: string; is_root: boolean };
   resource_dir: string;
   argv: string[];
   generated: boolean;

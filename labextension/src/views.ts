@@ -78,8 +78,9 @@ export function addViews(
       glue.runWithRestartOffer(envName, start)
     );
     const content = new EnvWidget(env, actions, glue.notebooksChanged);
-    const widget = addToMain(content, id, name);
-    widget.title.caption = `Environment ${name}`;
+    const label = model.envLabel(name);
+    const widget = addToMain(content, id, label);
+    widget.title.caption = `Environment ${label}`;
     void envTracker.add(widget);
     return env;
   };

@@ -54,3 +54,52 @@ def test_a_notebook_saved_under_nb_conda_kernels_opens_on_its_env_kernel(
     saved = json.loads((lab.root_dir / name).read_text())
     assert saved["metadata"]["kernelspec"] == kernelspec
     assert saved["cells"][0]["outputs"]  # the save did happen
+
+
+def test_an_env_a_terminal_made_under_another_root_shows_by_name_with_its_kernel(
+    lab: LabServer, lab_page: LabPage
+) -> None:
+    from playwright.sync_api import expect
+
+    page = lab_page.page
+    other_root = lab.root_dir.parent / f"mm-{uuid.uuid4().hex[:6]}"
+    prefix = other_root / "envs" / "faraway"
+    # As a user in a terminal: `-p` registers it in ~/.conda/environments.txt.
+    lab.run_cli(
+        "create", "-p", str(prefix), "-c", lab.channels.main_url, "--override-channels",
+        "python", "ipykernel", "-y",
+    )  # fmt: skip
+    env = next(e for e in lab.api("GET", "/envmgr/api/environments")["environments"]
+               if e["prefix"] == str(prefix))  # fmt: skip
+    key = env["key"]
+
+    lab_page.open_workspace()
+    sidebar = page.locator(".jp-EnvMgr-sidebar")
+    if not sidebar.is_visible():
+        page.locator('.lm-TabBar-tab[data-id="jp-envmgr-sidebar"]').click()
+    row = page.locator(f'.jp-EnvMgr-envRow[data-env="{key}"]')
+    row.wait_for(timeout=30_000)
+    lab_page.shot("sidebar")
+    name = row.locator(".jp-EnvMgr-envName")
+    expect(name).to_have_text("faraway")
+    expect(name).to_be_enabled()
+    expect(row.locator(".jp-EnvMgr-envLocation")).to_have_text(f"in {other_root / 'envs'}")
+    expect(row.locator(".jp-EnvMgr-kernel")).to_have_count(1, timeout=30_000)
+    assert not row.locator(".jp-EnvMgr-nokernel").count()
+    # The launcher offers the same kernel.
+    page.locator(".jp-LauncherCard", has_text="[env: ").filter(has_text="faraway").first.wait_for()
+
+    # Its view opens, with its packages and its kernel, and it can be changed.
+    panel = page.locator(f'.jp-EnvMgr-envPanel[data-env="{key}"]')
+    for _ in range(5):
+        name.click()
+        try:
+            panel.locator(".jp-EnvMgr-table").first.wait_for(timeout=10_000)
+            break
+        except Exception:
+            continue
+    expect(panel.locator("h2")).to_have_text("faraway")
+    expect(panel.locator('tr[data-package="python"]')).to_have_count(1)
+    expect(panel.locator(".jp-EnvMgr-kernelName")).to_contain_text("faraway")
+    assert not panel.locator(".jp-EnvMgr-note", has_text="Read-only").count()
+    lab_page.shot("env-view")

@@ -240,7 +240,8 @@ async def test_live_answers_have_what_the_document_promises(doc, api, channels):
     schema = _response_schema(doc, "/envmgr/api/environments", "get")
     assert _check(doc, schema, listing, "environments") == []
     assert _check(doc, schema, {"environments": [{}]}, "e") == [  # the check can fail
-        f"e.environments[0].{k}: missing" for k in ("name", "prefix", "is_root", "read_only")
+        f"e.environments[0].{k}: missing"
+        for k in ("name", "key", "prefix", "is_root", "read_only", "read_only_reason")
     ]
 
     _, settings = await api.call("GET", "settings")

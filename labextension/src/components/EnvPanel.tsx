@@ -168,7 +168,7 @@ function PackageTable(
   const remove = async (pkg: IPackage) => {
     const ok = await actions.confirm(
       `Remove ${pkg.name}?`,
-      `Remove ${pkg.name} ${pkg.version} from ${env.name}, and the packages that depend on it.`,
+      `Remove ${pkg.name} ${pkg.version} from ${env.manager.envLabel(env.name)}, and the packages that depend on it.`,
       'Remove'
     );
     if (ok) {
@@ -250,8 +250,8 @@ function Revisions(
   const last = revisions.length - 1;
   const rollback = async (number: number) => {
     const ok = await actions.confirm(
-      `Roll back ${env.name}?`,
-      `Bring ${env.name} back to revision ${number}: packages added since go, removed ones return.`,
+      `Roll back ${env.manager.envLabel(env.name)}?`,
+      `Bring ${env.manager.envLabel(env.name)} back to revision ${number}: packages added since go, removed ones return.`,
       'Roll back'
     );
     if (ok) {
@@ -326,13 +326,18 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
     .slice(0, 3);
   const busy = tasks.some(t => !t.finished);
   const disabled = readOnly || !detail;
-  const reason = readOnly ? READ_ONLY_REASON : undefined;
+  // Why it is read-only, as the server says (admin policy or file permissions), then what
+  // that means here.
+  const why = env.manager.environment(env.name)?.read_only_reason;
+  const readOnlyText = `${why ?? ''} ${READ_ONLY_REASON}`.trim();
+  const reason = readOnly ? readOnlyText : undefined;
+  const label = env.manager.envLabel(env.name);
 
   const clone = async () => {
     const name = await actions.prompt(
-      `Clone ${env.name}`,
+      `Clone ${env.manager.envLabel(env.name)}`,
       'Name of the new environment',
-      `${env.name}-copy`
+      `${env.manager.envLabel(env.name)}-copy`
     );
     if (name) {
       const tracker = await env.clone(name);
@@ -350,17 +355,21 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
     const using = kernelNames.length
       ? await actions.sessionsUsing(kernelNames)
       : [];
-    const base = `Delete the environment ${env.name} (${detail?.prefix ?? ''}) and its kernel. Its packages stay in the cache until it is cleaned.`;
+    const base = `Delete the environment ${env.manager.envLabel(env.name)} (${detail?.prefix ?? ''}) and its kernel. Its packages stay in the cache until it is cleaned.`;
     const ok = using.length
       ? await actions.confirm(
-          `Delete ${env.name}? Its kernels are running`,
-          `${using.length} notebook(s) run a kernel of ${env.name}: ${using
+          `Delete ${env.manager.envLabel(env.name)}? Its kernels are running`,
+          `${using.length} notebook(s) run a kernel of ${env.manager.envLabel(env.name)}: ${using
             .map(s => s.path)
             .join(', ')}. Once it is deleted their imports fail. ` +
             `Shut these kernels down (the notebooks stay open) and delete? ${base}`,
           'Shut down kernels and delete'
         )
-      : await actions.confirm(`Delete ${env.name}?`, base, 'Delete');
+      : await actions.confirm(
+          `Delete ${env.manager.envLabel(env.name)}?`,
+          base,
+          'Delete'
+        );
     if (!ok) {
       return;
     }
@@ -379,11 +388,11 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
   return (
     <div className="jp-EnvMgr-envPanel" data-env={env.name}>
       <header className="jp-EnvMgr-envHeader">
-        <h2>{env.name}</h2>
+        <h2>{label}</h2>
         {readOnly && (
           <span
             className="jp-EnvMgr-badge jp-EnvMgr-readonly"
-            title={READ_ONLY_REASON}
+            title={readOnlyText}
           >
             read-only
           </span>
@@ -405,7 +414,7 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
       </header>
       {readOnly && (
         <div className="jp-EnvMgr-note" role="note">
-          {READ_ONLY_REASON}
+          {readOnlyText}
         </div>
       )}
       {env.loadError && (

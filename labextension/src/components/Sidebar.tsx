@@ -16,29 +16,24 @@ export interface ISidebarProps {
   actions: IEnvActions;
 }
 
-function envLabel(env: IEnvironment): string {
-  return env.name ?? env.prefix;
-}
-
 function EnvRow(props: ISidebarProps & { env: IEnvironment }): JSX.Element {
   const { model, actions, env } = props;
-  const name = env.name;
-  const kernels = name ? model.kernelsOf(name) : [];
+  // Every listed env is opened by its key: its name, or (outside the envs dirs) a key the
+  // server gives, shown by its folder's name with its location beneath.
+  const key = env.key;
+  const label = model.envLabel(key);
+  const location = model.envLocation(key);
+  const kernels = model.kernelsOf(key);
   const size = model.size(env);
-  const busy = name ? model.runningOn(name).length > 0 : false;
+  const busy = model.runningOn(key).length > 0;
   return (
-    <li className="jp-EnvMgr-envRow" data-env={name ?? ''}>
+    <li className="jp-EnvMgr-envRow" data-env={key}>
       <button
         className="jp-EnvMgr-envName"
-        onClick={() => name && actions.openEnv(name)}
-        disabled={!name}
-        title={
-          name
-            ? `Open ${name} (${env.prefix})`
-            : `${env.prefix}: outside the envs dirs`
-        }
+        onClick={() => actions.openEnv(key)}
+        title={`Open ${label} (${env.prefix})`}
       >
-        {envLabel(env)}
+        {label}
         {env.is_root && <span className="jp-EnvMgr-muted"> (root)</span>}
       </button>
       <span className="jp-EnvMgr-badges">
@@ -53,7 +48,7 @@ function EnvRow(props: ISidebarProps & { env: IEnvironment }): JSX.Element {
         {env.read_only && (
           <span
             className="jp-EnvMgr-badge jp-EnvMgr-readonly"
-            title={READ_ONLY_REASON}
+            title={`${env.read_only_reason ?? ''} ${READ_ONLY_REASON}`.trim()}
           >
             read-only
           </span>
@@ -74,6 +69,14 @@ function EnvRow(props: ISidebarProps & { env: IEnvironment }): JSX.Element {
           </span>
         )}
       </span>
+      {location && (
+        <div
+          className="jp-EnvMgr-envLocation jp-EnvMgr-muted"
+          title={env.prefix}
+        >
+          in {location}
+        </div>
+      )}
       {size && (
         <div
           className="jp-EnvMgr-envSize"
@@ -140,7 +143,7 @@ export function Sidebar(props: ISidebarProps): JSX.Element {
       )}
       <ul className="jp-EnvMgr-envList" aria-label="Environments">
         {model.environments.map(env => (
-          <EnvRow key={env.prefix} model={model} actions={actions} env={env} />
+          <EnvRow key={env.key} model={model} actions={actions} env={env} />
         ))}
       </ul>
       {model.loaded && model.environments.length === 0 && (
