@@ -57,6 +57,7 @@ from .specs import (
     parse_spec,
     parse_specs,
     solver_channels,
+    sticky_channels,
 )
 from .transaction import apply_plan, has_pending_journal, read_journal, restore
 
@@ -432,7 +433,10 @@ def prepare(settings: Settings, request: Request, policy: Policy | None = None) 
     if needs_channels and request.kind != "create":
         # The channel of a `channel::pkg` spec kept in history is searched too, after the
         # requested ones, as conda and micromamba do; under the same allow list.
-        kept = kept_channels(kept_specs(_user_specs(env.prefix), specs, settings), channels)
+        user = _user_specs(env.prefix)
+        if request.kind == "update":
+            specs = sticky_channels(specs, user, settings)
+        kept = kept_channels(kept_specs(user, specs, settings), channels)
         for url, text in kept.items():
             try:
                 if policy is not None:

@@ -176,6 +176,25 @@ def kept_specs(history: Mapping[str, str], new: Sequence[Spec], settings: Settin
     return list(by_name.values())
 
 
+def sticky_channels(
+    new: Sequence[Spec], history: Mapping[str, str], settings: Settings
+) -> list[Spec]:
+    """`update NAME`: NAME stays in the channel its history spec pins it to (`chan::NAME`), as
+    conda keeps a requested package's channel until the user names another; else the update
+    would take NAME from whichever channel comes first, an older build elsewhere included. The
+    spec keeps the channel as history wrote it (`bioconda::beta`), so it is recorded so again."""
+    out = []
+    for spec in new:
+        text = history.get(spec.name)
+        if spec.channel is None and spec.url is None and text is not None:
+            pinned = parse_spec(text, settings)
+            if pinned.channel is not None:
+                channel = text.rsplit("::", 1)[0] if "::" in text else pinned.channel
+                spec = parse_spec(f"{channel}::{spec.text}", settings)
+        out.append(spec)
+    return out
+
+
 def kept_channels(specs: Sequence[Spec], channels: Sequence[str]) -> dict[str, str]:
     """The channels of `channel::pkg` specs (from `kept_specs`) that `channels` lacks, each with
     the first spec naming it. conda and micromamba search them too, after the requested ones:

@@ -22,6 +22,7 @@ import pytest
 from jupyter_envmgr.channels import index_channel
 from jupyter_envmgr.channels.conda_pkg import Entry
 from jupyter_envmgr.channels.synthetic import generic_package
+from jupyter_envmgr.engine.prefix import requested_specs
 
 from ..helpers import Sandbox, installed, other_machine_sandbox
 from ..solvers.conftest import needs_libmamba
@@ -115,6 +116,13 @@ def test_the_tutorial_on_mirrored_channels(cluster: Cluster, tmp_path: Path):
         "beta": ("1.1", "bioconda"),
         "libz": ("1.4", "conda-forge"),
     }
+
+    # `update beta` keeps beta in bioconda, where it is already the newest (conda-forge's
+    # beta comes first, but is not the one asked for); the spec stays pinned in history.
+    before = cluster.records(t)
+    user.run("update", "-n", "t", "beta", "-y")
+    assert cluster.records(t) == before
+    assert requested_specs(t)["beta"] == "bioconda::beta"
 
     user.run("remove", "-n", "t", "beta", "-y")
     assert cluster.records(t) == {"alpha": ("1.0", "conda-forge"), "libz": ("1.4", "conda-forge")}
