@@ -290,8 +290,7 @@ def _unsatisfiable_hint(
         )
     if frozen:
         message += (
-            "\n--freeze-installed keeps every installed package as it is: drop it to let "
-            "them move."
+            "\n--freeze-installed keeps every installed package as it is: drop it to let them move."
         )
     return message
 

@@ -208,9 +208,8 @@ def load_settings(
         channel_priority=priority,
         lock_timeout=lock_timeout,
         solver=solver,
-        offline=_truthy(env.get("CONDA_OFFLINE") or env.get("MAMBA_OFFLINE")) or bool(
-            config.get("offline")
-        ),
+        offline=_truthy(env.get("CONDA_OFFLINE") or env.get("MAMBA_OFFLINE"))
+        or bool(config.get("offline")),
         sources=tuple(sources),
         home=home,
     )
