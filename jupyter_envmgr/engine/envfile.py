@@ -23,6 +23,7 @@ import rattler
 import yaml
 
 from .errors import BadInput
+from .pip_lock import PipLockEntry
 from .pip_requirements import check_pip_requirement
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -86,6 +87,7 @@ class EnvFile:
     variables: dict[str, str] = field(default_factory=dict)
     explicit: list[ExplicitEntry] = field(default_factory=list)
     records: Sequence[rattler.RepoDataRecord] | None = None  # a lock file's exact packages
+    pip_lock: tuple[PipLockEntry, ...] = ()  # a lock file's exact pip packages (pip_lock.py)
 
 
 # ---------------------------------------------------------------------------------------------
