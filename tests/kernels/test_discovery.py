@@ -240,20 +240,18 @@ def test_written_kernelspecs_show_in_jupyter_kernelspec_list_until_the_env_goes(
     data = copy_env(made, sandbox, "data")
     kernels_dir = tmp_path / "data_dir" / "kernels"
     report = sync_kernelspecs(manager(sandbox, tmp_path), kernels_dir)
-    assert report.written == ["conda-env-data-python3"]
+    # With the name nb_conda_kernels gave it, for notebooks saved under it.
+    both = ["conda-env-data-python3", "conda-env-data-py"]
+    assert report.written == both
     listed = _jupyter_kernelspecs(kernels_dir.parent)
     spec = listed["conda-env-data-python3"]["spec"]
     assert spec["display_name"] == "Python 3 (ipykernel) [env: data]"
     assert spec["metadata"]["kernel_provisioner"]["provisioner_name"] == "envmgr-provisioner"
-    assert sync_kernelspecs(manager(sandbox, tmp_path), kernels_dir).unchanged == [
-        "conda-env-data-python3"
-    ]
+    assert sync_kernelspecs(manager(sandbox, tmp_path), kernels_dir).unchanged == both
 
     shutil.rmtree(data)  # behind our back: the link dangles and jupyter skips it
     assert "conda-env-data-python3" not in _jupyter_kernelspecs(kernels_dir.parent)
-    assert sync_kernelspecs(manager(sandbox, tmp_path), kernels_dir).removed == [
-        "conda-env-data-python3"
-    ]
+    assert sorted(sync_kernelspecs(manager(sandbox, tmp_path), kernels_dir).removed) == sorted(both)
     assert list(kernels_dir.iterdir()) == []
 
 
@@ -280,7 +278,9 @@ async def test_kernels_cli_lists_env_kernels_with_the_servers_config(
     assert result["event"] == "result"
     (row,) = result["kernels"]
     assert row["name"] == "conda-env-data-python3"
-    assert row["env"] == {"name": "data", "prefix": str(sandbox.envs / "data"), "is_root": False}
+    assert row["env"] == {
+        "name": "data", "key": "data", "prefix": str(sandbox.envs / "data"), "is_root": False
+    }  # fmt: skip
 
     assert await kernels_cmd.run(session()) == 0
     table = capsys.readouterr().out
@@ -290,7 +290,7 @@ async def test_kernels_cli_lists_env_kernels_with_the_servers_config(
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data_dir"))
     assert await kernels_cmd.run(session("--json", "--sync")) == 0
     synced = json.loads(capsys.readouterr().out)["synced"]
-    assert synced["written"] == ["conda-env-data-python3"]
+    assert synced["written"] == ["conda-env-data-python3", "conda-env-data-py"]
     assert (tmp_path / "data_dir" / "kernels" / "conda-env-data-python3" / "kernel.json").exists()
 
 
