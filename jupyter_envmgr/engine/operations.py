@@ -32,6 +32,7 @@ from .errors import (
 from .exact_records import explicit_records, revision_channels, revision_records
 from .lock import on_read_only_filesystem, prefix_lock
 from .pins import pinned_file, read_pins
+from .pip_lock import check_pip_entries, install_pip_entries, not_installed
 from .pip_step import check_pip_available, run_pip
 from .plan import Plan, make_plan
 from .platforms import env_platform, is_foreign, parse_platform, write_env_platform
@@ -418,6 +419,9 @@ def prepare(settings: Settings, request: Request, policy: Policy | None = None) 
         if env_file is not None:
             policy.check_package_urls(exact_file_urls(env_file))
             policy.check_pip(env_file.pip)
+    if env_file is not None and env_file.pip_lock:
+        # A lock's pip entries: plain name==version, allowed as a pip: section would be.
+        check_pip_entries(env_file.pip_lock, policy, where=env_file.path)
     check_local_channels(channels)
     if needs_channels:
         require_solver(settings.solver)  # libmamba without libmambapy: say how to get it
@@ -482,7 +486,7 @@ def _check_options(request: Request, env: Env, specs: list[Spec]) -> Request:
         )
     platform = platform or recorded
     if platform is not None and is_foreign(platform) and request.env_file is not None:
-        if request.env_file.pip:
+        if request.env_file.pip or request.env_file.pip_lock:
             raise BadInput(
                 f"A pip: section cannot be installed for {platform}: pip would run that "
                 "platform's Python here. Drop --platform, or the pip: section."
@@ -540,6 +544,7 @@ async def execute(
         records, requested = await _solve_request(
             settings, request, env, installed, specs, channels, on_event
         )
+        check_pip_available(records, _pip_lock_lines(request))
         plan = make_plan(env.prefix, installed, records, settings.pkgs_dirs)
         if prepared.policy is not None and request.kind == "rollback":
             # What a rollback links may be downloaded again: from allowed channels only.
@@ -562,6 +567,7 @@ async def execute(
                 await asyncio.to_thread(
                     _commit_history, settings, env.prefix, request, plan, update, remove
                 )
+            await _install_pip_lock(settings, prepared, on_event)
             return outcome
         _check_offline(settings, plan)
         await apply_plan(
@@ -578,6 +584,7 @@ async def execute(
         # On the loop on purpose: once linked, a cancel must not cut the history out (a thread
         # awaited here would be abandoned by a cancel and the task reported "cancelled").
         _commit_history(settings, env.prefix, request, plan, update, remove)
+        await _install_pip_lock(settings, prepared, on_event)
         outcome.applied = True
         on_event(Event("done", {"prefix": str(env.prefix)}))
         return outcome
@@ -659,7 +666,7 @@ async def _create(
         settings, request, env, [], specs, prepared.channels, on_event
     )
     pip = request.env_file.pip if request.env_file else []
-    check_pip_available(records, pip)
+    check_pip_available(records, [*pip, *_pip_lock_lines(request)])
     plan = make_plan(env.prefix, [], records, settings.pkgs_dirs)
     on_event(Event("plan", plan.to_json(settings.channel_alias)))
     outcome = Outcome(env, plan, False, settings.channel_alias)
@@ -692,6 +699,7 @@ async def _create(
             _remember_platform(env.prefix, request)
             if pip:
                 await run_pip(env.prefix, pip, on_event, index_urls=_pip_indexes(prepared))
+            await _install_pip_lock(settings, prepared, on_event)
             if request.env_file and request.env_file.variables:
                 write_state_env_vars(env.prefix, request.env_file.variables)
             update, _ = _history_specs(request, specs)
@@ -764,6 +772,22 @@ async def _create_empty(settings: Settings, prepared: Prepared, on_event: EventS
     outcome.applied = True
     on_event(Event("done", {"prefix": str(env.prefix)}))
     return outcome
+
+
+def _pip_lock_lines(request: Request) -> list[str]:
+    return [e.requirement for e in request.env_file.pip_lock] if request.env_file else []
+
+
+async def _install_pip_lock(settings: Settings, prepared: Prepared, on_event: EventSink) -> None:
+    """A lock's pip packages, after its conda packages are linked: those the env does not
+    already hold at the locked version (a sync of an unchanged env runs no pip)."""
+    env_file = prepared.request.env_file
+    if env_file is None or not env_file.pip_lock:
+        return
+    missing = await asyncio.to_thread(not_installed, prepared.env.prefix, env_file.pip_lock)
+    await install_pip_entries(
+        settings, prepared.env.prefix, missing, prepared.policy, on_event=on_event
+    )
 
 
 def _pip_indexes(prepared: Prepared) -> tuple[str, ...]:

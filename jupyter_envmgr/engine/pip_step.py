@@ -39,9 +39,12 @@ async def run_pip(
     on_event: EventSink,
     *,
     index_urls: Sequence[str] = (),
+    options: Sequence[str] = (),
+    what: str = "the 'pip:' section",
 ) -> None:
-    """`requirements` were checked to be requirement specifiers only (pip_requirements.py):
-    no option line, path, URL or VCS reaches pip."""
+    """`requirements` were checked to be requirement specifiers only (pip_requirements.py),
+    or are a lock's entries written by pip_lock.py from checked names, versions, hashes and
+    URLs: no option line, path or VCS reaches pip. `options` are ours, never a user's."""
     import tempfile  # here: few envs have pip packages, and every command imports this module
 
     with tempfile.TemporaryDirectory(prefix="envmgr-pip-") as tmp:
@@ -49,7 +52,7 @@ async def run_pip(
         req.write_text("\n".join(requirements) + "\n", encoding="utf-8")
         argv = [
             str(prefix / "bin" / "python"), "-m", "pip", "install", "--no-input",
-            "--disable-pip-version-check", *_index_args(index_urls), "-r", str(req),
+            "--disable-pip-version-check", *_index_args(index_urls), *options, "-r", str(req),
         ]  # fmt: skip
         on_event(Event("pip-start", {"requirements": list(requirements)}))
         proc = await asyncio.create_subprocess_exec(
@@ -73,4 +76,4 @@ async def run_pip(
             await proc.wait()
             raise
     if code != 0:
-        raise EnvMgrError("pip install of the 'pip:' section failed:\n" + "\n".join(tail))
+        raise EnvMgrError(f"pip install of {what} failed:\n" + "\n".join(tail))
