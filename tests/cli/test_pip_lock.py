@@ -20,7 +20,7 @@ import pytest
 
 from jupyter_envmgr.channels import serve_channel
 from jupyter_envmgr.engine import operations
-from jupyter_envmgr.engine.envfile import read_env_file
+from jupyter_envmgr.engine.envfile import EnvFile
 from jupyter_envmgr.engine.errors import BadInput, EnvMgrError, Forbidden
 from jupyter_envmgr.engine.pip_lock import (
     PipLockEntry,
@@ -30,6 +30,7 @@ from jupyter_envmgr.engine.pip_lock import (
     pip_entries,
 )
 from jupyter_envmgr.engine.policy import Policy
+from jupyter_envmgr.engine.prefix import read_records
 from jupyter_envmgr.engine.settings import load_settings
 
 from ..helpers import Sandbox, installed, on, tree_snapshot
@@ -116,11 +117,12 @@ def in_process(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch):
     return load_settings(sandbox.env, home=sandbox.home)
 
 
-def _lock_with_pip(sandbox: Sandbox, prefix: Path, tmp_path: Path, pip: list[PipLockEntry]):
-    """The env's conda packages as a lock file (export --lock), carrying `pip` entries."""
-    out = tmp_path / "env.lock"
-    sandbox.run("env", "export", "-p", str(prefix), "--lock", "-f", str(out))
-    return dataclasses.replace(read_env_file(str(out)), pip_lock=tuple(pip))
+def _lock_with_pip(prefix: Path, tmp_path: Path, pip: list[PipLockEntry]) -> EnvFile:
+    """The env's exact conda packages (as a clone takes them) and `pip` entries: what a lock
+    file's reader hands the engine (the formats' own round trips are tested with them)."""
+    return EnvFile(
+        "lock", str(tmp_path / "env.lock"), records=read_records(prefix), pip_lock=tuple(pip)
+    )
 
 
 def _python(prefix: Path, code: str) -> str:
@@ -172,7 +174,7 @@ def test_vcs_and_folder_installs_are_marked_and_cannot_be_locked(src, info, word
 def test_a_lock_with_pip_entries_recreates_conda_and_pip_packages(
     sandbox, src, index, in_process, tmp_path
 ):
-    env_file = _lock_with_pip(sandbox, src, tmp_path, pip_entries(src))
+    env_file = _lock_with_pip(src, tmp_path, pip_entries(src))
     request = operations.Request(kind="create", name="copy", env_file=env_file, cmd="test")
     policy = Policy(pip_index_urls=(index.simple,))  # pip's index: the admin's
     asyncio.run(operations.run(in_process, request, policy=policy))
@@ -198,7 +200,7 @@ def test_a_pip_entry_whose_file_does_not_match_its_hash_rolls_the_create_back(
     sandbox, src, index, in_process, tmp_path
 ):
     wrong = dataclasses.replace(pip_entries(src)[0], sha256="0" * 64)
-    env_file = _lock_with_pip(sandbox, src, tmp_path, [wrong])
+    env_file = _lock_with_pip(src, tmp_path, [wrong])
     request = operations.Request(kind="create", name="copy", env_file=env_file, cmd="test")
     with pytest.raises(EnvMgrError) as exc:
         asyncio.run(operations.run(in_process, request))
@@ -240,7 +242,7 @@ def test_bad_pip_entries_are_refused_before_anything_changes(
     sandbox, src, index, in_process, channels, tmp_path, case
 ):
     pip, policy, error, words = _refusals(index.simple, channels.main_url)[case]
-    env_file = _lock_with_pip(sandbox, src, tmp_path, pip)
+    env_file = _lock_with_pip(src, tmp_path, pip)
     index.requests.clear()
     before = tree_snapshot(sandbox.root)
     for request in (
@@ -251,3 +253,19 @@ def test_bad_pip_entries_are_refused_before_anything_changes(
             operations.prepare(in_process, request, policy)
         assert exc.value.message.startswith(f"{env_file.path}") and words in exc.value.message
     assert tree_snapshot(sandbox.root) == before and index.requests == []
+
+
+def test_an_index_entry_with_a_hash_installs_from_the_admins_index_hash_checked(
+    sandbox, src, index, in_process, channels, tmp_path
+):
+    # As conda-lock and pixi record PyPI packages: the file's URL (on a files host, not under
+    # the index) and its sha256. Under an allow list it is installed from the admin's index
+    # by name and version; the hash pins the same file.
+    sha = index.sha256["tinywheel-0.1-py3-none-any.whl"]
+    entry = PipLockEntry("tinywheel", "0.1", index.wheel_url("tinywheel", "0.1"), sha, "index")
+    env_file = _lock_with_pip(src, tmp_path, [entry])
+    policy = Policy(allowed_channels=(channels.main_url,), pip_index_urls=(index.simple,))
+    request = operations.Request(kind="create", name="copy", env_file=env_file, cmd="test")
+    asyncio.run(operations.run(in_process, request, policy=policy))
+    assert pip_entries(sandbox.envs / "copy") == [PipLockEntry("tinywheel", "0.1")]
+    assert "/simple/tinywheel/" in index.requests
