@@ -2,19 +2,30 @@
 
 ```
 metadata.envmgr = {
-  "version": 1,                      # this format's version
+  "version": 2,                      # this format's version (1 is still read: no "pip")
   "lock_id": "<uuid>",               # kept across re-locks: which env copies are this notebook's
   "env_name": "data",                # the env it was locked from
   "channels": ["https://..."],       # canonical URLs, most used first
   "specs": ["numpy>=1.26", ...],     # what the user asked for (conda-meta/history)
-  "platforms": {"linux-64": [        # the exact packages, per platform locked on
-      {"name", "version", "build", "subdir", "channel", "url", "sha256", "md5"?, "size"?}, ...]},
+  "platforms": {                     # the exact conda packages, per platform locked for: the
+    "linux-64": [                    # env's own from its records, others solved for that subdir
+      {"name", "version", "build", "subdir", "channel", "url", "sha256", "md5"?, "size"?}, ...],
+    "osx-arm64": [...]},
+  "pip": {"linux-64": [              # version 2: the pip-installed packages, per platform (only
+      {"name", "version", "url", "sha256", "source"}, ...]},  # the env's own platform has any)
   "locked": "2026-12-01T00:00:00Z"
 }
 ```
 
+Our own entry list rather than a conda-lock or pixi.lock payload: one JSON line per package
+keeps a notebook's diff readable when a lock changes, it holds only what a sync checks (no
+dependency lists, which are most of a conda-lock file), and every field is checked as below.
+Tools that read the standard formats get them from the env (`envmgr env export --format
+conda-lock|pixi-lock`); no tool reads a lock out of a notebook's metadata.
+
 The embedded lock is untrusted input (a notebook from elsewhere): it is parsed with limits, its
-URLs go through the same canonical form and allow list as every other URL, and records are
+URLs go through the same canonical form and allow list as every other URL, its pip entries
+through the same checks as a `pip:` section (pip_lock.check_pip_entries), and records are
 never taken from it: each comes from the package cache when rattler's own record of the archive
 there has the same sha256 (offline), or else from the channel's index, checked against the
 lock's sha256. A lock that does not check out creates nothing.
@@ -29,9 +40,9 @@ import re
 import tempfile
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rattler
 
@@ -39,15 +50,22 @@ from .bookkeeping import bookkeeping_dir
 from .envfile import ExplicitEntry
 from .errors import BadInput, ChannelError
 from .exact_records import explicit_records
+from .pip_lock import PipLockEntry, entries_from_json
 from .prefix import read_records, requested_specs
 from .registry import Env
 from .settings import Settings
 from .urls import canonical_url, package_channel
 
-FORMAT_VERSION = 1
+if TYPE_CHECKING:
+    from .policy import Policy
+    from .progress import EventSink
+
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)  # version 1: no pip packages
 KEY = "envmgr"
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 MAX_LOCKED_PACKAGES = 5000
+MAX_PLATFORMS = 32
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _MD5 = re.compile(r"[0-9a-f]{32}")
 _FIELD = re.compile(r"[A-Za-z0-9_.+!-]{1,200}")
@@ -128,26 +146,66 @@ def _entry(record: rattler.RepoDataRecord) -> dict[str, Any]:
     return entry
 
 
-def env_lock(env: Env, previous: dict[str, Any] | None = None) -> dict[str, Any]:
-    """`metadata.envmgr` for the env as it is now; a previous lock's id is kept."""
-    records = sorted(read_records(env.prefix, files="none"), key=lambda r: r.name.normalized)
-    missing = [r.name.normalized for r in records if not r.sha256]
-    if missing:
-        raise BadInput(
-            f"Cannot lock {env.label}: no sha256 is recorded for {', '.join(missing[:5])}, so "
-            "another machine could not check them."
-        )
-    counts = Counter(canonical_url(str(r.channel)) for r in records if r.channel)
+async def env_lock(
+    settings: Settings,
+    env: Env,
+    previous: dict[str, Any] | None = None,
+    platforms: tuple[str, ...] | list[str] = (),
+    *,
+    policy: Policy | None = None,
+    on_event: EventSink | None = None,
+) -> dict[str, Any]:
+    """`metadata.envmgr` for the env as it is now, for its own platform and each of
+    `platforms` (solved, env_lock.lock_env), pip packages included; a previous lock's id is
+    kept. Bad platforms, packages without sha256 and pip packages no lock can reproduce are
+    refused before the notebook is written."""
+    from .env_lock import lock_env
+    from .pip_lock import canonical_entries, check_pip_entries, entries_to_json
+    from .progress import ignore_events
+
+    lock = await lock_env(
+        settings, env, platforms, policy=policy, on_event=on_event or ignore_events
+    )
+    conda: dict[str, list[dict[str, Any]]] = {}
+    pip: dict[str, list[dict[str, object]]] = {}
+    for platform, locked in lock.platforms.items():
+        records = sorted(locked.records, key=lambda r: r.name.normalized)
+        missing = [r.name.normalized for r in records if not r.sha256]
+        if missing:
+            raise BadInput(
+                f"Cannot lock {env.label} for {platform}: no sha256 is recorded for "
+                f"{', '.join(missing[:5])}, so another machine could not check them."
+            )
+        conda[platform] = [_entry(r) for r in records]
+        if locked.pip:
+            entries = canonical_entries(locked.pip)
+            # Checked as a sync will check them: a lock another machine must refuse is not written.
+            check_pip_entries(entries, None, where=f"Cannot lock {env.label}")
+            pip[platform] = entries_to_json(entries)
     lock_id = previous.get("lock_id") if isinstance(previous, dict) else None
-    return {
+    meta: dict[str, Any] = {
         "version": FORMAT_VERSION,
         "lock_id": lock_id if isinstance(lock_id, str) and lock_id else uuid.uuid4().hex,
         "env_name": env.name or env.prefix.name,
-        "channels": [ch for ch, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))],
+        "channels": _channels_by_use(lock.channels, conda),
         "specs": list(requested_specs(env.prefix).values()),
-        "platforms": {current_platform(): [_entry(r) for r in records]},
-        "locked": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "platforms": conda,
     }
+    if pip:
+        meta["pip"] = pip
+    meta["locked"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return meta
+
+
+def _channels_by_use(
+    channels: tuple[str, ...], conda: dict[str, list[dict[str, Any]]]
+) -> list[str]:
+    """The lock's channels as canonical URLs, most used first (as version 1 wrote them); a
+    channel searched but unused (kept from history) last."""
+    counts = Counter(e["channel"] for entries in conda.values() for e in entries if e["channel"])
+    for channel in channels:
+        counts.setdefault(canonical_url(channel), 0)
+    return [ch for ch, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
 # -- reading a lock (untrusted) ------------------------------------------------------------
@@ -180,6 +238,9 @@ class NotebookLock:
     # The notebook file this lock was read from (its real path), when known: an env sync made
     # belongs to that notebook, not to any notebook that carries the same lock id.
     where: str | None = None
+    pip: list[PipLockEntry] = field(default_factory=list)  # this platform's pip packages
+    platforms: list[str] = field(default_factory=list)  # every platform the lock covers
+    version: int = FORMAT_VERSION
 
 
 def _bad(source: str, why: str) -> BadInput:
@@ -254,15 +315,20 @@ def read_lock(nb: dict[str, Any], source: str, where: str | None = None) -> Note
         )
     if not isinstance(meta, dict):
         raise _bad(source, "is not a mapping")
-    if meta.get("version") != FORMAT_VERSION:
-        raise _bad(source, f"has format version {meta.get('version')!r}; this envmgr reads 1")
+    version = meta.get("version")
+    if version not in READ_VERSIONS or isinstance(version, bool):
+        raise _bad(source, f"has format version {version!r}; this envmgr reads 1 and 2")
     channels = meta.get("channels", [])
     specs = meta.get("specs", [])
     platforms = meta.get("platforms", {})
+    pip = meta.get("pip", {}) if version >= 2 else {}
     if not isinstance(channels, list) or not isinstance(specs, list) or len(specs) > 1000:
         raise _bad(source, "has 'channels' or 'specs' that are not lists")
-    if not isinstance(platforms, dict):
-        raise _bad(source, "has 'platforms' that is not a mapping")
+    if not isinstance(platforms, dict) or len(platforms) > MAX_PLATFORMS:
+        raise _bad(source, f"has 'platforms' that is not a mapping of at most {MAX_PLATFORMS}")
+    if not isinstance(pip, dict) or any(p not in platforms for p in pip):
+        raise _bad(source, "has 'pip' that is not a mapping of platforms it also lists")
+    covered = sorted(_text(p, source, "platform", _FIELD) for p in platforms)
     raw_entries = platforms.get(current_platform())
     entries = None
     if raw_entries is not None:
@@ -276,6 +342,16 @@ def read_lock(nb: dict[str, Any], source: str, where: str | None = None) -> Note
             raise _bad(source, f"names no package for {current_platform()}: nothing to sync")
     elif not specs:
         raise _bad(source, "names no package (no specs and no packages for this platform)")
+    raw_pip = pip.get(current_platform())
+    pip_entries: list[PipLockEntry] = []
+    if raw_pip is not None:
+        if not isinstance(raw_pip, list) or len(raw_pip) > MAX_LOCKED_PACKAGES:
+            raise _bad(
+                source, f"has a pip package list for {current_platform()} that is not a list"
+            )
+        # Their content (names, versions, URLs, the admin's pip rules) is checked by
+        # pip_lock.check_pip_entries when a sync is prepared.
+        pip_entries = entries_from_json(raw_pip, where=f"{source}: the embedded environment")
     return NotebookLock(
         lock_id=_text(meta.get("lock_id"), source, "lock_id", _FIELD),
         env_name=_text(meta.get("env_name"), source, "env_name", _FIELD),
@@ -283,6 +359,9 @@ def read_lock(nb: dict[str, Any], source: str, where: str | None = None) -> Note
         specs=[_text(s, source, "spec") for s in specs],
         entries=entries,
         where=where,
+        pip=pip_entries,
+        platforms=covered,
+        version=version,
     )
 
 
@@ -343,29 +422,40 @@ async def locked_records(
     return records
 
 
-def in_sync(prefix: Path, entries: list[LockedEntry]) -> bool:
-    return lock_diff(prefix, entries).empty
+def in_sync(
+    prefix: Path, entries: list[LockedEntry], pip: list[PipLockEntry] | None = None
+) -> bool:
+    return lock_diff(prefix, entries, pip).empty
 
 
 @dataclass(frozen=True)
 class LockDiff:
     """What a sync to a lock's exact set does to an env: dists added, removed, and changed
-    (`name: old dist -> new dist`, a new version, build or source)."""
+    (`name: old dist -> new dist`, a new version, build or source), and the pip packages it
+    installs (`name==version`: those the env lacks at that version; a sync removes none)."""
 
     add: list[str]
     remove: list[str]
     change: list[str]
+    pip: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.add or self.remove or self.change)
+        return not (self.add or self.remove or self.change or self.pip)
 
 
-def lock_diff(prefix: Path | None, entries: list[LockedEntry]) -> LockDiff:
-    installed = {
+def installed_dists(prefix: Path | None) -> dict[str, tuple[str, str]]:
+    """name -> (dist, canonical URL) of the env's conda packages."""
+    return {
         r.name.normalized: (f"{r.name.normalized}-{r.version}-{r.build}", canonical_url(str(r.url)))
         for r in (read_records(prefix, files="none") if prefix is not None else [])
     }
+
+
+def lock_diff(
+    prefix: Path | None, entries: list[LockedEntry], pip: list[PipLockEntry] | None = None
+) -> LockDiff:
+    installed = installed_dists(prefix)
     wanted = {e.name: (e.dist, e.url) for e in entries}
     change = [
         f"{name}: {installed[name][0]} -> {wanted[name][0]}"
@@ -373,10 +463,17 @@ def lock_diff(prefix: Path | None, entries: list[LockedEntry]) -> LockDiff:
         for name in sorted(set(installed) & set(wanted))
         if installed[name] != wanted[name]
     ]
+    if pip and prefix is not None:
+        from .pip_lock import not_installed
+
+        missing = not_installed(prefix, pip)
+    else:
+        missing = list(pip or [])
     return LockDiff(
         add=sorted(wanted[n][0] for n in set(wanted) - set(installed)),
         remove=sorted(installed[n][0] for n in set(installed) - set(wanted)),
         change=change,
+        pip=sorted(e.requirement for e in missing),
     )
 
 

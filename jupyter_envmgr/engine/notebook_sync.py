@@ -46,6 +46,7 @@ from .notebook_env import (
     mark_env,
     read_lock,
 )
+from .pip_lock import PipLockEntry, check_pip_entries
 from .policy import Policy
 from .progress import EventSink, ignore_events
 from .registry import Env, find_env, validate_env_name
@@ -126,13 +127,15 @@ class PreparedSync:
             verb = "create" if self.action == "create" else "update"
             return f"{verb} '{self.target}': solve {', '.join(self.lock.specs)}"
         if self.action == "create":
-            return f"create '{self.target}' ({_count(len(self.diff.add))})"
+            pip = f", {len(self.diff.pip)} with pip" if self.diff.pip else ""
+            return f"create '{self.target}' ({_count(len(self.diff.add))}{pip})"
         counts = [
             (verb, n)
             for verb, n in (
                 ("remove", len(self.diff.remove)),
                 ("add", len(self.diff.add)),
                 ("change", len(self.diff.change)),
+                ("pip install", len(self.diff.pip)),
             )
             if n
         ]
@@ -151,6 +154,7 @@ class PreparedSync:
             "add": self.diff.add if self.diff else [],
             "remove": self.diff.remove if self.diff else [],
             "change": self.diff.change if self.diff else [],
+            "pip": self.diff.pip if self.diff else [],
             "specs": self.lock.specs if self.solved else [],
             "channels": self.channels,
             "hosts": self.hosts,
@@ -185,9 +189,11 @@ class PreparedSync:
     ) -> PreparedSync:
         lock_fields = dict(data["lock"])
         entries = lock_fields.pop("entries")
+        pip = lock_fields.pop("pip", [])
         lock = NotebookLock(
             **lock_fields,
             entries=None if entries is None else [LockedEntry(**e) for e in entries],
+            pip=[PipLockEntry(**e) for e in pip],
         )
         step = None
         if data["step"] is not None:
@@ -239,7 +245,7 @@ def _count(n: int) -> str:
     return f"{n} package" if n == 1 else f"{n} packages"
 
 
-def _existing(settings: Settings, name: str) -> Env | None:
+def existing_env(settings: Settings, name: str) -> Env | None:
     try:
         return find_env(settings, name=name)
     except EnvNotFound:
@@ -263,16 +269,16 @@ def choose_env(
     Blocking (reads records)."""
     if name is not None:
         _valid_name(name, "The environment name")
-        return name, _existing(settings, name), []
+        return name, existing_env(settings, name), []
     _valid_name(lock.env_name, "The notebook's environment")
     base = copy_name(lock)
     candidates = [lock.env_name, base, *(f"{base}-{i}" for i in range(2, MAX_COPIES + 1))]
     passed: list[str] = []
     for candidate in candidates:
-        env = _existing(settings, candidate)
+        env = existing_env(settings, candidate)
         if env is None or is_copy_of(env.prefix, lock):
             break
-        if lock.entries is not None and lock_diff(env.prefix, lock.entries).empty:
+        if lock.entries is not None and lock_diff(env.prefix, lock.entries, lock.pip).empty:
             break  # exactly the lock: used as it is (and never marked as the notebook's)
         passed.append(candidate)
     else:
@@ -310,7 +316,7 @@ def prepare_sync(
     env or one the policy would make read-only. Blocking (reads records). The entry every face
     uses."""
     lock = read_lock({"metadata": request.metadata}, request.source, where=request.where)
-    check_lock(lock, policy)
+    check_lock(lock, policy, request.source)
     target, env, notes = choose_env(settings, lock, request.name)
     owned = env is None or is_copy_of(env.prefix, lock)
     if lock.entries is None:
@@ -336,7 +342,7 @@ def prepare_sync(
             lock, request.source, target, env, action, owned, None, solve.channels,
             _hosts(urls), notes, solve,
         )  # fmt: skip
-    diff = lock_diff(env.prefix if env is not None else None, lock.entries)
+    diff = lock_diff(env.prefix if env is not None else None, lock.entries, lock.pip)
     step = None
     if env is not None and diff.empty:
         action = "none"  # nothing is written, so nothing more to check
@@ -351,7 +357,7 @@ def prepare_sync(
             operations.Request(
                 kind="sync" if env is not None else "create",
                 name=target,
-                env_file=EnvFile("lock", request.source),
+                env_file=EnvFile("lock", request.source, pip_lock=tuple(lock.pip)),
                 cmd=request.cmd,
             ),
             policy,
@@ -366,11 +372,13 @@ def prepare_sync(
     )  # fmt: skip
 
 
-def check_lock(lock: NotebookLock, policy: Policy | None) -> None:
-    """Before anything is fetched: the lock's channels and every package URL."""
+def check_lock(lock: NotebookLock, policy: Policy | None, source: str = "the notebook") -> None:
+    """Before anything is fetched: the lock's channels, every package URL, and its pip
+    packages (plain name==version, under the admin's pip rules, as a `pip:` section)."""
     if policy is not None:
         policy.check_channels(lock.channels)
         policy.check_package_urls([e.url for e in lock.entries or []])
+    check_pip_entries(lock.pip, policy, where=f"{source}'s embedded environment")
 
 
 async def execute_sync(
@@ -386,7 +394,7 @@ async def execute_sync(
         # The lock's records, each from the cache or its channel's index and checked against
         # the lock's sha256, at the URL the lock names (the one check_lock allowed).
         records = await locked_records(settings, lock.entries, prepared.source)
-        env_file = EnvFile("lock", prepared.source, records=records)
+        env_file = EnvFile("lock", prepared.source, records=records, pip_lock=tuple(lock.pip))
         step = dataclasses.replace(
             step, request=dataclasses.replace(step.request, env_file=env_file)
         )

@@ -275,8 +275,18 @@ class NotebookLockHandler(BaseHandler):
     @authorized
     async def get(self, name: str) -> None:
         lock_id = self.get_query_argument("lock_id", None)
-        lock = await self.service.notebook_lock(name, self.kernel_spec_manager, lock_id)
+        platforms = self.get_query_arguments("platform")
+        lock = await self.service.notebook_lock(name, self.kernel_spec_manager, lock_id, platforms)
         self.finish(json.dumps(lock))
+
+
+class NotebookDriftHandler(BaseHandler):
+    """How an env differs from a notebook's embedded lock (reads only)."""
+
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        self.finish(json.dumps(await self.service.notebook_drift(self.body())))
 
 
 class NotebookSyncHandler(BaseHandler):
@@ -348,6 +358,7 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (rf"/envmgr/api/environments/{NAME}/clone", CloneHandler),
     (rf"/envmgr/api/environments/{NAME}/notebook-lock", NotebookLockHandler),
     (r"/envmgr/api/notebook/sync", NotebookSyncHandler),
+    (r"/envmgr/api/notebook/drift", NotebookDriftHandler),
     (r"/envmgr/api/kernels", KernelsHandler),
     (r"/envmgr/api/search", SearchHandler),
     (r"/envmgr/api/usage", UsageHandler),

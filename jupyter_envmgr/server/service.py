@@ -415,28 +415,50 @@ class EnvService:
 
     # -- notebooks that carry their env ----------------------------------------------------
     async def notebook_lock(
-        self, env_name: str, manager: Any, lock_id: str | None = None
+        self,
+        env_name: str,
+        manager: Any,
+        lock_id: str | None = None,
+        platforms: list[str] | None = None,
     ) -> dict[str, Any]:
         """What a notebook embeds for this env: `metadata.envmgr` and `metadata.kernelspec`.
-        `lock_id` (from the notebook's current lock) is kept, so its copies stay its copies."""
+        `lock_id` (from the notebook's current lock) is kept, so its copies stay its copies;
+        `platforms`, more subdirs to lock for (solved; the env's own is always locked)."""
+        from ..engine.env_lock import check_platforms
         from ..engine.notebook_env import KEY, env_lock
         from ..kernels.manager import EnvKernelSpecManager, notebook_kernelspec
 
         if lock_id is not None and not re.fullmatch(r"[0-9a-f]{1,64}", lock_id):
             raise BadInput("'lock_id' must be the hex id of the notebook's previous lock.")
+        wanted = check_platforms(platforms or [])
+        env = await asyncio.to_thread(self.env, env_name)
+        previous = {"lock_id": lock_id} if lock_id else None
+        meta = await env_lock(self.settings, env, previous, wanted, policy=self.policy)
 
-        def lock() -> dict[str, Any]:
-            env = self.env(env_name)
+        def kernelspec() -> dict[str, str] | None:
             kernels = manager
             if not isinstance(kernels, EnvKernelSpecManager):
                 kernels = EnvKernelSpecManager.from_jupyter_config(settings=self.settings)
-            previous = {"lock_id": lock_id} if lock_id else None
-            return {
-                KEY: env_lock(env, previous),
-                "kernelspec": notebook_kernelspec(kernels, env.prefix),
-            }
+            return notebook_kernelspec(kernels, env.prefix)
 
-        return await asyncio.to_thread(lock)
+        return {KEY: meta, "kernelspec": await asyncio.to_thread(kernelspec)}
+
+    async def notebook_drift(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """How an env (`env`: the notebook's kernel's) differs from the lock in a notebook's
+        `metadata`: packages added, removed or changed since the lock. Reads only."""
+        from ..engine.lock_drift import notebook_drift
+
+        _only_keys(body, {"metadata", "env"})
+        metadata, env_name = body.get("metadata"), body.get("env")
+        if not isinstance(metadata, dict):
+            raise BadInput("'metadata' must be the notebook's metadata (a JSON object).")
+        if not isinstance(env_name, str) or not env_name:
+            raise BadInput("'env' must be the name of the environment the notebook runs on.")
+
+        def drift() -> dict[str, Any]:
+            return notebook_drift(metadata, self.env(env_name)).to_json()
+
+        return await asyncio.to_thread(drift)
 
     async def notebook_sync(self, body: Mapping[str, Any]) -> Task | dict[str, Any]:
         """Make or update the env a notebook carries (its `metadata`, sent by the client).

@@ -50,7 +50,7 @@ def test_lock_here_sync_there_is_the_same_env_and_kernel(
     assert nb["cells"] == CELLS and nb["metadata"]["authors"] == ["me"]  # untouched
     assert nb["metadata"]["kernelspec"]["name"] == "conda-env-data-python3"
     lock = nb["metadata"]["envmgr"]
-    assert lock["version"] == 1 and lock["env_name"] == "data"
+    assert lock["version"] == 2 and lock["env_name"] == "data"
     assert "delta=1.0" in lock["specs"]
 
     result = other_machine.run("notebook", "sync", str(nb_path), "-y", "--json").result()
