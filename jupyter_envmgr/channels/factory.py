@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .python_pkg import build_python_package, python_version
-from .synthetic import build_extra_synthetic, build_main_synthetic
+from .synthetic import build_extra_synthetic, build_foreign_synthetic, build_main_synthetic
 from .wheels import distribution_closure, package_installed_distribution
 
 # Distributions converted from the running environment, with their runtime closures.
@@ -94,7 +94,8 @@ def _run(coro: Coroutine[Any, Any, _T]) -> _T:
 
 
 def index_channel(channel: Path) -> None:
-    """Write repodata.json for every subdir of ``channel`` (noarch/ must exist)."""
+    """Write repodata.json for every subdir of ``channel`` (noarch/ and linux-64/ are made when
+    missing; others, such as the main channel's osx-arm64/, are indexed when present)."""
     from rattler.index import index_fs  # heavy import, only needed on a cache miss
 
     for subdir in ("noarch", "linux-64"):
@@ -110,6 +111,7 @@ def _build(dest: Path, many_files: int, dists: list[metadata.Distribution]) -> N
     for dist in dists:
         package_installed_distribution(dist.metadata["Name"], main)
     build_main_synthetic(main, many_files)
+    build_foreign_synthetic(main, python_version())
     build_extra_synthetic(extra)
     index_channel(main)
     index_channel(extra)

@@ -157,6 +157,26 @@ def build_main_synthetic(channel: Path, many_files: int) -> list[Path]:
     return out
 
 
+# Another platform than this machine's (which is linux-64 here), so that a lock for two
+# platforms can be solved: `env export --format conda-lock --platform osx-arm64`.
+FOREIGN_SUBDIR = "osx-arm64"
+
+
+def build_foreign_synthetic(channel: Path, python: str) -> list[Path]:
+    """The "main" channel's packages for FOREIGN_SUBDIR: a `python` of version `python` (a
+    stub: a file, no interpreter; never run here) that needs macOS 11 (`__osx`, as real osx-arm64
+    builds do), and `prefixpkg`. With the noarch packages (alpha, beta, gamma, delta, ...) these
+    solve for osx-arm64 as they do for linux-64."""
+    out = channel / FOREIGN_SUBDIR
+    stub = Entry("share/python-stub/README.txt", data=b"a stand-in for python on osx-arm64\n")
+    readme = Entry("share/prefixpkg/README.txt", data=b"prefixpkg for osx-arm64\n")
+    return [
+        generic_package(out, "python", python, [stub], depends=["__osx >=11.0"],
+                        subdir=FOREIGN_SUBDIR),
+        generic_package(out, "prefixpkg", "1.0", [readme], subdir=FOREIGN_SUBDIR),
+    ]  # fmt: skip
+
+
 def build_extra_synthetic(channel: Path) -> list[Path]:
     """The "extra" channel: newer alpha and delta, for channel-priority tests."""
     noarch = channel / "noarch"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -12,6 +13,26 @@ from . import env_verbs
 from .common import Subparsers, add_common, add_env_args, add_json, add_root_prefix, add_yes
 from .session import Session
 from .table import print_table
+
+# The engine's export formats (engine/export.py EXPORT_FORMATS), named here so that --help
+# loads no engine module; a test holds the two lists to each other.
+EXPORT_FORMAT_NAMES = (
+    "yml", "from-history", "explicit", "conda-lock", "pixi-lock", "pixi-lock-v6", "lock",
+)  # fmt: skip
+EXPORT_EPILOG = """formats:
+  yml           environment.yml, every package pinned: conda env create -f, Binder,
+                repo2docker (the default)
+  from-history  environment.yml of what was asked for, unpinned: portable across platforms
+  explicit      @EXPLICIT list of package URLs with hashes: conda create --file (this
+                platform only)
+  conda-lock    conda-lock.yml (version 1): conda-lock install, conda-store, micromamba,
+                conda with its lockfile plugin (conda-lockfiles)
+  pixi-lock     pixi.lock (version 7): pixi
+  pixi-lock-v6  pixi.lock (version 6): pixi before version 7 files, conda-lockfiles
+  lock          rattler lock (pixi.lock's version 7 layout), named envmgr.lock
+
+Every one of them is read back by envmgr create -f FILE.
+"""
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -29,15 +50,32 @@ def add_parsers(sub: Subparsers) -> None:
     add_yes(p)
     p.set_defaults(run=env_remove)
 
-    p = env_sub.add_parser("export", help="export an environment (YAML, explicit, lock)")
+    p = env_sub.add_parser(
+        "export",
+        help="export an environment (YAML, explicit, conda-lock, pixi.lock)",
+        description="Export an environment as a file another machine (or tool) recreates it "
+        "from. Lock formats hold this platform and each --platform.",
+        epilog=EXPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_env_args(p)
     add_root_prefix(p)
     add_json(p, help="print a JSON result with the text")
     fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--from-history", action="store_true", help="only what the user asked for")
-    fmt.add_argument("--explicit", action="store_true", help="@EXPLICIT list of package URLs")
-    fmt.add_argument("--lock", action="store_true", help="rattler lock file")
-    p.add_argument("--no-builds", action="store_true", help="leave out build strings")
+    fmt.add_argument("--format", choices=EXPORT_FORMAT_NAMES, metavar="FORMAT",
+                     help="the file's format (below); default yml")  # fmt: skip
+    fmt.add_argument("--from-history", action="store_true", help="= --format from-history")
+    fmt.add_argument("--explicit", action="store_true", help="= --format explicit")
+    fmt.add_argument("--lock", action="store_true", help="= --format lock")
+    p.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="SUBDIR",
+        help="lock formats: also lock for this platform (e.g. osx-arm64), solved from the "
+        "env's requested specs; repeatable. This platform is always in the file",
+    )
+    p.add_argument("--no-builds", action="store_true", help="leave out build strings (yml)")
     p.add_argument("-f", "--file", help="write to FILE instead of stdout")
     p.set_defaults(run=env_export)
 
@@ -154,22 +192,33 @@ def _spec_env(spec: Any) -> str | None:
 
 
 async def env_export(s: Session) -> int:
-    from ..engine.export import export_env
+    import asyncio
+
+    from ..engine.export import check_export, export_env
 
     a = s.args
-    env = s.target_env()  # -n/-p, else the active env
-    # The flags (mutually exclusive) name the engine's formats; no flag is the pinned YAML.
-    fmt = (
+    # The flags (mutually exclusive with --format) name the engine's formats; none: yml.
+    fmt = a.format or (
         "explicit" if a.explicit else "lock" if a.lock else
         "from-history" if a.from_history else "yml"
     )  # fmt: skip
-    text = export_env(s.settings, env, fmt, no_builds=a.no_builds).text
+    check_export(fmt, a.platform)  # a bad format or platform before the env is looked at
+    env = s.target_env()  # -n/-p, else the active env
+    # Blocking (records; a solve per other platform): off the loop, so Ctrl-C still lands.
+    exported = await asyncio.to_thread(
+        export_env, s.settings, env, fmt, no_builds=a.no_builds, platforms=a.platform,
+        policy=s.policy,
+    )  # fmt: skip
     if a.file:
-        _write_export(a.file, text)
+        _write_export(a.file, exported.text)
     if s.json:
-        s.json.emit({"event": "result", "env": env.to_json(), "text": text})
-    elif not a.file:
-        print(text, end="")
+        s.json.emit({"event": "result", "env": env.to_json(), "text": exported.text,
+                     "format": fmt, "notes": exported.notes})  # fmt: skip
+    else:
+        for note in exported.notes:
+            print(f"Note: {note}", file=sys.stderr)
+        if not a.file:
+            print(exported.text, end="")
     return 0
 
 

@@ -16,12 +16,13 @@ DEFAULT_FILE = "environment.yml"  # what `conda env create` reads when given no 
 
 def add_parsers(env_sub: Subparsers) -> None:
     """Adds to `env`'s subparsers (called by env_cmds.add_parsers)."""
-    from .solve_cmds import _add_solve_flags  # create's own flags, spelled once there
+    from .solve_cmds import _add_solve_flags, add_lock_env  # create's flags, spelled there
 
     p = env_sub.add_parser("create", help=f"create an environment from a file (default: "
                            f"./{DEFAULT_FILE}), as create -f")  # fmt: skip
     add_solve_args(p)
     _add_solve_flags(p)
+    add_lock_env(p)
     p.set_defaults(run=env_create)
 
     config = env_sub.add_parser("config", help="an environment's configuration")

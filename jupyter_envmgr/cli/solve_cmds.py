@@ -40,7 +40,18 @@ def add_parsers(sub: Subparsers) -> None:
             _add_solve_flags(p)
         if verb == "create":
             p.add_argument("--clone", metavar="SRC", help="copy environment SRC (name or path)")
+        if verb in ("create", "install"):
+            add_lock_env(p)
         p.set_defaults(run=solve)
+
+
+def add_lock_env(p: argparse.ArgumentParser) -> None:
+    """-f pixi.lock: which of its environments (create, install, env create)."""
+    p.add_argument(
+        "--lock-env",
+        metavar="NAME",
+        help="with -f pixi.lock: the lock's environment to take (default: 'default')",
+    )
 
 
 def _add_solve_flags(p: argparse.ArgumentParser) -> None:
@@ -84,7 +95,11 @@ async def solve(s: Session) -> int:
     kind: Kind = "update-all" if a.command == "update" and a.all else a.command
     if kind == "install" and a.revision is not None:
         kind = "rollback"
-    file_specs, file_channels, env_file = _read_files(kind, a.file)
+    file_specs, file_channels, env_file = _read_files(
+        kind, a.file, getattr(a, "lock_env", None), getattr(a, "platform", None)
+    )
+    if kind == "install" and env_file is not None:
+        kind = "sync"  # install -f LOCK: the env becomes exactly the lock's package set
     if getattr(a, "clone", None):
         if env_file is not None or a.specs:
             raise BadInput("--clone copies an environment whole: give no package or file too.")
@@ -192,10 +207,15 @@ def _clone_source(s: Session, source: str) -> EnvFile:
     return EnvFile("lock", f"clone of {env.label}", records=read_records(env.prefix))
 
 
-def _read_files(kind: str, paths: Sequence[str]) -> tuple[list[str], list[str], EnvFile | None]:
-    """`-f` files: spec lists add specs; an env YAML, @EXPLICIT list or lock file drives create
-    (install takes a YAML's specs and channels)."""
+def _read_files(
+    kind: str, paths: Sequence[str], lock_env: str | None = None, platform: str | None = None
+) -> tuple[list[str], list[str], EnvFile | None]:
+    """`-f` files: spec lists add specs; an env YAML, @EXPLICIT list or lock file drives create;
+    install takes a YAML's specs and channels, or a lock file's exact package set (a sync).
+    `lock_env` and `platform` pick what a lock file gives (its environment, its platform)."""
     if not paths:
+        if lock_env is not None:
+            raise BadInput("--lock-env chooses an environment of a pixi.lock: give it with -f.")
         return [], [], None  # and the env-file parser (yaml, packaging) stays unloaded
     from ..engine.envfile import read_env_file
 
@@ -203,10 +223,12 @@ def _read_files(kind: str, paths: Sequence[str]) -> tuple[list[str], list[str], 
     channels: list[str] = []
     env_file = None
     for path in paths:
-        parsed = read_env_file(path)
+        parsed = read_env_file(path, lock_env=lock_env, platform=platform)
         if parsed.kind == "specs":
             specs += parsed.specs
         elif kind == "create" and env_file is None:
+            env_file = parsed
+        elif kind == "install" and parsed.kind == "lock" and env_file is None:
             env_file = parsed
         elif parsed.kind == "yaml" and not parsed.pip:
             specs += parsed.specs

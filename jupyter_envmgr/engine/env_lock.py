@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import rattler
 
 from .errors import BadInput
+from .pip_lock import PipLockEntry, check_pip_entries, pip_entries
 from .platforms import env_platform
 from .prefix import read_records, requested_specs
 from .progress import EventSink, ignore_events
@@ -30,7 +31,6 @@ from .registry import Env
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from .pip_lock import PipLockEntry
     from .policy import Policy
 
 
@@ -53,7 +53,7 @@ class EnvLock:
 
 def known_platforms() -> tuple[str, ...]:
     """rattler's known subdirs except noarch: the platforms a lock may name."""
-    return tuple(str(p) for p in rattler.Platform.all() if str(p) != "noarch")
+    return tuple(str(p) for p in rattler.Subdir.all() if str(p) != "noarch")
 
 
 def check_platforms(platforms: Sequence[str]) -> list[str]:
@@ -93,7 +93,9 @@ async def lock_env(
     records = await asyncio.to_thread(read_records, env.prefix, files="none")
     own = str(env_platform(env.prefix) or rattler.Subdir.current())
     channels = env_channels(settings, records)
-    pip = await asyncio.to_thread(_pip_entries, env)
+    pip = await asyncio.to_thread(pip_entries, env.prefix)
+    # A VCS checkout or a local folder cannot be locked: said before anything is solved.
+    check_pip_entries(pip, None, where=f"The environment {env.label}")
     locks = {own: PlatformLock(own, tuple(records), tuple(pip))}
     others = [p for p in wanted if p != own]
     if others:
@@ -117,11 +119,3 @@ async def lock_env(
             )
             locks[platform] = PlatformLock(platform, tuple(solved))
     return EnvLock(tuple(channels), {p: locks[p] for p in sorted(locks)})
-
-
-def _pip_entries(env: Env) -> list[PipLockEntry]:
-    try:
-        from . import pip_lock
-    except ImportError:  # written by another change; until then a lock has no pip packages
-        return []
-    return list(pip_lock.pip_entries(env.prefix))

@@ -1,6 +1,8 @@
-"""Reading environment files: env YAML, `@EXPLICIT` lists, rattler lock files, spec lists.
+"""Reading environment files: env YAML, `@EXPLICIT` lists, lock files (conda-lock.yml v1,
+pixi.lock v6/v7, our own rattler lock), spec lists.
 
-The format is picked by content first, then extension, like micromamba. Every error names the
+The format is picked by content first, then file name, as micromamba and conda's lockfile
+plugins do (lock_formats.detect_lock_format). Every error names the
 file, the line and what to write instead, and is raised before anything on disk changes.
 
 These files come from users (a path on the command line, an upload to the server), so they are
@@ -13,11 +15,9 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import rattler
 import yaml
@@ -26,9 +26,15 @@ from .errors import BadInput
 from .pip_lock import PipLockEntry
 from .pip_requirements import check_pip_requirement
 
+if TYPE_CHECKING:
+    from .lock_formats import LockFormat
+
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_YAML_DEPTH = 20  # an env file nests 4 levels (root, dependencies, pip, entry)
 MAX_YAML_NODES = 20_000  # thousands of dependencies; far below what makes composing slow
+# A lock file lists every package of every platform, each with its record: a 3-platform
+# conda-lock.yml of 500 packages has ~60,000 values. Still a few seconds at most to compose.
+MAX_LOCK_YAML_NODES = 500_000
 MAX_VARIABLES = 200
 MAX_VARIABLE_CHARS = 4096
 MAX_DISPLAY_NAME_CHARS = 200
@@ -72,7 +78,8 @@ class ExplicitEntry:
         return name, version, build
 
 
-# An env YAML, an @EXPLICIT list of package URLs, a rattler lock file, or a plain spec list.
+# An env YAML, an @EXPLICIT list of package URLs, a lock file (conda-lock.yml, pixi.lock, a
+# rattler lock: exact records, maybe pip entries), or a plain spec list.
 FileKind = Literal["yaml", "explicit", "lock", "specs"]
 
 
@@ -193,28 +200,40 @@ def _safe_display_name(name: str) -> str:
 # Picking the format
 
 
-def read_env_file(path: str) -> EnvFile:
-    """A user's env file from disk (`-f PATH`): any of the four formats."""
-    return _parse_text(_read_text(path), path)
+def read_env_file(
+    path: str, *, lock_env: str | None = None, platform: str | None = None
+) -> EnvFile:
+    """A user's env file from disk (`-f PATH`): any of the formats. `lock_env`: the pixi.lock
+    environment to take (else `default`); `platform`: the lock's platform to take (else this
+    machine's)."""
+    return _parse_text(_read_text(path), path, lock_env, platform)
 
 
-def read_env_text(text: str, display_name: str) -> EnvFile:
+def read_env_text(
+    text: str, display_name: str, *, lock_env: str | None = None, platform: str | None = None
+) -> EnvFile:
     """An uploaded env file's text; `display_name` (the user's file name) picks the format by
     its extension and is the only name any message shows, never a temporary path."""
     name = _safe_display_name(display_name)
-    return _parse_text(_check_uploaded_text(text, name), name)
+    return _parse_text(_check_uploaded_text(text, name), name, lock_env, platform)
 
 
-def _parse_text(text: str, name: str) -> EnvFile:
+def _parse_text(
+    text: str, name: str, lock_env: str | None = None, platform: str | None = None
+) -> EnvFile:
+    from .lock_formats import detect_lock_format
+
     lines = [ln.strip() for ln in text.splitlines()]
+    fmt = None if "@EXPLICIT" in lines else detect_lock_format(text, name)
+    if fmt is not None:
+        return _parse_lock_text(text, name, fmt, lock_env, platform)
+    if lock_env is not None:
+        raise BadInput(
+            f"{name} is not a pixi.lock: only a pixi.lock has environments to choose from "
+            f"(lock env {lock_env!r})."
+        )
     if "@EXPLICIT" in lines:
         return _parse_explicit(name, text)
-    if (
-        name.endswith(".lock")
-        or re.search(r"^environments:", text, re.M)
-        and re.search(r"^version:", text, re.M)
-    ):
-        return _parse_lock_text(text, name)
     if name.endswith((".yml", ".yaml")) or re.search(r"^(dependencies|channels|name):", text, re.M):
         return parse_env_yaml(text, name)
     return _parse_spec_list(text, name)
@@ -274,39 +293,34 @@ def _explicit_entry(path: str, number: int, line: str) -> ExplicitEntry:
     return entry
 
 
-def _parse_lock_text(text: str, name: str) -> EnvFile:
-    # rattler reads lock files only from a path: parse the text we already read (and bounded)
-    # from a private copy, so a file swapped after our read is never what gets parsed.
-    with tempfile.TemporaryDirectory(prefix="envmgr-lock-") as tmp:
-        copy = Path(tmp) / "env.lock"
-        copy.write_text(text, encoding="utf-8")
-        try:
-            return _parse_lock(copy, name)
-        except BadInput as exc:
-            raise BadInput(exc.message.replace(str(copy), name)) from None
+def _parse_lock_text(
+    text: str, name: str, fmt: LockFormat, lock_env: str | None, platform: str | None
+) -> EnvFile:
+    """A lock file's packages for one platform: `platform`, else this machine's. Every check
+    (format, version, hashes, platforms) is made here, before anything is fetched."""
+    from .lock_formats import read_conda_lock, read_pixi_lock
 
-
-def _parse_lock(path: Path, name: str) -> EnvFile:
-    try:
-        lock = rattler.LockFile.from_path(path)
-        environment = lock.default_environment()
-        here = str(rattler.Subdir.current())
-        platform = next((p for p in lock.platforms() if p.name == here), None)
-        records = (
-            environment.conda_repodata_records_for_platform(platform)
-            if environment is not None and platform is not None
-            else None
-        )
-    except BaseException as exc:  # rattler's PanicException is a BaseException
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            raise
-        raise BadInput(f"{name} is not a valid lock file: {exc}") from None
-    if not records:
+    if fmt == "conda-lock" and lock_env is not None:
         raise BadInput(
-            f"{name}: the lock file's default environment has no packages for "
-            f"{rattler.Subdir.current()}."
+            f"{name} is a conda-lock file: it holds one environment, with no name to choose "
+            f"(lock env {lock_env!r} is for a pixi.lock)."
         )
-    return EnvFile("lock", name, records=list(records))
+    data = _load_yaml(text, name, MAX_LOCK_YAML_NODES)
+    if fmt == "conda-lock":
+        lock = read_conda_lock(data, name)
+    else:
+        lock = read_pixi_lock(data, text, name, lock_env)
+    here = platform or str(rattler.Subdir.current())
+    chosen = lock.platforms.get(here)
+    if chosen is None or not (chosen.records or chosen.pip):
+        has = [p for p, locked in lock.platforms.items() if locked.records or locked.pip]
+        which = f"the environment {lock_env!r} of " if lock_env else ""
+        raise BadInput(
+            f"{which}{name} has no packages for {here}; it has packages for "
+            f"{', '.join(has) or 'no platform'}. Lock it for {here} too (envmgr env export "
+            f"--format ... --platform {here} on a machine with the env)."
+        )
+    return EnvFile("lock", name, records=list(chosen.records), pip_lock=tuple(chosen.pip))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,10 +342,11 @@ class _LimitedLoader(yaml.SafeLoader):
     nodes as it goes, so a 5000-deep `[[[...` stops at level MAX_YAML_DEPTH, before Python's
     recursion limit."""
 
-    def __init__(self, stream: str) -> None:
+    def __init__(self, stream: str, max_nodes: int = MAX_YAML_NODES) -> None:
         super().__init__(stream)
         self._depth = 0
         self._nodes = 0
+        self._max_nodes = max_nodes
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         event = self.peek_event()  # type: ignore[no-untyped-call]
@@ -346,8 +361,8 @@ class _LimitedLoader(yaml.SafeLoader):
                 f"anchors ('&{event.anchor}') are not allowed; write each value out in full",
             )
         self._nodes += 1
-        if self._nodes > MAX_YAML_NODES:
-            raise _Refused(event.start_mark, f"more than {MAX_YAML_NODES} YAML values")
+        if self._nodes > self._max_nodes:
+            raise _Refused(event.start_mark, f"more than {self._max_nodes} YAML values")
         if self._depth >= MAX_YAML_DEPTH:
             raise _Refused(
                 event.start_mark, f"nested deeper than {MAX_YAML_DEPTH} levels of lists or mappings"
@@ -360,9 +375,26 @@ class _LimitedLoader(yaml.SafeLoader):
 
 
 def _compose(text: str, path: str) -> yaml.Node | None:
-    loader = _LimitedLoader(text)
+    return _with_loader(text, path, MAX_YAML_NODES, lambda loader: loader.get_single_node())
+
+
+def _load_yaml(text: str, path: str, max_nodes: int) -> Any:
+    """The document as Python values (mappings, lists, scalars), composed as `_compose` does."""
+
+    def load(loader: _LimitedLoader) -> Any:
+        node = loader.get_single_node()
+        return None if node is None else loader.construct_document(node)
+
+    return _with_loader(text, path, max_nodes, load)
+
+
+_T = TypeVar("_T")
+
+
+def _with_loader(text: str, path: str, max_nodes: int, read: Callable[[_LimitedLoader], _T]) -> _T:
+    loader = _LimitedLoader(text, max_nodes)
     try:
-        return loader.get_single_node()
+        return read(loader)
     except _Refused as exc:
         where = f", line {exc.mark.line + 1}" if exc.mark else ""
         raise BadInput(f"{path}{where}: {exc.problem}.") from None

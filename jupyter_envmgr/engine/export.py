@@ -1,27 +1,36 @@
-"""Exporting an env: YAML (pinned / --from-history / --no-builds), @EXPLICIT, rattler lock.
+"""Exporting an env: YAML (pinned / --from-history / --no-builds), @EXPLICIT, and lock files:
+conda-lock.yml, pixi.lock (version 7, or 6), our rattler lock.
 
 `export_env` is the one entry the faces call (`envmgr env export`, `GET .../export`): it names
-the formats, refuses an unknown one, and says what a download calls the file.
+the formats, refuses an unknown one or a platform that is not one before anything is read or
+solved, and says what a download calls the file. The lock formats go through
+`env_lock.lock_env`: the env's own platform from its records, each other platform solved.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import re
-import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import rattler
 import yaml
 
 from .activation import state_env_vars
-from .errors import BadInput, EnvMgrError
+from .env_lock import EnvLock, check_platforms, lock_env
+from .errors import BadInput
 from .pip_packages import pip_distributions
 from .prefix import channel_display, read_records, requested_specs
 from .registry import Env
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .policy import Policy
 
 # Format -> (the file name a download gets, its media type). The CLI's flags map onto these
 # names (no flag: yml; --from-history, --explicit, --lock), the REST API takes them as ?format=.
@@ -30,7 +39,24 @@ EXPORT_FORMATS: dict[str, tuple[str, str]] = {
     "from-history": ("environment.yml", "text/yaml"),
     "explicit": ("explicit.txt", "text/plain"),
     "lock": ("envmgr.lock", "text/yaml"),
+    "conda-lock": ("conda-lock.yml", "text/yaml"),
+    "pixi-lock": ("pixi.lock", "text/yaml"),
+    "pixi-lock-v6": ("pixi.lock", "text/yaml"),
 }
+# What each format is for (the CLI's help and the REST API's documentation say the same).
+FORMAT_USES: dict[str, str] = {
+    "yml": "environment.yml with every package pinned (conda env create, Binder, repo2docker)",
+    "from-history": "environment.yml with only what was asked for (portable across platforms)",
+    "explicit": "@EXPLICIT list of package URLs (conda create --file), this platform only",
+    "lock": "rattler lock (pixi.lock v7 layout) named envmgr.lock",
+    "conda-lock": "conda-lock.yml v1 (conda-lock install, conda-store, micromamba, conda with "
+    "conda-lockfiles)",
+    "pixi-lock": "pixi.lock v7 (pixi)",
+    "pixi-lock-v6": "pixi.lock v6 (older pixi, conda-lockfiles)",
+}
+# The formats that can hold several platforms (`platforms=`, --platform).
+LOCK_FORMATS = ("lock", "conda-lock", "pixi-lock", "pixi-lock-v6")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -38,24 +64,91 @@ class Exported:
     text: str
     filename: str  # what a download calls the file
     media_type: str
+    notes: list[str] = field(default_factory=list)  # what the file could not carry
+
+
+def check_export(fmt: str, platforms: Sequence[str] = ()) -> list[str]:
+    """The format and platforms checked before anything is read or solved (a bad request is
+    a 400 at once); the platforms as subdirs."""
+    if fmt not in EXPORT_FORMATS:
+        raise BadInput(f"Unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}.")
+    if platforms and fmt not in LOCK_FORMATS:
+        raise BadInput(
+            f"The {fmt} export is of this platform's env; other platforms go into a lock file: "
+            f"use one of the formats {', '.join(LOCK_FORMATS)}."
+        )
+    return check_platforms(platforms)
 
 
 def export_env(
-    settings: Settings, env: Env, fmt: str = "yml", *, no_builds: bool = False
+    settings: Settings,
+    env: Env,
+    fmt: str = "yml",
+    *,
+    no_builds: bool = False,
+    platforms: Sequence[str] = (),
+    policy: Policy | None = None,
 ) -> Exported:
     """The env in format `fmt` (one of EXPORT_FORMATS). `no_builds` leaves out build strings of
     the pinned YAML; the other formats keep theirs (an @EXPLICIT URL or a lock entry names an
-    exact build, a --from-history spec is what the user typed). Blocking (reads records)."""
-    if fmt not in EXPORT_FORMATS:
-        raise BadInput(f"Unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}.")
+    exact build, a --from-history spec is what the user typed). `platforms`: lock formats only,
+    the platforms to lock besides the env's own, each solved from the env's history specs
+    (their channels checked against `policy`). Blocking (reads records; solves for other
+    platforms): call it in a thread."""
+    wanted = check_export(fmt, platforms)
+    filename, media_type = EXPORT_FORMATS[fmt]
+    if fmt in LOCK_FORMATS:
+        lock = _run(lock_env(settings, env, wanted, policy=policy))
+        text, notes = export_lock_file(settings, env, lock, fmt)
+        return Exported(text, filename, media_type, notes)
     if fmt == "explicit":
         text = export_explicit(env)
-    elif fmt == "lock":
-        text = export_lock(settings, env)
     else:
         text = export_yaml(settings, env, from_history=fmt == "from-history", no_builds=no_builds)
-    filename, media_type = EXPORT_FORMATS[fmt]
     return Exported(text, filename, media_type)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("jupyter_envmgr")
+    except PackageNotFoundError:  # run from a source tree
+        return "(source)"
+
+
+def _run(coro: Coroutine[Any, Any, _T]) -> _T:
+    """The lock's solves, from this blocking function: in a loop of their own (in a thread of
+    its own when the caller's thread already runs one)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def export_lock_file(
+    settings: Settings, env: Env, lock: EnvLock, fmt: str
+) -> tuple[str, list[str]]:
+    """`lock` as the lock format `fmt`, and what it could not carry."""
+    from .lock_formats import unwritten_pip, write_conda_lock, write_pixi_lock
+
+    if fmt == "conda-lock":
+        names = [channel_display(c, settings.channel_alias) for c in lock.channels]
+        text = write_conda_lock(
+            lock, channel_names=names, created_by=f"jupyter_envmgr {_version()}",
+            env_label=env.label,
+        )  # fmt: skip
+    else:
+        text = write_pixi_lock(lock, 6 if fmt == "pixi-lock-v6" else 7)
+    missing = unwritten_pip(lock)
+    notes = (
+        [f"Not in the file (pip recorded no file URL for them): {' '.join(missing)}; install "
+         "them after creating the env with pip install --no-deps."]
+        if missing else []
+    )  # fmt: skip
+    return text, notes
 
 
 def _channel_order(records: list[rattler.PrefixRecord], settings: Settings) -> list[str]:
@@ -136,24 +229,5 @@ def export_explicit(
 
 
 def export_lock(settings: Settings, env: Env) -> str:
-    records = read_records(env.prefix, files="none")
-    platform = rattler.LockPlatform(str(rattler.Subdir.current()))
-    try:
-        lock = rattler.LockFile([platform])
-        channels = []
-        for r in records:
-            url = (r.channel or "").rstrip("/")
-            if url and url not in channels:
-                channels.append(url)
-        lock.set_channels("default", [rattler.LockChannel(c) for c in channels])
-        for r in records:
-            lock.add_conda_package("default", platform, r)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "envmgr.lock"
-            lock.to_path(path)
-            return path.read_text(encoding="utf-8")
-    # rattler's lock-file calls can raise PanicException, a BaseException.
-    except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            raise
-        raise EnvMgrError(f"Writing the lock file failed: {exc}") from None
+    """The env's records (and pip packages with a URL) as a rattler lock for its platform."""
+    return export_env(settings, env, "lock").text

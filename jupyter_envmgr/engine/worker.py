@@ -102,6 +102,17 @@ async def _run_job(job: dict[str, Any]) -> dict[str, Any]:
         prepared = PreparedSync.from_job(job["prepared"], settings, policy)
         sync = await execute_sync(settings, prepared, on_event=on_event)
         return sync.to_json()
+    if op == "export":
+        from .export import export_env
+        from .registry import Env
+
+        # The server found the env and checked the format and platforms: this solves the
+        # other platforms (GET .../export?platform=...), away from the server's process.
+        env = Env(Path(job["prefix"]), job.get("name"))
+        exported = await asyncio.to_thread(
+            export_env, settings, env, job["format"], platforms=job["platforms"], policy=policy
+        )
+        return dataclasses.asdict(exported)
     if op == "repair":
         from .operations import repair
         from .registry import find_env
@@ -121,7 +132,9 @@ def _request(job: dict[str, Any], settings: Settings) -> Any:
     if upload is not None:
         from .envfile import read_env_text
 
-        fields["env_file"] = read_env_text(upload["text"], upload["filename"])
+        fields["env_file"] = read_env_text(
+            upload["text"], upload["filename"], lock_env=upload.get("lock_env")
+        )
     elif clone_of is not None:
         from .envfile import EnvFile
         from .prefix import read_records

@@ -192,7 +192,8 @@ class ExportHandler(BaseHandler):
     @authorized
     async def get(self, name: str) -> None:
         fmt = self.get_query_argument("format", "yml")
-        text, filename, mime = await self.service.export(name, fmt)
+        platforms = self.get_query_arguments("platform")  # ?platform=a&platform=b
+        text, filename, mime = await self.service.export(name, fmt, platforms)
         self.set_header("Content-Disposition", f'attachment; filename="{filename}"')
         self.finish(text, set_content_type=f"{mime}; charset=utf-8")
 

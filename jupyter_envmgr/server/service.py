@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +18,7 @@ from ..engine import operations
 from ..engine.cache import clean, select_categories
 from ..engine.envfile import EnvFile, read_env_text
 from ..engine.errors import BadInput, EnvNotFound
-from ..engine.export import export_env
+from ..engine.export import check_export, export_env
 from ..engine.isolation import run_job
 from ..engine.policy import Policy
 from ..engine.prefix import read_history, read_records, record_json
@@ -187,12 +188,25 @@ class EnvService:
             for r in read_history(env.prefix)
         ]  # fmt: skip
 
-    async def export(self, name: str, fmt: str) -> tuple[str, str, str]:
-        """(text, file name, MIME type) of the env `name` in format `fmt`."""
-        return await asyncio.to_thread(self._export, name, fmt)
+    async def export(
+        self, name: str, fmt: str, platforms: Sequence[str] = ()
+    ) -> tuple[str, str, str]:
+        """(text, file name, MIME type) of the env `name` in format `fmt`; lock formats also
+        for `platforms`. A bad format or platform is a 400 before anything is read or solved.
+        Other platforms are solved in a child process, as a task's rattler work is (a rattler
+        crash there fails this request, never the server)."""
+        if len(platforms) > MAX_LIST:
+            raise BadInput(f"'platform' is given more than {MAX_LIST} times.")
+        wanted = check_export(fmt, platforms)
+        env = await asyncio.to_thread(self.env, name)  # an unknown env is a 404
+        if not wanted:
+            return await asyncio.to_thread(self._export, env, fmt)
+        job = {"op": "export", "prefix": str(env.prefix), "name": env.name, "format": fmt,
+               "platforms": wanted}  # fmt: skip
+        result = await run_job(job, self.settings, self.policy, env_label=env.label, prefix=None)
+        return str(result["text"]), str(result["filename"]), str(result["media_type"])
 
-    def _export(self, name: str, fmt: str) -> tuple[str, str, str]:
-        env = self.env(name)  # an unknown env is a 404 whatever the format
+    def _export(self, env: Env, fmt: str) -> tuple[str, str, str]:
         exported = export_env(self.settings, env, fmt)
         return exported.text, exported.filename, exported.media_type
 
@@ -296,17 +310,23 @@ class EnvService:
         return await self._start(request, name, clone_of=source)
 
     async def create(self, body: Mapping[str, Any]) -> Task:
-        _only_keys(body, {"name", "specs", "channels", "override_channels", "file", "filename"})
+        _only_keys(
+            body,
+            {"name", "specs", "channels", "override_channels", "file", "filename", "lock_env"},
+        )
         name = body.get("name")
         if not isinstance(name, str):
             raise BadInput("'name' must be the new environment's name (a string).")
         validate_env_name(name)  # before reading an upload: a bad name costs nothing
+        if "lock_env" in body and "file" not in body:
+            raise BadInput("'lock_env' chooses an environment of an uploaded pixi.lock ('file').")
         env_file = await self._uploaded_file(body) if "file" in body else None
         upload = (
-            {"text": body["file"], "filename": Path(body.get("filename", "environment.yml")).name}
+            {"text": body["file"], "filename": Path(body.get("filename", "environment.yml")).name,
+             "lock_env": body.get("lock_env")}
             if env_file is not None
             else None
-        )
+        )  # fmt: skip
         request = operations.Request(
             kind="create",
             name=name,
@@ -321,13 +341,21 @@ class EnvService:
     async def _uploaded_file(self, body: Mapping[str, Any]) -> EnvFile:
         text = body.get("file")
         filename = body.get("filename", "environment.yml")
+        lock_env = body.get("lock_env")
         if not isinstance(text, str) or not isinstance(filename, str):
             raise BadInput("'file' must be the file's text and 'filename' its name.")
         if not filename.strip() or len(filename) > 255 or any(ord(c) < 32 for c in filename):
             raise BadInput("'filename' must be a file name of at most 255 characters.")
+        if lock_env is not None and (
+            not isinstance(lock_env, str) or not lock_env or len(lock_env) > 255
+            or any(ord(c) < 32 for c in lock_env)
+        ):  # fmt: skip
+            raise BadInput("'lock_env' must be the name of one of the pixi.lock's environments.")
         # Parsed with limits (size, YAML aliases and depth) in a thread: a hostile file can
         # neither stall the server nor make it read any file of its own.
-        return await asyncio.to_thread(read_env_text, text, Path(filename).name)
+        return await asyncio.to_thread(
+            functools.partial(read_env_text, text, Path(filename).name, lock_env=lock_env)
+        )
 
     async def change(
         self, env_name: str, verb: Literal["install", "update", "remove"], body: Mapping[str, Any]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from jupyter_envmgr.engine.export import EXPORT_FORMATS
 from jupyter_envmgr.server.handlers import ROUTES
 
 VERBS = ("get", "post", "put", "patch", "delete", "head", "options")
@@ -154,8 +155,9 @@ def test_query_parameters_and_bodies_match_the_service(doc):
         return {p["name"]: p for p in paths[path][verb].get("parameters", [])}
 
     env = "/envmgr/api/environments/{name}"
-    export = query(env + "/export", "get")["format"]["schema"]
-    assert export["enum"] == ["yml", "from-history", "explicit", "lock"]
+    export = query(env + "/export", "get")
+    assert export["format"]["schema"]["enum"] == list(EXPORT_FORMATS)
+    assert export["platform"]["schema"]["type"] == "array" and export["platform"]["explode"]
     spec = query(env + "/packages", "delete")["spec"]
     assert spec["schema"]["type"] == "array" and spec["explode"]
     assert set(query("/envmgr/api/search", "get")) == {"q", "channel"}
@@ -171,7 +173,7 @@ def test_query_parameters_and_bodies_match_the_service(doc):
 
     lists = {"specs": "array", "channels": "array", "override_channels": "boolean"}
     assert fields("CreateRequest") == {"name": "string", **lists, "file": "string",
-                                       "filename": "string"}  # fmt: skip
+                                       "filename": "string", "lock_env": "string"}  # fmt: skip
     assert fields("InstallRequest") == lists
     assert fields("UpdateRequest") == {**lists, "all": "boolean"}
     assert fields("RollbackRequest") == {"revision": "integer"}
