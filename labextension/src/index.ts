@@ -18,6 +18,7 @@ import { followKernelAliases } from './aliases';
 import { addCommands, addToLauncher, addToPalette } from './commands';
 import { NotebookGlue } from './kernels';
 import { EnvManagerModel } from './model';
+import { DriftBadgeExtension } from './drift';
 import { EmbedEnvExtension, watchCarriedEnvs } from './notebookenv';
 import { addStatusBarItem } from './statusbar';
 import { IEnvManager } from './tokens';
@@ -82,6 +83,11 @@ const plugin: JupyterFrontEndPlugin<IEnvManager> = {
     app.docRegistry.addWidgetExtension(
       'Notebook',
       new EmbedEnvExtension(model, glue)
+    );
+    // ... and say when the kernel's env has drifted from the notebook's lock.
+    app.docRegistry.addWidgetExtension(
+      'Notebook',
+      new DriftBadgeExtension(app, model, glue)
     );
     if (notebooks) {
       watchCarriedEnvs(app, model, notebooks);

@@ -21,6 +21,7 @@ import {
   IKernel,
   IRevision,
   ISearchResult,
+  INotebookDrift,
   INotebookLock,
   ISettings,
   IUsageReport,
@@ -468,6 +469,14 @@ export class EnvManagerModel implements IDisposable {
       `environments/${encodeURIComponent(env)}/notebook-lock`,
       { query: { lock_id: lockId || undefined } }
     );
+  }
+
+  /** How `env` differs from the lock in a notebook's metadata (nothing is changed). */
+  notebookDrift(metadata: unknown, env: string): Promise<INotebookDrift> {
+    return requestAPI<INotebookDrift>('notebook/drift', {
+      method: 'POST',
+      body: { metadata, env }
+    });
   }
 
   /** Make or update the env a notebook carries (its whole metadata); a 'sync' task. */

@@ -31,7 +31,7 @@ export function envKernelName(env: string): string {
   return `conda-env-${env}-python3`;
 }
 
-function carried(panel: NotebookPanel): { [key: string]: any } | null {
+export function carried(panel: NotebookPanel): { [key: string]: any } | null {
   const meta = panel.context.model.getMetadata('envmgr');
   return meta && typeof meta === 'object' && !Array.isArray(meta)
     ? (meta as { [key: string]: any })
@@ -64,14 +64,22 @@ function kernelspecName(panel: NotebookPanel): string | null {
 
 const MAX_LISTED = 8;
 
-function appendText(parent: HTMLElement, tag: string, text: string): void {
+export function appendText(
+  parent: HTMLElement,
+  tag: string,
+  text: string
+): void {
   const node = document.createElement(tag);
   node.textContent = text;
   parent.appendChild(node);
 }
 
 /** Up to MAX_LISTED lines of `items`, each after `mark`, then "… and N more". */
-function appendList(parent: HTMLElement, mark: string, items: string[]): void {
+export function appendList(
+  parent: HTMLElement,
+  mark: string,
+  items: string[]
+): void {
   if (items.length === 0) {
     return;
   }
@@ -90,7 +98,7 @@ function appendList(parent: HTMLElement, mark: string, items: string[]): void {
  * The question before a sync, from its preview: plainly "create" or "update" (with the counts
  * and the packages), the notes (an env left alone, specs solved), and where it fetches from.
  */
-function syncPromptBody(
+export function syncPromptBody(
   meta: { [key: string]: any },
   preview: INotebookSyncPreview
 ): Widget {
@@ -216,12 +224,16 @@ async function envMissing(
   return !model.environment(String(meta.env_name));
 }
 
-/** Create the env a notebook carries and switch the notebook's kernel to it. */
+/**
+ * Create the env a notebook carries (or update `name`, the user's choice) and switch the
+ * notebook's kernel to it.
+ */
 export async function syncNotebookEnv(
   app: JupyterFrontEnd,
   model: EnvManagerModel,
   panel: NotebookPanel,
-  preview?: INotebookSyncPreview
+  preview?: INotebookSyncPreview,
+  name?: string
 ): Promise<void> {
   const meta = carried(panel);
   if (!meta) {
@@ -234,7 +246,7 @@ export async function syncNotebookEnv(
   try {
     tracker = await model.syncNotebook(
       panel.context.model.metadata,
-      undefined,
+      name,
       panel.context.path
     );
   } catch (error) {

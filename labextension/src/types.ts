@@ -257,6 +257,18 @@ export interface ICreateRequest {
 }
 
 /** `GET environments/<name>/notebook-lock`: what a notebook embeds to carry the env. */
+/** How an env differs from a notebook's lock (POST notebook/drift). */
+export interface INotebookDrift {
+  env: { name: string | null; prefix: string; is_root: boolean };
+  platform: string;
+  locked: boolean;
+  count: number;
+  added: string[];
+  removed: string[];
+  changed: string[];
+  summary: string;
+}
+
 export interface INotebookLock {
   envmgr: { [key: string]: any };
   kernelspec: { name: string; display_name: string; language: string } | null;
