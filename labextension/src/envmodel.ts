@@ -146,10 +146,11 @@ export class EnvModel implements IDisposable {
   }
 
   async exportEnv(
-    format: ExportFormat
+    format: ExportFormat,
+    platforms: string[] = []
   ): Promise<{ text: string; filename: string; type: string } | null> {
     try {
-      const file = await this.manager.exportEnv(this.name, format);
+      const file = await this.manager.exportEnv(this.name, format, platforms);
       this._setActionError(null);
       return file;
     } catch (error) {

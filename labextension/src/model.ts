@@ -365,12 +365,14 @@ export class EnvManagerModel implements IDisposable {
     return answer.packages;
   }
 
+  /** The env as a file; lock formats also for `platforms` (its own is always in). */
   exportEnv(
     name: string,
-    format: ExportFormat
+    format: ExportFormat,
+    platforms: string[] = []
   ): Promise<{ text: string; filename: string; type: string }> {
     return requestFile(`environments/${encodeURIComponent(name)}/export`, {
-      query: { format }
+      query: { format, platform: platforms.length ? platforms : undefined }
     });
   }
 

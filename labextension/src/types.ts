@@ -245,7 +245,14 @@ export interface ISettings {
   allow_clean: boolean;
 }
 
-export type ExportFormat = 'yml' | 'from-history' | 'explicit' | 'lock';
+export type ExportFormat =
+  | 'yml'
+  | 'from-history'
+  | 'explicit'
+  | 'conda-lock'
+  | 'pixi-lock'
+  | 'pixi-lock-v6'
+  | 'lock';
 
 export interface ICreateRequest {
   name: string;
@@ -256,7 +263,6 @@ export interface ICreateRequest {
   filename?: string;
 }
 
-/** `GET environments/<name>/notebook-lock`: what a notebook embeds to carry the env. */
 /** How an env differs from a notebook's lock (POST notebook/drift). */
 export interface INotebookDrift {
   env: { name: string | null; prefix: string; is_root: boolean };
@@ -269,6 +275,7 @@ export interface INotebookDrift {
   summary: string;
 }
 
+/** `GET environments/<name>/notebook-lock`: what a notebook embeds to carry the env. */
 export interface INotebookLock {
   envmgr: { [key: string]: any };
   kernelspec: { name: string; display_name: string; language: string } | null;

@@ -232,14 +232,15 @@ export function CreatePanel(props: ICreatePanelProps): JSX.Element {
         <fieldset className="jp-EnvMgr-fieldset">
           <legend>Or from a file</legend>
           <div className="jp-EnvMgr-muted">
-            An environment.yml, an @EXPLICIT list (.txt) or a lock file (.lock).
-            An explicit or lock file fixes every package: leave the packages
-            empty.
+            An environment.yml, an @EXPLICIT list (.txt), a conda-lock.yml, a
+            pixi.lock or an envmgr lock file (.lock). An explicit or lock file
+            fixes every package: leave the packages empty.
           </div>
           <input
             ref={fileInput}
             type="file"
             accept=".yml,.yaml,.txt,.lock"
+            title="environment.yml, @EXPLICIT .txt, conda-lock.yml, pixi.lock or .lock"
             aria-label="Environment file"
             onChange={e => void chooseFile(e.target.files)}
           />

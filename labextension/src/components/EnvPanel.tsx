@@ -18,11 +18,64 @@ export interface IEnvPanelProps {
   notebooksChanged: NotebooksChanged;
 }
 
-const EXPORT_FORMATS: { value: ExportFormat; label: string }[] = [
-  { value: 'yml', label: 'environment.yml (exact versions)' },
-  { value: 'from-history', label: 'environment.yml (what was asked for)' },
-  { value: 'explicit', label: '@EXPLICIT list of URLs' },
-  { value: 'lock', label: 'Lock file' }
+/** Each format, and which tool reads it (which file to commit for which tool). */
+const EXPORT_FORMATS: {
+  value: ExportFormat;
+  label: string;
+  lock: boolean;
+  use: string;
+}[] = [
+  {
+    value: 'yml',
+    label: 'environment.yml (exact versions)',
+    lock: false,
+    use: 'Commit environment.yml for Binder and repo2docker (and conda env create).'
+  },
+  {
+    value: 'from-history',
+    label: 'environment.yml (what was asked for)',
+    lock: false,
+    use: 'Commit environment.yml for Binder and repo2docker: they solve it again.'
+  },
+  {
+    value: 'conda-lock',
+    label: 'conda-lock.yml',
+    lock: true,
+    use: "Commit conda-lock.yml for conda-lock, conda-store and conda's lockfile plugin."
+  },
+  {
+    value: 'pixi-lock',
+    label: 'pixi.lock',
+    lock: true,
+    use: 'Commit pixi.lock for pixi (version 7).'
+  },
+  {
+    value: 'pixi-lock-v6',
+    label: 'pixi.lock (version 6)',
+    lock: true,
+    use: "For tools that read pixi.lock version 6 (conda's lockfile plugin)."
+  },
+  {
+    value: 'explicit',
+    label: '@EXPLICIT list of URLs',
+    lock: false,
+    use: 'For conda create --file: this platform only, no pip packages.'
+  },
+  {
+    value: 'lock',
+    label: 'envmgr lock file',
+    lock: true,
+    use: 'For envmgr create -f (the rattler lock layout).'
+  }
+];
+
+/** The platforms the export menu offers to lock for, besides the env's own. */
+const LOCK_PLATFORMS = [
+  'linux-64',
+  'linux-aarch64',
+  'osx-64',
+  'osx-arm64',
+  'win-64'
 ];
 
 function splitSpecs(text: string): string[] {
@@ -319,6 +372,8 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
   const { env, actions } = props;
   useSignals(env.changed, env.manager.tasksChanged);
   const [format, setFormat] = React.useState<ExportFormat>('yml');
+  const [platforms, setPlatforms] = React.useState<string[]>([]);
+  const chosen = EXPORT_FORMATS.find(f => f.value === format);
   const detail = env.detail;
   const readOnly = env.readOnly;
   const tasks = env.manager.tasks
@@ -379,7 +434,7 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
     await env.deleteEnv();
   };
   const download = async () => {
-    const file = await env.exportEnv(format);
+    const file = await env.exportEnv(format, chosen?.lock ? platforms : []);
     if (file) {
       actions.download(file);
     }
@@ -489,6 +544,34 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
                   Export
                 </button>
               </span>
+              <div className="jp-EnvMgr-exportHelp">
+                <div className="jp-EnvMgr-muted">{chosen?.use}</div>
+                {chosen?.lock && (
+                  <fieldset className="jp-EnvMgr-exportPlatforms">
+                    <legend>
+                      Also lock for (this environment&apos;s own platform is
+                      always included):
+                    </legend>
+                    {LOCK_PLATFORMS.map(p => (
+                      <label key={p}>
+                        <input
+                          type="checkbox"
+                          aria-label={`Lock for ${p}`}
+                          checked={platforms.includes(p)}
+                          onChange={e =>
+                            setPlatforms(
+                              e.target.checked
+                                ? [...platforms, p]
+                                : platforms.filter(q => q !== p)
+                            )
+                          }
+                        />
+                        {p}
+                      </label>
+                    ))}
+                  </fieldset>
+                )}
+              </div>
               <button
                 className="jp-EnvMgr-button jp-mod-warn"
                 disabled={readOnly || detail.is_root}
