@@ -95,8 +95,13 @@ async def solve(s: Session) -> int:
     kind: Kind = "update-all" if a.command == "update" and a.all else a.command
     if kind == "install" and a.revision is not None:
         kind = "rollback"
+    # create makes a new env; the others act on -n/-p or the active one ($CONDA_PREFIX).
+    name, prefix = (a.name, a.prefix) if kind == "create" else s.target()
+    platform = getattr(a, "platform", None)
+    if kind == "install" and a.file and platform is None:
+        platform = _recorded_platform(s, name, prefix)  # a lock's packages for that platform
     file_specs, file_channels, env_file = _read_files(
-        kind, a.file, getattr(a, "lock_env", None), getattr(a, "platform", None)
+        kind, a.file, getattr(a, "lock_env", None), platform
     )
     if kind == "install" and env_file is not None:
         kind = "sync"  # install -f LOCK: the env becomes exactly the lock's package set
@@ -104,8 +109,6 @@ async def solve(s: Session) -> int:
         if env_file is not None or a.specs:
             raise BadInput("--clone copies an environment whole: give no package or file too.")
         env_file = _clone_source(s, a.clone)
-    # create makes a new env; the others act on -n/-p or the active one ($CONDA_PREFIX).
-    name, prefix = (a.name, a.prefix) if kind == "create" else s.target()
     request = operations.Request(
         kind=kind,
         name=name,
@@ -156,6 +159,20 @@ async def solve(s: Session) -> int:
         text = "Aborted: nothing was changed."
     s.result(outcome.to_json(), text)
     return 0
+
+
+def _recorded_platform(s: Session, name: str | None, prefix: str | None) -> str | None:
+    """The platform an existing env was created for (`create --platform`), or None: the env
+    this machine's, or not found (the operation says so)."""
+    from ..engine.errors import EnvMgrError
+    from ..engine.platforms import env_platform
+    from ..engine.registry import find_env
+
+    try:
+        recorded = env_platform(find_env(s.settings, name=name, prefix=prefix).prefix)
+    except EnvMgrError:
+        return None
+    return str(recorded) if recorded is not None else None
 
 
 def _events(s: Session) -> Callable[[Event], None]:

@@ -43,7 +43,9 @@ class PlatformLock:
 
 @dataclass(frozen=True)
 class EnvLock:
-    channels: tuple[str, ...]  # canonical channel URLs, priority order
+    # Channel URLs in priority order: canonical from `lock_env`; as the file wrote them (a URL,
+    # or a name such as conda-forge) when read from a lock file.
+    channels: tuple[str, ...]
     platforms: Mapping[str, PlatformLock] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:

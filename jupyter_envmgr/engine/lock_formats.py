@@ -122,7 +122,6 @@ def _check_platform(platform: str, name: str, where: str) -> str:
 def _record(
     url: str,
     *,
-    name: str,
     depends: Sequence[str],
     md5: str | None,
     sha256: str | None,
@@ -241,7 +240,7 @@ def read_conda_lock(data: Any, name: str) -> EnvLock:
             raise BadInput(f"{name}: {what} has the URL of another package: {url}.")
         depends = _depends_from_conda_lock(entry.get("dependencies", {}), name, what)
         conda[platform].append(
-            _record(url, name=pkg, depends=depends, md5=md5, sha256=sha256, where=f"{name}: {what}")
+            _record(url, depends=depends, md5=md5, sha256=sha256, where=f"{name}: {what}")
         )
     empty = [p for p in listed if not conda[p]]
     if empty:

@@ -135,6 +135,10 @@ def test_lock_of_the_other_platform_creates_an_env_for_it(sandbox, src, tmp_path
     copy = _recreate(sandbox, tmp_path, out, "--platform", FOREIGN_SUBDIR)
     assert {r["subdir"] for r in _records(copy).values()} == {FOREIGN_SUBDIR, "noarch"}
     assert (copy / ".condarc").read_text() == f"subdir: {FOREIGN_SUBDIR}\n"
+    # install -f into it takes the lock's packages for the env's platform: nothing changes.
+    before = _records(copy)
+    sandbox.run("install", "-p", str(copy), "-f", str(out), "-y")
+    assert _records(copy) == before
 
 
 def test_install_f_lock_makes_an_existing_env_exactly_the_locks_set(sandbox, src, served, tmp_path):
