@@ -142,12 +142,20 @@ def export_lock_file(
         )  # fmt: skip
     else:
         text = write_pixi_lock(lock, 6 if fmt == "pixi-lock-v6" else 7)
+    notes = []
     missing = unwritten_pip(lock)
-    notes = (
-        [f"Not in the file (pip recorded no file URL for them): {' '.join(missing)}; install "
-         "them after creating the env with pip install --no-deps."]
-        if missing else []
-    )  # fmt: skip
+    if missing:
+        notes.append(
+            f"Not in the file (pip recorded no file URL for them): {' '.join(missing)}; "
+            "install them after creating the env with pip install --no-deps."
+        )
+    with_pip = [p for p, locked in lock.platforms.items() if locked.pip]
+    without = [p for p in lock.platforms if p not in with_pip]
+    if with_pip and without:
+        notes.append(
+            f"pip packages are locked for {', '.join(with_pip)} only, not for "
+            f"{', '.join(without)}: pip cannot resolve another platform's packages from here."
+        )
     return text, notes
 
 

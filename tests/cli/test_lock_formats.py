@@ -26,6 +26,7 @@ from jupyter_envmgr.engine.published import VARIABLE, publish
 from jupyter_envmgr.engine.settings import load_settings
 
 from ..helpers import Sandbox, installed, on, other_machine_sandbox, tree_snapshot
+from .test_pip_lock import _pip, index  # noqa: F401  (index: a PEP 503 index of two wheels)
 
 HERE = str(rattler.Subdir.current())
 SPECS = ("python", "alpha", "beta=1.0", "delta", "prefixpkg")
@@ -369,3 +370,55 @@ def test_an_unknown_platform_is_refused_before_the_env_is_read(sandbox, src, pla
     res = sandbox.run("env", "export", "-n", "nope", "--format", "yml", "--platform",
                       FOREIGN_SUBDIR, check=False)  # fmt: skip
     assert res.returncode == 1 and "other platforms go into a lock file" in res.stderr
+
+
+# -- pip packages ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pip_src(sandbox, channels, index) -> Path:  # noqa: F811
+    """python and pip from the test channel; tinywheel from the index (pip records no URL for
+    it), otherwheel from its wheel's URL (pip records the URL and the sha256)."""
+    sandbox.run("create", *on(channels.main_url, "pipsrc", "python", "pip"))
+    prefix = sandbox.envs / "pipsrc"
+    _pip(sandbox, prefix, "install", "--no-deps", "--index-url", index.simple, "tinywheel==0.1")
+    _pip(sandbox, prefix, "install", "--no-deps", index.wheel_url("otherwheel", "0.2"))
+    return prefix
+
+
+def test_pip_packages_with_a_url_are_locked_and_the_others_named(
+    sandbox,
+    pip_src,
+    index,
+    tmp_path,  # noqa: F811
+):
+    from conda_lock.lockfile import parse_conda_lock_file
+
+    wheel = index.wheel_url("otherwheel", "0.2")
+    sha256 = index.sha256["otherwheel-0.2-py3-none-any.whl"]
+    out = tmp_path / "conda-lock.yml"
+    res = sandbox.run("env", "export", "-n", "pipsrc", "--format", "conda-lock", "--platform",
+                      FOREIGN_SUBDIR, "-f", str(out))  # fmt: skip
+    assert "Note: Not in the file (pip recorded no file URL for them): tinywheel==0.1" in res.stderr
+    assert f"pip packages are locked for {HERE} only, not for {FOREIGN_SUBDIR}" in res.stderr
+    assert "#   tinywheel==0.1\n" in out.read_text()  # said in the file too
+    pip = [p for p in parse_conda_lock_file(out).package if p.manager == "pip"]
+    assert [(p.name, p.version, p.platform, p.url, p.hash.sha256) for p in pip] == [
+        ("otherwheel", "0.2", HERE, wheel, sha256)
+    ]
+    # pixi.lock: a pypi entry with its sha256 (which py-rattler cannot pass, added after).
+    pixi = tmp_path / "pixi.lock"
+    sandbox.run("env", "export", "-n", "pipsrc", "--format", "pixi-lock", "-f", str(pixi))
+    entry = next(p for p in yaml.safe_load(pixi.read_text())["packages"] if "pypi" in p)
+    assert (entry["pypi"], entry["name"], entry["sha256"]) == (wheel, "otherwheel", sha256)
+    env = rattler.LockFile.from_path(pixi).default_environment()
+    (platform,) = env.platforms()
+    assert [p.name for p in env.pypi_packages_for_platform(platform)] == ["otherwheel"]
+    # Both recreate the conda packages and the locked pip package, with the env's own pip.
+    for lock in (out, pixi):
+        other = tmp_path / f"elsewhere-{lock.name}"
+        sandbox.run("create", "-r", str(other), "-n", "copy", "-f", str(lock), "-y")
+        copy = other / "envs" / "copy"
+        assert installed(copy) == installed(pip_src)
+        assert list(copy.glob("lib/python3*/site-packages/otherwheel-0.2.dist-info"))
+        assert not list(copy.glob("lib/python3*/site-packages/tinywheel-*"))
