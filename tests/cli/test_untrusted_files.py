@@ -207,10 +207,16 @@ def test_yaml_env_name_with_a_line_break_is_refused(sandbox, channels, tmp_path)
 def test_slurm_options_outside_slurms_formats_are_refused(
     sandbox, plain_env, option, value, expect
 ):
-    res, _ = _refused(
-        sandbox, ["slurm-script", "-n", "plain", option, value, "--", "true"], option, expect
-    )
+    # A usage error of slurm-script (exit 2), under its own usage, as argparse reports one.
+    before = tree_snapshot(sandbox.root, sandbox.home, sandbox.pkgs)
+    res = sandbox.run("slurm-script", "-n", "plain", option, value, "--", "true", check=False)
+    assert res.returncode == 2, res
+    assert res.stderr.startswith("usage: envmgr slurm-script"), res
+    error = res.stderr.rstrip("\n").splitlines()[-1]
+    assert error.startswith("envmgr slurm-script: error: ") and option in error, res
+    assert expect in error and "Traceback" not in res.stderr, res
     assert "#SBATCH" not in res.stdout
+    assert tree_snapshot(sandbox.root, sandbox.home, sandbox.pkgs) == before
 
 
 def test_slurm_options_in_slurms_formats_are_written(sandbox, plain_env):

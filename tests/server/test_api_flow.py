@@ -23,9 +23,14 @@ async def test_create_install_export_delete_over_http(api, sandbox, channels):
     assert "conda-env-web-python3" in json.loads(response.body)["kernelspecs"]
 
     _, listing = await api.call("GET", "environments")
-    assert {"name": "web", "prefix": str(prefix), "is_root": False, "read_only": False} in listing[
-        "environments"
-    ]
+    listed = {e["name"]: e for e in listing["environments"]}
+    assert {k: listed["web"][k] for k in ("name", "key", "prefix", "is_root", "read_only")} == {
+        "name": "web",
+        "key": "web",  # what the routes take: a named env's key is its name
+        "prefix": str(prefix),
+        "is_root": False,
+        "read_only": False,
+    }
 
     await api.run(
         "POST",
