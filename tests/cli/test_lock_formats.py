@@ -389,8 +389,8 @@ def pip_src(sandbox, channels, index) -> Path:  # noqa: F811
 def test_pip_packages_with_a_url_are_locked_and_the_others_named(
     sandbox,
     pip_src,
-    index,
-    tmp_path,  # noqa: F811
+    index,  # noqa: F811  (the fixture imported above)
+    tmp_path,
 ):
     from conda_lock.lockfile import parse_conda_lock_file
 
