@@ -12,8 +12,12 @@ from typing import Any
 
 def load_ipython_extension(ip: Any) -> None:
     from .magics import EnvmgrMagics
+    from .missing_import import register
 
-    ip.register_magics(EnvmgrMagics(ip))
+    magics = EnvmgrMagics(ip)
+    ip.register_magics(magics)
+    # A ModuleNotFoundError in a cell offers to install the module's package (missing_import.py).
+    register(ip, magics.client, magics._run)
 
 
 def unload_ipython_extension(ip: Any) -> None:

@@ -131,27 +131,42 @@ class EnvmgrClient:
             outcome.error = {"message": _last_words(stderr, outcome.returncode), "reason": None}
         return outcome
 
+    def ask(self, args: Sequence[str], timeout: float) -> CliOutcome | None:
+        """A verb that only reads (search, list), bounded in time: its outcome, or None when it
+        did not end within `timeout` seconds. Then it is killed: it changed nothing, so there
+        is nothing to restore (unlike `run`, whose changes must be undone on a stop)."""
+        argv = [*self.command, *args, "--json"]
+        try:
+            done = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                env=_cli_environ(),
+                timeout=timeout,
+                start_new_session=True,  # as in `run`: the kernel's signals are not its own
+            )
+        except subprocess.TimeoutExpired:
+            return None
+        except OSError as exc:
+            raise ClientError(f"Could not start envmgr ({argv[0]}): {exc.strerror}.") from None
+        outcome = CliOutcome(returncode=done.returncode)
+        for line in done.stdout.splitlines():
+            _record(outcome, line)
+        if outcome.returncode != 0 and outcome.error is None:
+            outcome.error = {
+                "message": _last_words(done.stderr.splitlines(), outcome.returncode),
+                "reason": None,
+            }
+        return outcome
+
     def _read_events(
         self, proc: subprocess.Popen[str], outcome: CliOutcome, on_event: EventCallback | None
     ) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
-            line = line.strip()
-            if not line.startswith("{"):
-                continue
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            outcome.events.append(event)
-            kind = event.get("event")
-            if kind == "result":
-                outcome.result = event
-            elif kind == "error":
-                outcome.error = {"message": event.get("message"), "reason": event.get("reason")}
-                if event.get("reason") == "cancelled":
-                    outcome.interrupted = True
-            if on_event is not None:
+            event = _record(outcome, line)
+            if event is not None and on_event is not None:
                 on_event(event)
 
     def _finish_after_interrupt(
@@ -165,6 +180,28 @@ class EnvmgrClient:
                 return
             except KeyboardInterrupt:
                 continue
+
+
+def _record(outcome: CliOutcome, line: str) -> dict[str, Any] | None:
+    """One line of the CLI's --json output into `outcome`: the event it was, or None."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(event, dict):
+        return None
+    outcome.events.append(event)
+    kind = event.get("event")
+    if kind == "result":
+        outcome.result = event
+    elif kind == "error":
+        outcome.error = {"message": event.get("message"), "reason": event.get("reason")}
+        if event.get("reason") == "cancelled":
+            outcome.interrupted = True
+    return event
 
 
 def _interrupt(proc: subprocess.Popen[str]) -> None:
