@@ -1,4 +1,5 @@
-"""The demo's channel: conda-forge when it answers, else an offline channel of real packages.
+"""The demo's channel: conda-forge when it answers, else an offline channel of real packages;
+and the working copy of the demo notebook (``working_notebook``).
 
 The offline "demo" channel holds what a newcomer expects to find: ``python`` (this
 interpreter), ``ipykernel`` and ``ipywidgets`` for the env's kernel, and familiar packages to
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -119,3 +121,43 @@ def choose_channel(
         f"(python {python_version()}, ipykernel, ipywidgets, {', '.join(FAMILIAR)} and their "
         f"dependencies, made from this Python's packages). {VARIABLE}=conda-forge insists.",
     )
+
+
+# JupyterLab writes the kernel's `language_info` into a notebook's metadata when the kernel
+# starts; a notebook that holds less (the tracked one has only the name, the version being the
+# env's) is marked modified on open before the user did anything. The working copy holds what
+# the demo env's kernel reports, so that write changes nothing.
+LANGUAGE_INFO = (
+    "import json, ipykernel.ipkernel as k; print(json.dumps(k.IPythonKernel.language_info))"
+)
+
+
+def working_notebook(tracked: Path, dest: Path, prefix: Path) -> bool:
+    """Copy the tracked demo notebook to ``dest`` (the notebook the server opens) unless it is
+    there: the user's runs, outputs and kernel switches go into the copy, the repository's file
+    stays as committed. True when it copied."""
+    if dest.exists():
+        return False
+    notebook = json.loads(tracked.read_text(encoding="utf-8"))
+    python = prefix / "bin" / "python"
+    reply = subprocess.run(
+        [str(python), "-c", LANGUAGE_INFO], capture_output=True, text=True, timeout=120
+    )
+    if reply.returncode == 0:
+        notebook["metadata"]["language_info"] = json.loads(reply.stdout)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    tmp.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(dest)
+    return True
+
+
+if __name__ == "__main__":
+    # `python -m jupyter_envmgr.channels.demo notebook TRACKED DEST PREFIX` (scripts/demo-prepare)
+    import sys
+
+    if len(sys.argv) != 5 or sys.argv[1] != "notebook":
+        sys.exit("usage: python -m jupyter_envmgr.channels.demo notebook TRACKED DEST PREFIX")
+    tracked, dest, prefix = (Path(a) for a in sys.argv[2:])
+    made = working_notebook(tracked, dest, prefix)
+    print(f"The demo notebook: {dest}" + (f" (a copy of {tracked})" if made else ""))

@@ -33,6 +33,11 @@ class Demo:
     def prefix(self) -> Path:
         return self.root / "envs" / "demo"
 
+    @property
+    def notebook(self) -> Path:
+        """The working copy the server opens (its root is this folder)."""
+        return self.dir / "notebooks" / "demo.ipynb"
+
 
 def user_environ(home: Path, **extra: str) -> dict[str, str]:
     """This test run's environment as a fresh user's: nothing conda-, Jupyter- or envmgr-related
@@ -63,5 +68,9 @@ def prepare_demo(base: Path, channel: str = "local") -> Demo:
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output
     folder = base / "demo"
-    env.update(MAMBA_ROOT_PREFIX=str(folder / "root"), CONDARC=str(folder / "condarc"))
+    env.update(
+        MAMBA_ROOT_PREFIX=str(folder / "root"),
+        CONDARC=str(folder / "condarc"),
+        ENVMGR_DEMO_NOTEBOOKS=str(folder / "notebooks"),
+    )
     return Demo(dir=folder, home=home, env=env, output=output)

@@ -54,8 +54,8 @@ def test_binder_start_sets_the_demos_environment(tmp_path: Path) -> None:
 def test_jupyter_opens_the_demo_notebook_through_binder_start(tmp_path: Path) -> None:
     config_dir = REPO / "binder" / "jupyter-config"
     config = json.loads((config_dir / "jupyter_server_config.json").read_text())
-    assert config["LabApp"]["default_url"] == "/lab/tree/examples/demo.ipynb"
-    assert config["ServerApp"]["default_url"] == "/lab/tree/examples/demo.ipynb"
+    assert config["LabApp"]["default_url"] == "/lab/tree/demo.ipynb"
+    assert config["ServerApp"]["default_url"] == "/lab/tree/demo.ipynb"
     assert (REPO / "examples" / "demo.ipynb").is_file()
     # No "news?" prompt over the demo notebook.
     page_config = json.loads((config_dir / "labconfig" / "page_config.json").read_text())
@@ -93,3 +93,14 @@ def test_the_main_command_has_help_and_refuses_unknown_options() -> None:
     proc = subprocess.run(["bash", str(REPO / "scripts" / "demo"), "--bogus"],
                           capture_output=True, text=True, timeout=30)  # fmt: skip
     assert proc.returncode == 2 and "unknown option --bogus" in proc.stderr
+
+
+def test_the_server_is_rooted_at_the_demos_working_copy(demo: Demo) -> None:
+    # Not at the repo: the notebook the user runs, saves and switches kernels in is the copy
+    # scripts/demo-prepare made, and the default page opens it.
+    assert demo.notebook.is_file() and f"The demo notebook: {demo.notebook}" in demo.output
+    env = user_environ(demo.home, ENVMGR_DEMO_DIR=str(demo.dir))
+    proc = start("jupyter", "lab", "--show-config", env=env, cwd=demo.home)
+    assert proc.returncode == 0, proc.stderr
+    assert f".root_dir = '{demo.notebook.parent}'" in proc.stdout, proc.stdout
+    assert ".default_url = '/lab/tree/demo.ipynb'" in proc.stdout

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -16,7 +14,7 @@ from nbclient import NotebookClient
 from jupyter_envmgr.kernels import EnvKernelSpecManager
 
 from ..helpers import installed
-from . import KERNEL, NOTEBOOK, Demo
+from . import KERNEL, NOTEBOOK, Demo, prepare_demo
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -66,15 +64,18 @@ def user(demo: Demo, monkeypatch: pytest.MonkeyPatch) -> Demo:
     return demo
 
 
-async def test_the_demo_notebook_runs_top_to_bottom_in_the_demo_kernel(
-    user: Demo, tmp_path: Path
-) -> None:
-    work = tmp_path / "examples"
-    work.mkdir()
-    shutil.copyfile(NOTEBOOK, work / NOTEBOOK.name)
-    nb = nbformat.read(work / NOTEBOOK.name, as_version=4)
+async def test_the_demo_notebook_runs_top_to_bottom_in_the_demo_kernel(user: Demo) -> None:
+    # The server opens the working copy scripts/demo-prepare made; the user runs it, saves it
+    # and switches its kernel; the tracked notebook stays byte for byte as committed.
+    committed = NOTEBOOK.read_bytes()
+    work = user.notebook.parent
+    assert user.notebook.is_file(), user.output
+    assert not any(cell.get("outputs") for cell in nbformat.read(NOTEBOOK, as_version=4).cells), (
+        "commit the notebook without outputs"
+    )
+    nb = nbformat.read(user.notebook, as_version=4)
     assert nb.metadata.kernelspec.name == KERNEL
-    assert not any(cell.get("outputs") for cell in nb.cells), "commit the notebook without outputs"
+    opened = json.loads(json.dumps(nb.metadata))
 
     specs = EnvKernelSpecManager()
     assert KERNEL in specs.find_kernel_specs()
@@ -83,7 +84,22 @@ async def test_the_demo_notebook_runs_top_to_bottom_in_the_demo_kernel(
         nb, km=km, timeout=300, startup_timeout=120, resources={"metadata": {"path": str(work)}}
     )
     await client.async_execute()
-    nbformat.write(nb, tmp_path / "executed.ipynb")  # to look at when this fails
+    # Opened in JupyterLab, the notebook is not modified before the user does anything: what
+    # Lab writes when the kernel starts (the kernel's language_info, the spec's kernelspec;
+    # nbclient writes the same) is what the working copy holds already.
+    assert opened["language_info"] == nb.metadata.language_info
+    spec = specs.get_kernel_spec(KERNEL)
+    assert opened["kernelspec"] == {
+        "name": KERNEL, "display_name": spec.display_name, "language": spec.language
+    }  # fmt: skip
+    nbformat.write(nb, user.notebook)  # the user saves, outputs and all
+    nb.metadata.kernelspec = {"name": "conda-env-gone-python3", "display_name": "gone"}
+    nbformat.write(nb, user.notebook)  # and switches to a kernel deleted later
+    assert NOTEBOOK.read_bytes() == committed
+    # The next start keeps the user's copy (their work), still without touching the tracked one.
+    again = prepare_demo(user.dir.parent)
+    assert "conda-env-gone-python3" in user.notebook.read_text()
+    assert NOTEBOOK.read_bytes() == committed, again.output
 
     assert _problems(nb) == [], json.dumps(_problems(nb), indent=1)
     assert str(user.prefix) in _outputs(nb, "import sys\n")
