@@ -46,6 +46,13 @@ HELP = """\
 _TARGETED = {("install",), ("remove",), ("update",), ("list",), ("repair",), ("env", "export")}
 # Verbs that change something: confirmed by running the magic.
 _CHANGING = {("install",), ("remove",), ("update",), ("create",), ("clean",), ("env", "remove")}
+# Verbs that show a progress bar: those that change an env and those that may take long (a solve,
+# repodata fetches, walking the disk). A read that answers at once (list, env list, kernels)
+# shows its answer only: a bar there would flash by for nothing.
+_PROGRESS = _CHANGING | {
+    ("repair",), ("rename",), ("env", "create"), ("env", "export"), ("search",), ("repoquery",),
+    ("usage",),
+}  # fmt: skip
 _UNSUPPORTED = {"run": "use `!envmgr run ...` in a terminal", "slurm-script": "use the CLI"}
 _TARGET_FLAGS = ("-n", "--name", "-p", "--prefix")
 
@@ -144,10 +151,11 @@ class EnvmgrMagics(Magics):
         verb = _verb(argv)
         own_env_changes = verb in _CHANGING and self._targets_own_env(argv)
         before = loaded_files() if own_env_changes else {}
-        view = ProgressView()
-        outcome = self.client.run(argv, on_event=view.on_event)
+        view = ProgressView() if verb in _PROGRESS else None
+        outcome = self.client.run(argv, on_event=view.on_event if view is not None else None)
         if outcome.interrupted:
-            view.close("Interrupted.")
+            if view is not None:
+                view.close("Interrupted.", failed=True)
             render_error(
                 "Interrupted: the operation was stopped and the environment restored to its "
                 "previous state."
@@ -156,10 +164,12 @@ class EnvmgrMagics(Magics):
             )
             return outcome
         if outcome.error is not None:
-            view.close("Failed.")
+            if view is not None:
+                view.close("Failed.", failed=True)
             render_error(str(outcome.error.get("message") or "envmgr failed."))
             return outcome
-        view.close("Done.")
+        if view is not None:
+            view.close("Done.")
         if outcome.result is not None:
             render_result(verb, outcome.result)
         if own_env_changes and outcome.result is not None and outcome.result.get("applied"):

@@ -84,8 +84,12 @@ class PanelView:
         self._rendering_thread: int | None = None
         wide = widgets.Layout(width="auto", flex="1 1 auto")
 
+        # The label's width is its own ("initial"): ipywidgets' default cuts it to "Environm…".
         self.env_select = widgets.Dropdown(
-            description="Environment:", options=[], layout=widgets.Layout(width="60%")
+            description="Environment:",
+            options=[],
+            layout=widgets.Layout(width="60%"),
+            style={"description_width": "initial"},
         )
         self.refresh_button = _button("Refresh", "Read the environments and packages again")
         self.kernel_info = widgets.HTML()

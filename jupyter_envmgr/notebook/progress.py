@@ -27,6 +27,7 @@ class ProgressView:
         self._last = 0.0
         self._widget: Any = None
         self._handle: Any = None
+        self._ending: str | None = None  # the bar's style once the run ended
         self._show()
 
     def on_event(self, event: dict[str, Any]) -> None:
@@ -39,11 +40,23 @@ class ProgressView:
             self._last = now
             self._refresh()
 
-    def close(self, final: str | None = None) -> None:
+    def close(self, final: str | None = None, *, failed: bool = False) -> None:
+        """The run ended; ``final`` says how. A run that finished fills the bar, green; one that
+        failed or was interrupted turns it red where it stopped (a full bar would say it got
+        through)."""
         if final is not None:
             self.state.status = final
+        if failed:
+            self._ending = "danger"
+        else:
+            self._ending = "success"
             self.state.fraction = 1.0
         self._refresh()
+
+    @property
+    def bar(self) -> Any:
+        """The bar (an ipywidgets FloatProgress), or None when the view is a text line."""
+        return self._widget[0] if self._widget is not None else None
 
     def _show(self) -> None:
         try:
@@ -64,7 +77,10 @@ class ProgressView:
             label.value = self.state.status
             if self.state.fraction is not None:
                 bar.value = max(0.0, min(1.0, self.state.fraction))
-            bar.bar_style = "info" if self.state.fraction is None else ""
+            if self._ending is not None:
+                bar.bar_style = self._ending
+            else:
+                bar.bar_style = "info" if self.state.fraction is None else ""
         elif self._handle is not None:
             self._handle.update({"text/plain": self.state.status}, raw=True)
 

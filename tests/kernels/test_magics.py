@@ -143,8 +143,10 @@ async def test_magic_help_list_and_errors_are_words_not_tracebacks(jp_serverapp,
         assert f"envmgr notebook lock NOTEBOOK.ipynb -p {nb_env}" in text, text
         text, reply = await kernel.run("%envmgr list")
         assert reply["status"] == "ok" and "delta" in text and "1.0" in text, text
+        assert "Starting envmgr" not in text and "Done." not in text, text  # a read: no progress
         text, reply = await kernel.run("%envmgr install no-such-package")
         assert reply["status"] == "ok", text  # an error message in the cell, not an exception
+        assert "Failed." in text and "Done." not in text, text  # the progress line says so
         assert text.count("envmgr:") == 1 and "Traceback" not in text, text
         assert "no-such-package" in text
         text, reply = await kernel.run("%%envmgr\ndependencies:\n  - beta\n")

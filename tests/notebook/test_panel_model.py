@@ -63,6 +63,8 @@ def test_the_widgets_keep_their_names_and_descriptions():
     assert view.spec_text.description == "Packages:"
     assert view.search_text.description == "Search:"
     assert view.env_select.description == "Environment:"
+    # The label shows whole: its width is its text's, not ipywidgets' fixed one ("Environm…").
+    assert view.env_select.style.description_width == "initial"
     assert set(PanelView.WIDGETS) >= set(buttons)
     assert all(hasattr(view, name) for name in PanelView.WIDGETS)
     # Nothing is chosen yet: nothing that needs an env can be clicked.
