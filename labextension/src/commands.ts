@@ -12,9 +12,11 @@ import {
   showErrorMessage
 } from '@jupyterlab/apputils';
 import { ILauncher } from '@jupyterlab/launcher';
+import type { NotebookPanel } from '@jupyterlab/notebook';
 
 import { READ_ONLY_REASON } from './components/actions';
 import { CommandIDs } from './commandids';
+import { guardNotebook } from './earlyruns';
 import { envsIcon } from './icons';
 import { InstallBody, NotebookGlue } from './kernels';
 import { EnvManagerModel, TaskTracker } from './model';
@@ -128,9 +130,11 @@ export function addCommands(
       }
       // JupyterLab must know the kernel before the notebook asks for it.
       await serviceManager.kernelspecs.refreshSpecs();
-      return commands.execute('notebook:create-new', {
+      const panel = await commands.execute('notebook:create-new', {
         kernelName: kernel.name
       });
+      guardNotebook(panel as NotebookPanel);
+      return panel;
     }
   });
 

@@ -58,8 +58,12 @@ const plugin: JupyterFrontEndPlugin<IEnvManager> = {
       // A new or deleted env kernel: the launcher and kernel pickers follow.
       onKernelsChanged: () => void app.serviceManager.kernelspecs.refreshSpecs()
     });
-    const glue = new NotebookGlue(model, notebooks);
     const userSettings = followUserSettings(settingRegistry, PLUGIN_ID, model);
+    const glue = new NotebookGlue(
+      model,
+      notebooks,
+      () => userSettings.holdEarlyRuns
+    );
 
     const views = addViews(app, {
       model,

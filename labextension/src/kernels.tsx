@@ -13,6 +13,7 @@ import * as React from 'react';
 
 import { INotebookRef } from './components/actions';
 import { useSignals } from './components/hooks';
+import { EarlyRunGuard, guardNotebook } from './earlyruns';
 import { EnvManagerModel, TaskTracker } from './model';
 
 /**
@@ -97,8 +98,11 @@ interface ISnapshot {
 export class NotebookGlue {
   constructor(
     private _model: EnvManagerModel,
-    private _tracker: INotebookTracker | null
+    private _tracker: INotebookTracker | null,
+    guardAll: () => boolean = () => true
   ) {
+    // Cells run before the kernel is ready would be dropped (jupyterlab#8490): hold them.
+    this.earlyRuns = _tracker ? new EarlyRunGuard(_tracker, guardAll) : null;
     const changed = () => this._notebooksChanged.emit();
     _tracker?.widgetAdded.connect((_, panel) => {
       panel.sessionContext.kernelChanged.connect(changed);
@@ -108,6 +112,9 @@ export class NotebookGlue {
     _tracker?.currentChanged.connect(changed);
     _model.kernelsChanged.connect(changed);
   }
+
+  /** Holds cells run before a notebook's kernel is ready. */
+  readonly earlyRuns: EarlyRunGuard | null;
 
   /** Notebooks opened, closed, focused or switched kernels. */
   get notebooksChanged(): Signal<this, void> {
@@ -154,6 +161,7 @@ export class NotebookGlue {
   ): Promise<NotebookPanel | null> {
     const panel = this._tracker?.find(p => p.id === id) ?? null;
     if (panel) {
+      guardNotebook(panel);
       await panel.sessionContext.changeKernel({ name: kernelName });
     }
     return panel;

@@ -21,6 +21,7 @@ import type {
 import { IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 
+import { guardNotebook } from './earlyruns';
 import { envsIcon } from './icons';
 import { NotebookGlue } from './kernels';
 import { EnvManagerModel, INotebookSyncPreview } from './model';
@@ -239,6 +240,8 @@ export async function syncNotebookEnv(
   if (!meta) {
     return;
   }
+  // Cells run while the env is made and the kernel switches run once it is up.
+  guardNotebook(panel);
   const envName = preview?.env_name ?? String(meta.env_name ?? '?');
   const doing = preview?.action === 'update' ? 'Updating' : 'Creating';
   const did = preview?.action === 'update' ? 'Updated' : 'Created';

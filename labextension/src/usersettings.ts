@@ -9,6 +9,8 @@ import { EnvManagerModel } from './model';
 /** What the views read of the user's settings; the model takes the poll interval itself. */
 export interface IUserSettings {
   measureSizes: boolean;
+  /** Hold cells run before the kernel is ready in every notebook, not only ours. */
+  holdEarlyRuns: boolean;
 }
 
 /**
@@ -20,13 +22,15 @@ export function followUserSettings(
   pluginId: string,
   model: EnvManagerModel
 ): IUserSettings {
-  const current: IUserSettings = { measureSizes: true };
+  const current: IUserSettings = { measureSizes: true, holdEarlyRuns: true };
   if (registry) {
     void registry.load(pluginId).then(
       settings => {
         const apply = () => {
           model.pollInterval = settings.get('pollInterval').composite as number;
           current.measureSizes = settings.get('measureSizes')
+            .composite as boolean;
+          current.holdEarlyRuns = settings.get('holdEarlyRuns')
             .composite as boolean;
         };
         apply();
