@@ -304,6 +304,9 @@ export class EnvManagerModel implements IDisposable {
   async refreshSizes(): Promise<void> {
     this._sizesWanted = true;
     if (this._sizesLoading) {
+      // A walk already running may have read an env before a change just made to it:
+      // walk again when it ends, so the sidebar never keeps the size from before.
+      this._sizesAgain = true;
       return;
     }
     this._sizesLoading = true;
@@ -320,6 +323,10 @@ export class EnvManagerModel implements IDisposable {
     } finally {
       this._sizesLoading = false;
       this._envsChanged.emit();
+    }
+    if (this._sizesAgain) {
+      this._sizesAgain = false;
+      await this.refreshSizes();
     }
   }
 
@@ -527,6 +534,11 @@ export class EnvManagerModel implements IDisposable {
     this._tasks.clearFinished();
   }
 
+  /** Forget one finished task (its card goes). */
+  dismissTask(tracker: TaskTracker): void {
+    this._tasks.dismiss(tracker);
+  }
+
   get isDisposed(): boolean {
     return this._isDisposed;
   }
@@ -574,6 +586,7 @@ export class EnvManagerModel implements IDisposable {
   private _kernelsReady = new PromiseDelegate<void>();
   private _sizes = new Map<string, IEnvSize>();
   private _sizesLoading = false;
+  private _sizesAgain = false;
   private _sizesWanted = false;
   private _tasks = new TaskList();
   private _settings: ISettings | null = null;

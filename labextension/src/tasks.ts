@@ -194,6 +194,14 @@ export class TaskList implements IDisposable {
     }
   }
 
+  /** Forget one finished task (a failed one the user has read); it stays hidden here. */
+  dismiss(tracker: TaskTracker): void {
+    if (tracker.finished && this._trackers.delete(tracker.id)) {
+      this._hidden.add(tracker.id);
+      this._changed.emit();
+    }
+  }
+
   /** Forget the finished tasks (the server keeps them; they stay hidden here). */
   clearFinished(): void {
     for (const [id, tracker] of this._trackers) {

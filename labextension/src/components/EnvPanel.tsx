@@ -3,6 +3,7 @@
  * install box with suggestions, the package table with a filter (update, remove), update all,
  * clone, export, revisions with rollback, delete. Read-only envs show why their buttons are off.
  */
+import { refreshIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { EnvModel } from '../envmodel';
@@ -376,9 +377,10 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
   const chosen = EXPORT_FORMATS.find(f => f.value === format);
   const detail = env.detail;
   const readOnly = env.readOnly;
+  // This env's tasks only (finished ones fold away in the list).
   const tasks = env.manager.tasks
     .filter(t => t.task.env === env.name)
-    .slice(0, 3);
+    .slice(0, 10);
   const busy = tasks.some(t => !t.finished);
   const disabled = readOnly || !detail;
   // Why it is read-only, as the server says (admin policy or file permissions), then what
@@ -464,7 +466,7 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
           aria-label="Reload"
           title="Read this environment again"
         >
-          ⟳
+          <refreshIcon.react tag="span" />
         </button>
       </header>
       {readOnly && (
@@ -496,7 +498,12 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
           className="jp-EnvMgr-section"
           aria-label="Tasks on this environment"
         >
-          <TaskList trackers={tasks} onCancel={actions.cancel} detailed />
+          <TaskList
+            trackers={tasks}
+            onCancel={actions.cancel}
+            onDismiss={tracker => env.manager.dismissTask(tracker)}
+            detailed
+          />
         </section>
       )}
       {detail && (

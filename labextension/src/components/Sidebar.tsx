@@ -2,6 +2,7 @@
  * The "Environments" sidebar: every env with its size (own vs shared bytes, inodes), a
  * read-only badge and whether it has a kernel; the tasks below.
  */
+import { refreshIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { EnvManagerModel } from '../model';
@@ -116,20 +117,24 @@ export function Sidebar(props: ISidebarProps): JSX.Element {
           className="jp-EnvMgr-button"
           onClick={() => void model.refreshSizes()}
           disabled={model.sizesLoading}
-          title="Measure each environment's disk use"
+          title="Measure each environment's disk use again (shown beside each name; it is also measured after each change)"
         >
-          {model.sizesLoading ? 'Measuring…' : 'Sizes'}
-        </button>
-        <button className="jp-EnvMgr-button" onClick={() => actions.openDisk()}>
-          Disk
+          {model.sizesLoading ? 'Measuring…' : 'Measure sizes'}
         </button>
         <button
           className="jp-EnvMgr-button"
+          onClick={() => actions.openDisk()}
+          title="Open the Disk tab: disk use of every environment and the package cache, free space, and cleaning"
+        >
+          Disk use…
+        </button>
+        <button
+          className="jp-EnvMgr-button jp-EnvMgr-iconButton"
           onClick={() => void model.refresh().catch(() => undefined)}
           title="Read the environments again"
           aria-label="Refresh"
         >
-          ⟳
+          <refreshIcon.react tag="span" />
         </button>
       </div>
       <h3 className="jp-EnvMgr-heading">Environments</h3>
@@ -149,30 +154,26 @@ export function Sidebar(props: ISidebarProps): JSX.Element {
       {model.loaded && model.environments.length === 0 && (
         <div className="jp-EnvMgr-empty">No environments yet.</div>
       )}
-      <h3 className="jp-EnvMgr-heading">Tasks</h3>
-      <div aria-label="Running tasks">
+      <h3 className="jp-EnvMgr-heading">
+        Tasks{' '}
+        {finished.length > 0 && (
+          <button
+            className="jp-EnvMgr-link"
+            onClick={() => model.clearFinished()}
+            title="Hide every finished task"
+          >
+            clear finished
+          </button>
+        )}
+      </h3>
+      <div aria-label="Tasks">
         <TaskList
-          trackers={running}
+          trackers={[...running, ...finished]}
           onCancel={actions.cancel}
+          onDismiss={tracker => model.dismissTask(tracker)}
           empty="Nothing running."
         />
       </div>
-      {finished.length > 0 && (
-        <>
-          <h4 className="jp-EnvMgr-subheading">
-            Finished{' '}
-            <button
-              className="jp-EnvMgr-link"
-              onClick={() => model.clearFinished()}
-            >
-              clear
-            </button>
-          </h4>
-          <div aria-label="Finished tasks">
-            <TaskList trackers={finished} onCancel={actions.cancel} />
-          </div>
-        </>
-      )}
     </div>
   );
 }

@@ -106,24 +106,54 @@ export function TaskView(props: ITaskViewProps): JSX.Element {
 export interface ITaskListProps {
   trackers: ReadonlyArray<TaskTracker>;
   onCancel: (tracker: TaskTracker) => void;
+  /** Forget a finished task: failed ones stay shown, open, until dismissed. */
+  onDismiss: (tracker: TaskTracker) => void;
   detailed?: boolean;
   empty?: string;
 }
 
-export function TaskList(props: ITaskListProps): JSX.Element {
-  if (props.trackers.length === 0) {
-    return <div className="jp-EnvMgr-empty">{props.empty ?? 'No tasks.'}</div>;
+/**
+ * Running tasks in full; failed ones in full with "Dismiss" (they say so until read); the
+ * others that finished fold into one closed "N finished" line, so that they do not pile up
+ * above what the user came for.
+ */
+export function TaskList(props: ITaskListProps): JSX.Element | null {
+  const { trackers, onCancel, onDismiss, detailed } = props;
+  if (trackers.length === 0) {
+    return props.empty ? (
+      <div className="jp-EnvMgr-empty">{props.empty}</div>
+    ) : null;
   }
+  const open = trackers.filter(t => !t.finished || t.task.state === 'failed');
+  const folded = trackers.filter(t => t.finished && t.task.state !== 'failed');
   return (
     <div className="jp-EnvMgr-tasks">
-      {props.trackers.map(tracker => (
-        <TaskView
-          key={tracker.id}
-          tracker={tracker}
-          onCancel={props.onCancel}
-          detailed={props.detailed}
-        />
+      {open.map(tracker => (
+        <div className="jp-EnvMgr-taskItem" key={tracker.id}>
+          <TaskView tracker={tracker} onCancel={onCancel} detailed={detailed} />
+          {tracker.finished && (
+            <button
+              className="jp-EnvMgr-link jp-EnvMgr-dismiss"
+              onClick={() => onDismiss(tracker)}
+              title="Hide this failed task"
+            >
+              Dismiss
+            </button>
+          )}
+        </div>
       ))}
+      {folded.length > 0 && (
+        <details className="jp-EnvMgr-finishedTasks">
+          <summary>
+            {folded.length === 1
+              ? '1 finished task'
+              : `${folded.length} finished tasks`}
+          </summary>
+          {folded.map(tracker => (
+            <TaskView key={tracker.id} tracker={tracker} onCancel={onCancel} />
+          ))}
+        </details>
+      )}
     </div>
   );
 }

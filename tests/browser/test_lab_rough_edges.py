@@ -1,0 +1,74 @@
+"""Rough edges a new user hit in the lab views (issue 28, item 3), each asserted as seen on the
+page; every step leaves a screenshot in this test's artifacts folder."""
+
+from __future__ import annotations
+
+from .conftest import LabPage, LabServer
+from .test_lab_envmgr_ui import SLOW, env_row, expect, open_env, open_sidebar
+
+
+def test_finished_tasks_fold_away_failed_ones_stay_until_dismissed(
+    lab: LabServer, lab_page: LabPage
+) -> None:
+    lab.create_env("fold", "python", "alpha=2.0")
+    lab.create_env("foldother", "delta")
+    lab_page.open_workspace()
+    panel = open_env(lab_page, "fold")
+    tasks = panel.get_by_label("Tasks on this environment")
+
+    # A failed install (gamma forbids this alpha) keeps its card, with its reason and Dismiss.
+    panel.get_by_label("Packages to install").fill("gamma")
+    panel.get_by_role("button", name="Install").click()
+    failed = tasks.locator('.jp-EnvMgr-task[data-task-state="failed"]')
+    expect(failed).to_be_visible(timeout=SLOW)
+    expect(failed.locator(".jp-EnvMgr-error")).to_contain_text("cannot be satisfied")
+
+    # A good install: once done, its card folds into one "1 finished task" line.
+    panel.get_by_label("Packages to install").fill("beta")
+    panel.get_by_role("button", name="Install").click()
+    summary = tasks.locator(".jp-EnvMgr-finishedTasks > summary")
+    expect(summary).to_have_text("1 finished task", timeout=SLOW)
+    expect(tasks.locator('.jp-EnvMgr-task[data-task-state="done"]')).to_be_hidden()
+    expect(failed).to_be_visible()
+    lab_page.shot("folded-and-failed")
+
+    # Another env's task never shows in this env's view.
+    other = open_env(lab_page, "foldother")
+    expect(other.get_by_label("Tasks on this environment")).to_have_count(0)
+    panel = open_env(lab_page, "fold")
+    tasks = panel.get_by_label("Tasks on this environment")
+
+    # Dismiss: the failed card goes; only the folded line is left.
+    tasks.get_by_role("button", name="Dismiss").click()
+    expect(tasks.locator('.jp-EnvMgr-task[data-task-state="failed"]')).to_have_count(0)
+    expect(tasks.locator(".jp-EnvMgr-finishedTasks > summary")).to_be_visible()
+    lab_page.shot("dismissed")
+
+
+def test_sidebar_sizes_follow_an_install_and_the_buttons_say_what_they_do(
+    lab: LabServer, lab_page: LabPage
+) -> None:
+    lab.create_env("sized", "delta")
+    lab_page.open_workspace()
+    sidebar = open_sidebar(lab_page)
+    size = env_row(lab_page, "sized").locator(".jp-EnvMgr-envSize")
+    expect(size).to_be_visible(timeout=60_000)
+    before = size.inner_text()
+
+    # JupyterLab's refresh icon, not a glyph; "Measure sizes" and "Disk use…" say what they do.
+    refresh = sidebar.get_by_role("button", name="Refresh")
+    expect(refresh.locator("svg")).to_have_count(1)
+    expect(refresh).not_to_contain_text("⟳")
+    expect(sidebar.get_by_role("button", name="Measure sizes")).to_have_attribute(
+        "title", "Measure each environment's disk use again (shown beside each name; it is "
+        "also measured after each change)"
+    )  # fmt: skip
+    expect(sidebar.get_by_role("button", name="Disk use…")).to_be_visible()
+    lab_page.shot("sidebar-buttons")
+
+    # An install from the env view: the sidebar's size of that env changes, no click on Sizes.
+    panel = open_env(lab_page, "sized")
+    panel.get_by_label("Packages to install").fill("python")
+    panel.get_by_role("button", name="Install").click()
+    expect(size).not_to_have_text(before, timeout=SLOW)
+    lab_page.shot("size-after-install")
