@@ -3,6 +3,8 @@ page; every step leaves a screenshot in this test's artifacts folder."""
 
 from __future__ import annotations
 
+import re
+
 from .conftest import LabPage, LabServer
 from .test_lab_envmgr_ui import SLOW, env_row, expect, open_env, open_sidebar
 
@@ -72,3 +74,49 @@ def test_sidebar_sizes_follow_an_install_and_the_buttons_say_what_they_do(
     panel.get_by_role("button", name="Install").click()
     expect(size).not_to_have_text(before, timeout=SLOW)
     lab_page.shot("size-after-install")
+
+
+_UNITS = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
+
+
+def _bytes(text: str) -> float:
+    value, unit = text.split()
+    return float(value) * _UNITS[unit]
+
+
+def test_disk_tab_free_bar_draws_the_free_fraction_and_the_legend_names_the_cache(
+    lab: LabServer, lab_page: LabPage
+) -> None:
+    lab.create_env("diskfree", "delta")
+    lab_page.open_workspace()
+    open_sidebar(lab_page).get_by_role("button", name="Disk use…").click()
+    disk = lab_page.page.locator(".jp-EnvMgr-diskPanel")
+    chart = disk.get_by_label("Disk use per environment")
+    expect(chart.locator('tr[data-tree="cache"]')).to_be_visible(timeout=60_000)
+
+    # The legend has a swatch of the cache's own colour, the same as the cache's bar.
+    legend = disk.get_by_label("Legend")
+    cache_item = legend.locator('[data-legend="cache"]')
+    expect(cache_item).to_contain_text("package cache")
+    swatch = cache_item.locator(".jp-EnvMgr-swatch")
+    bar = chart.locator('tr[data-tree="cache"] .jp-EnvMgr-barOwn')
+    colour = "el => getComputedStyle(el).backgroundColor"
+    assert swatch.evaluate(colour) == bar.evaluate(colour)
+    own = legend.locator('[data-legend="own"] .jp-EnvMgr-swatch').evaluate(colour)
+    assert swatch.evaluate(colour) != own
+
+    # "Free bytes": the bar is as full as free/total of the numbers the tab shows.
+    cell = disk.get_by_label("Filesystems").locator("tbody tr").first.locator("td").nth(1)
+    text = cell.inner_text()
+    match = re.match(r"\s*(\S+ \S+) of (\S+ \S+)", text)
+    assert match, text
+    free = _bytes(match.group(1)) / _bytes(match.group(2)) * 100
+    meter = cell.get_by_role("meter", name="Bytes free")
+    assert abs(float(meter.get_attribute("aria-valuenow")) - free) < 2, (text, free)
+    expect(cell).to_contain_text(f"{free:.0f}% free")
+    fill = meter.locator(".jp-EnvMgr-barFree")
+    drawn = fill.evaluate(
+        "el => el.getBoundingClientRect().width / el.parentElement.getBoundingClientRect().width"
+    )
+    assert abs(drawn * 100 - free) < 2, (drawn, free, text)
+    lab_page.shot("disk-free-bar")

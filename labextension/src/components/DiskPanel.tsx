@@ -109,10 +109,19 @@ function UsageChart(props: { model: EnvManagerModel }): JSX.Element {
           })}
         </tbody>
       </table>
-      <div className="jp-EnvMgr-legend">
-        <span className="jp-EnvMgr-swatch jp-EnvMgr-barOwn" /> own (only this
-        tree uses it) <span className="jp-EnvMgr-swatch jp-EnvMgr-barShared" />{' '}
-        shared (hard links with the cache or other envs, counted once)
+      <div className="jp-EnvMgr-legend" aria-label="Legend">
+        <span className="jp-EnvMgr-legendItem" data-legend="own">
+          <span className="jp-EnvMgr-swatch jp-EnvMgr-barOwn" /> own (only this
+          tree uses it)
+        </span>{' '}
+        <span className="jp-EnvMgr-legendItem" data-legend="cache">
+          <span className="jp-EnvMgr-swatch jp-EnvMgr-barOwn jp-mod-cache" />{' '}
+          package cache
+        </span>{' '}
+        <span className="jp-EnvMgr-legendItem" data-legend="shared">
+          <span className="jp-EnvMgr-swatch jp-EnvMgr-barShared" /> shared (hard
+          links with the cache or other envs, counted once)
+        </span>
       </div>
       <h3>Filesystems</h3>
       <table className="jp-EnvMgr-table" aria-label="Filesystems">
@@ -129,11 +138,19 @@ function UsageChart(props: { model: EnvManagerModel }): JSX.Element {
               <td>{fs.paths.join(', ')}</td>
               <td>
                 {formatBytes(fs.free_bytes)} of {formatBytes(fs.total_bytes)}
-                <Meter free={fs.free_bytes} total={fs.total_bytes} />
+                <Meter
+                  free={fs.free_bytes}
+                  total={fs.total_bytes}
+                  what="Bytes"
+                />
               </td>
               <td>
                 {formatCount(fs.free_inodes)} of {formatCount(fs.total_inodes)}
-                <Meter free={fs.free_inodes} total={fs.total_inodes} />
+                <Meter
+                  free={fs.free_inodes}
+                  total={fs.total_inodes}
+                  what="Inodes"
+                />
               </td>
             </tr>
           ))}
@@ -148,20 +165,32 @@ function UsageChart(props: { model: EnvManagerModel }): JSX.Element {
   );
 }
 
+/** A filesystem's free share: the bar is as full as the free fraction, labelled "N% free". */
 function Meter(props: {
   free: number | null;
   total: number | null;
+  what: string;
 }): JSX.Element | null {
   if (!props.total || props.free === null) {
     return null;
   }
-  const used = ((props.total - props.free) / props.total) * 100;
+  const free = Math.max(0, Math.min(100, (props.free / props.total) * 100));
+  const label = `${free.toFixed(0)}% free`;
   return (
-    <div
-      className="jp-EnvMgr-bar jp-mod-meter"
-      title={`${used.toFixed(0)}% used`}
-    >
-      <div className="jp-EnvMgr-barUsed" style={{ width: `${used}%` }} />
+    <div className="jp-EnvMgr-meterRow">
+      <div
+        className="jp-EnvMgr-bar jp-mod-meter"
+        role="meter"
+        aria-label={`${props.what} free`}
+        aria-valuemin={0}
+        aria-valuemax={100}
+        aria-valuenow={Number(free.toFixed(1))}
+        aria-valuetext={label}
+        title={label}
+      >
+        <div className="jp-EnvMgr-barFree" style={{ width: `${free}%` }} />
+      </div>
+      <span className="jp-EnvMgr-meterLabel">{label}</span>
     </div>
   );
 }
