@@ -37,7 +37,8 @@ export function addCommands(
   // A name picked from the current listing (refreshed first), or null when there is none.
   const pickEnv = async (
     title: string,
-    filter: (name: string) => boolean
+    filter: (name: string) => boolean,
+    accept: string
   ): Promise<string | null> => {
     await model.refresh().catch(() => undefined);
     // Listed by name; an env outside the envs dirs by its folder's name and location.
@@ -52,7 +53,11 @@ export function addCommands(
       return null;
     }
     const items = [...choices.keys()];
-    const result = await InputDialog.getItem({ title, items });
+    const result = await InputDialog.getItem({
+      title,
+      items,
+      okLabel: accept
+    });
     return result.button.accept
       ? (choices.get(result.value ?? '') ?? null)
       : null;
@@ -79,7 +84,7 @@ export function addCommands(
     execute: async args => {
       const name =
         (args.name as string) ||
-        (await pickEnv('Open environment', () => true));
+        (await pickEnv('Open environment', () => true, 'Open'));
       if (name) {
         views.openEnv(name);
       }
@@ -115,7 +120,8 @@ export function addCommands(
         (args.env as string) ||
         (await pickEnv(
           'New notebook with environment',
-          n => model.kernelsOf(n).length > 0
+          n => model.kernelsOf(n).length > 0,
+          'New notebook'
         ));
       if (!env) {
         return;

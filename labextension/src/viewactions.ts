@@ -53,11 +53,12 @@ export function createViewActions(
       });
       return result.button.accept;
     },
-    prompt: async (title, label, value) => {
+    prompt: async (title, label, value, accept) => {
       const result = await InputDialog.getText({
         title,
         label,
-        text: value ?? ''
+        text: value ?? '',
+        okLabel: accept
       });
       return result.button.accept ? (result.value ?? '').trim() || null : null;
     },

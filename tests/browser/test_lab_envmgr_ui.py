@@ -265,7 +265,7 @@ def test_remove_roll_back_and_clone_from_the_env_view(lab: LabServer, lab_page: 
     panel.get_by_role("button", name="Clone…").click()
     ask = dialog(lab_page)
     ask.locator("input").fill("revs-copy")
-    ask.get_by_role("button", name="Ok").click()
+    ask.get_by_role("button", name="Clone").click()
     page.locator('.jp-EnvMgr-envPanel[data-env="revs-copy"]').wait_for(timeout=SLOW)
     expect(env_row(lab_page, "revs-copy")).to_be_visible()
     assert versions(lab.sandbox.envs / "revs-copy") == versions(prefix)

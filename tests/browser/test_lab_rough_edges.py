@@ -120,3 +120,38 @@ def test_disk_tab_free_bar_draws_the_free_fraction_and_the_legend_names_the_cach
     )
     assert abs(drawn * 100 - free) < 2, (drawn, free, text)
     lab_page.shot("disk-free-bar")
+
+
+def test_clone_dialog_names_its_action_and_revision_rows_stay_one_line(
+    lab: LabServer, lab_page: LabPage
+) -> None:
+    lab.create_env("revline", "python", "alpha=2.0")
+    lab.run_cli("install", "-n", "revline", "-c", lab.channels.main_url, "--override-channels",
+                "beta", "-y")  # fmt: skip
+    lab_page.open_workspace()
+    panel = open_env(lab_page, "revline")
+    revisions = panel.get_by_label("Revisions")
+    button = revisions.get_by_role("button", name="Roll back to 0")
+    expect(button).to_be_visible()
+
+    # Each row (date, changes, "Roll back to N") is one line: under two line heights tall.
+    line = revisions.locator("td").first.evaluate(
+        "el => parseFloat(getComputedStyle(el).lineHeight) || "
+        "1.2 * parseFloat(getComputedStyle(el).fontSize)"
+    )
+    for number in ("0", "1"):
+        row = revisions.locator(f'tr[data-revision="{number}"]')
+        box = row.bounding_box()
+        assert box and box["height"] < 2 * line, (number, box, line)
+    box = button.bounding_box()
+    assert box and box["height"] < 2 * line, (box, line)
+    lab_page.shot("revisions-one-line")
+
+    # The Clone dialog's button says "Clone", not "Ok".
+    panel.get_by_role("button", name="Clone…").click()
+    ask = lab_page.page.locator(".jp-Dialog")
+    expect(ask.get_by_role("button", name="Clone")).to_be_visible()
+    expect(ask.get_by_role("button", name="Ok")).to_have_count(0)
+    lab_page.shot("clone-dialog")
+    ask.get_by_role("button", name="Cancel").click()
+    expect(ask).to_have_count(0)

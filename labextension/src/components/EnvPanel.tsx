@@ -315,7 +315,7 @@ function Revisions(
   return (
     <section className="jp-EnvMgr-section" aria-label="Revisions">
       <h3>Revisions</h3>
-      <table className="jp-EnvMgr-table">
+      <table className="jp-EnvMgr-table jp-EnvMgr-revisions">
         <thead>
           <tr>
             <th>#</th>
@@ -329,9 +329,9 @@ function Revisions(
         <tbody>
           {[...revisions].reverse().map(rev => (
             <tr key={rev.number} data-revision={rev.number}>
-              <td>{rev.number}</td>
-              <td>{rev.date}</td>
-              <td title={rev.cmd}>
+              <td className="jp-EnvMgr-nowrap">{rev.number}</td>
+              <td className="jp-EnvMgr-nowrap">{rev.date}</td>
+              <td className="jp-EnvMgr-revChanges" title={changesTitle(rev)}>
                 {rev.added.length > 0 && (
                   <span>+{rev.added.map(shortDist).join(', +')} </span>
                 )}
@@ -341,7 +341,7 @@ function Revisions(
                   </span>
                 )}
               </td>
-              <td>
+              <td className="jp-EnvMgr-actions">
                 {rev.number === last ? (
                   <span className="jp-EnvMgr-muted">current</span>
                 ) : (
@@ -361,6 +361,22 @@ function Revisions(
       </table>
     </section>
   );
+}
+
+/** The whole change list (the cell shows one line of it) and the command that made it. */
+function changesTitle(rev: {
+  added: string[];
+  removed: string[];
+  cmd?: string | null;
+}): string {
+  const lines = [
+    ...rev.added.map(d => `+${shortDist(d)}`),
+    ...rev.removed.map(d => `−${shortDist(d)}`)
+  ];
+  if (rev.cmd) {
+    lines.push(rev.cmd);
+  }
+  return lines.join('\n');
 }
 
 /** "https://host/ch/noarch::alpha-1.0-py_0" -> "alpha-1.0". */
@@ -394,7 +410,8 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
     const name = await actions.prompt(
       `Clone ${env.manager.envLabel(env.name)}`,
       'Name of the new environment',
-      `${env.manager.envLabel(env.name)}-copy`
+      `${env.manager.envLabel(env.name)}-copy`,
+      'Clone'
     );
     if (name) {
       const tracker = await env.clone(name);

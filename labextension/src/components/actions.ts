@@ -39,7 +39,13 @@ export interface IViewActions extends IEnvActions {
   shutdownSessions(ids: string[]): Promise<void>;
   switchKernel(notebookId: string, kernelName: string): void;
   confirm(title: string, body: string, accept: string): Promise<boolean>;
-  prompt(title: string, label: string, value?: string): Promise<string | null>;
+  /** Ask for a line of text; `accept` names the action on the button ("Clone"). */
+  prompt(
+    title: string,
+    label: string,
+    value: string | undefined,
+    accept: string
+  ): Promise<string | null>;
   download(file: { text: string; filename: string; type: string }): void;
 }
 
