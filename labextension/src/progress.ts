@@ -140,12 +140,18 @@ export function applyEvent(p: ITaskProgress, event: ITaskEvent): boolean {
     case 'download-start':
     case 'download-progress': {
       const name = String(event.name ?? '?');
-      p.phase = 'downloading';
       p.downloads[name] = {
         bytes: Number(event.bytes ?? 0),
         total: event.total ?? p.downloads[name]?.total ?? null,
         done: false
       };
+      // Downloads and links overlap (a package links once it is in the cache): once linking
+      // has begun, the bar and the status line both stay on the link count, one measure, so
+      // the bar never jumps back to a byte fraction while the text says "Linking a/b".
+      if (p.phase === 'linking') {
+        return true;
+      }
+      p.phase = 'downloading';
       const { done, total } = downloadTotals(p);
       p.fraction = total ? done / total : null;
       p.status = `Downloading ${name}: ${formatBytes(done)} of ${formatBytes(total)}`;
@@ -169,6 +175,7 @@ export function applyEvent(p: ITaskProgress, event: ITaskEvent): boolean {
         p.unlinked = counts;
       }
       p.phase = 'linking';
+      // The bar is exactly the count the status line shows: done/total.
       p.fraction = counts.total ? counts.done / counts.total : null;
       const verb = event.event === 'link' ? 'Linking' : 'Unlinking';
       p.status = `${verb} ${counts.done}/${counts.total}: ${event.name ?? '?'}`;

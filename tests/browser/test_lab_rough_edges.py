@@ -155,3 +155,55 @@ def test_clone_dialog_names_its_action_and_revision_rows_stay_one_line(
     lab_page.shot("clone-dialog")
     ask.get_by_role("button", name="Cancel").click()
     expect(ask).to_have_count(0)
+
+
+_WATCH_TASK = """
+() => {
+  window.__envmgrSamples = [];
+  const sample = () => {
+    for (const task of document.querySelectorAll('.jp-EnvMgr-createPanel .jp-EnvMgr-task')) {
+      const status = task.querySelector('.jp-EnvMgr-taskStatus');
+      const bar = task.querySelector('[role="progressbar"]');
+      const fill = task.querySelector('.jp-EnvMgr-progressBar');
+      if (status && bar) {
+        window.__envmgrSamples.push({
+          text: status.textContent,
+          value: bar.getAttribute('aria-valuenow'),
+          width: fill ? fill.style.width : null
+        });
+      }
+    }
+  };
+  new MutationObserver(sample).observe(document.body, {
+    subtree: true, childList: true, attributes: true, characterData: true
+  });
+}
+"""
+
+
+def test_create_bar_and_status_text_are_one_measure_while_linking(
+    lab: LabServer, lab_page: LabPage
+) -> None:
+    page = lab_page.page
+    lab_page.open_workspace()
+    open_sidebar(lab_page).get_by_role("button", name="New environment").click()
+    form = page.locator(".jp-EnvMgr-createPanel")
+    form.get_by_label("Environment name").fill("linkbar")
+    form.get_by_label("Packages", exact=True).fill("python ipykernel alpha=1.0")
+    page.evaluate(_WATCH_TASK)
+    form.get_by_role("button", name="Create").click()
+    # Done (the env's view opens over the form at once, so attached rather than visible).
+    done = form.locator('.jp-EnvMgr-task[data-task-state="done"]')
+    done.wait_for(state="attached", timeout=SLOW)
+    lab_page.shot("created")
+
+    # Every moment the status line said "Linking a/b", the bar (its value and its drawn width)
+    # said a/b too, within 5 %.
+    samples = page.evaluate("window.__envmgrSamples")
+    linking = [s for s in samples if re.match(r"Linking \d+/\d+", s["text"] or "")]
+    assert linking, [s["text"] for s in samples]
+    for s in linking:
+        done, total = map(int, re.match(r"Linking (\d+)/(\d+)", s["text"]).groups())
+        expected = done / total * 100
+        assert s["value"] is not None and abs(float(s["value"]) - expected) <= 5, s
+        assert s["width"] and abs(float(s["width"].rstrip("%")) - expected) <= 5, s
