@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import hashlib
 import json
@@ -12,12 +10,12 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TypeVar
 
+from ..engine.blocking import run_blocking
 from .python_pkg import build_python_package, python_version
 from .synthetic import build_extra_synthetic, build_foreign_synthetic, build_main_synthetic
 from .wheels import distribution_closure, package_installed_distribution
@@ -30,7 +28,6 @@ OPTIONAL_ROOTS = ("pyyaml", "filelock")
 
 # Bump to force a rebuild when the layout changes in a way the source hash would not show.
 _FORMAT = 1
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -83,16 +80,6 @@ def _cache_key(extra: object, dists: list[metadata.Distribution]) -> str:
     return h.hexdigest()[:16]
 
 
-def _run(coro: Coroutine[Any, Any, _T]) -> _T:
-    """Run a rattler coroutine whether or not this thread already runs an event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
 def index_channel(channel: Path) -> None:
     """Write repodata.json for every subdir of ``channel`` (noarch/ and linux-64/ are made when
     missing; others, such as the main channel's osx-arm64/, are indexed when present)."""
@@ -102,7 +89,7 @@ def index_channel(channel: Path) -> None:
         (channel / subdir).mkdir(parents=True, exist_ok=True)
     # index_fs is a coroutine in py-rattler 0.28; passing target_platform breaks it there.
     # Plain repodata.json only: no .zst or shards that could go stale if a test edits it.
-    _run(index_fs(channel, force=True, write_zst=False, write_shards=False))
+    run_blocking(index_fs(channel, force=True, write_zst=False, write_shards=False))
 
 
 def _build(dest: Path, many_files: int, dists: list[metadata.Distribution]) -> None:

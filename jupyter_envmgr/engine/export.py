@@ -9,19 +9,18 @@ solved, and says what a download calls the file. The lock formats go through
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import re
 from collections import Counter
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Literal
 
 import rattler
 import yaml
 
 from .activation import state_env_vars
+from .blocking import run_blocking
 from .env_lock import EnvLock, check_platforms, lock_env
 from .errors import BadInput
 from .pip_packages import pip_distributions
@@ -56,7 +55,6 @@ FORMAT_USES: dict[str, str] = {
 }
 # The formats that can hold several platforms (`platforms=`, --platform).
 LOCK_FORMATS = ("lock", "conda-lock", "pixi-lock", "pixi-lock-v6")
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -98,7 +96,7 @@ def export_env(
     wanted = check_export(fmt, platforms)
     filename, media_type = EXPORT_FORMATS[fmt]
     if fmt in LOCK_FORMATS:
-        lock = _run(lock_env(settings, env, wanted, policy=policy))
+        lock = run_blocking(lock_env(settings, env, wanted, policy=policy))
         text, notes = export_lock_file(settings, env, lock, fmt)
         return Exported(text, filename, media_type, notes)
     if fmt == "explicit":
@@ -115,17 +113,6 @@ def _version() -> str:
         return version("jupyter_envmgr")
     except PackageNotFoundError:  # run from a source tree
         return "(source)"
-
-
-def _run(coro: Coroutine[Any, Any, _T]) -> _T:
-    """The lock's solves, from this blocking function: in a loop of their own (in a thread of
-    its own when the caller's thread already runs one)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
 
 
 def export_lock_file(

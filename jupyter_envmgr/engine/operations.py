@@ -713,6 +713,11 @@ async def _create(
         if owned:
             shutil.rmtree(env.prefix, ignore_errors=True)
         raise
+    return await _created(settings, env, outcome, on_event)
+
+
+async def _created(settings: Settings, env: Env, outcome: Outcome, on_event: EventSink) -> Outcome:
+    """A new env is whole: registered (environments.txt, as conda does) and said done."""
     await asyncio.to_thread(register_env, settings, env.prefix)
     outcome.applied = True
     on_event(Event("done", {"prefix": str(env.prefix)}))
@@ -768,10 +773,7 @@ async def _create_empty(settings: Settings, prepared: Prepared, on_event: EventS
         if owned:
             shutil.rmtree(env.prefix, ignore_errors=True)
         raise
-    await asyncio.to_thread(register_env, settings, env.prefix)
-    outcome.applied = True
-    on_event(Event("done", {"prefix": str(env.prefix)}))
-    return outcome
+    return await _created(settings, env, outcome, on_event)
 
 
 def _pip_lock_lines(request: Request) -> list[str]:
