@@ -164,7 +164,7 @@ export class DriftBadge extends Widget {
       return;
     }
     if (result.button.label === RELOCK) {
-      await embedEnv(this._model, this._glue, this._panel);
+      await embedEnv(this._model, this._glue, this._panel, 'notification');
     } else if (result.button.label === SYNC) {
       await this._sync(env);
     }

@@ -143,11 +143,56 @@ export function syncPromptBody(
   return body;
 }
 
-/** Embed the env of `panel`'s running kernel into its notebook (saved with it). */
+/** What "Embed env lock" wrote: the env, each platform with its package count. */
+function embeddedBody(
+  env: string,
+  notebook: string,
+  meta: { [key: string]: any }
+): Widget {
+  const body = new Widget();
+  const node = body.node;
+  node.classList.add('jp-EnvMgr-embeddedBody');
+  node.setAttribute('aria-label', 'Embedded lock');
+  appendText(
+    node,
+    'p',
+    `Embedded the environment ${env} (${packageCount(meta)} packages) into ` +
+      `${notebook}'s metadata (envmgr); save the notebook to keep it.`
+  );
+  const platforms =
+    meta.platforms && typeof meta.platforms === 'object' ? meta.platforms : {};
+  const table = document.createElement('table');
+  table.className = 'jp-EnvMgr-table';
+  table.setAttribute('aria-label', 'Embedded platforms');
+  const head = table.createTHead().insertRow();
+  for (const title of ['Platform', 'Packages']) {
+    const th = document.createElement('th');
+    th.textContent = title;
+    head.appendChild(th);
+  }
+  const rows = table.createTBody();
+  for (const [platform, list] of Object.entries(platforms)) {
+    const row = rows.insertRow();
+    row.dataset.platform = platform;
+    row.insertCell().textContent = platform;
+    row.insertCell().textContent = String(
+      Array.isArray(list) ? list.length : 0
+    );
+  }
+  node.appendChild(table);
+  return body;
+}
+
+/**
+ * Embed the env of `panel`'s running kernel into its notebook (saved with it). The toolbar
+ * button shows what went in (a dialog); a re-lock, already confirmed in its own dialog, says
+ * so in a notification.
+ */
 export async function embedEnv(
   model: EnvManagerModel,
   glue: NotebookGlue,
-  panel: NotebookPanel
+  panel: NotebookPanel,
+  show: 'dialog' | 'notification' = 'dialog'
 ): Promise<void> {
   if (model.kernels.length === 0) {
     await model.refreshKernels().catch(() => undefined);
@@ -170,12 +215,19 @@ export async function embedEnv(
     if (lock.kernelspec) {
       panel.context.model.setMetadata('kernelspec', lock.kernelspec);
     }
-    const count = packageCount(lock.envmgr);
-    Notification.success(
-      `Embedded the environment ${env} (${count} packages) into ${panel.title.label}; ` +
-        'save the notebook to keep it.',
-      { autoClose: 5000 }
-    );
+    if (show === 'notification') {
+      Notification.success(
+        `Embedded the environment ${env} (${packageCount(lock.envmgr)} packages) into ` +
+          `${panel.title.label}; save the notebook to keep it.`,
+        { autoClose: 5000 }
+      );
+      return;
+    }
+    await showDialog({
+      title: 'Environment lock embedded',
+      body: embeddedBody(env, panel.title.label, lock.envmgr),
+      buttons: [Dialog.okButton({ label: 'Close' })]
+    });
   } catch (error) {
     await showErrorMessage(
       `Cannot embed the environment ${env}`,
@@ -184,7 +236,7 @@ export async function embedEnv(
   }
 }
 
-/** The notebook toolbar's "Environment" button. */
+/** The notebook toolbar's "Embed env lock" button. */
 export class EmbedEnvExtension
   implements DocumentRegistry.IWidgetExtension<NotebookPanel, INotebookModel>
 {
@@ -197,10 +249,10 @@ export class EmbedEnvExtension
     const button = new ToolbarButton({
       className: 'jp-EnvMgr-embedButton',
       icon: envsIcon,
-      label: 'Environment',
+      label: 'Embed env lock',
       tooltip:
-        "Embed the kernel's environment into this notebook, so that it can be re-created " +
-        'elsewhere',
+        "Write a lock of the kernel's environment into this notebook's metadata, so that " +
+        'it can be re-created elsewhere; shows what it embedded',
       onClick: () => void embedEnv(this._model, this._glue, panel)
     });
     panel.toolbar.insertItem(10, 'envmgr-embed', button);

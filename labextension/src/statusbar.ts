@@ -5,6 +5,7 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { IStatusBar } from '@jupyterlab/statusbar';
+import { Signal } from '@lumino/signaling';
 
 import { CommandIDs } from './commandids';
 import { NotebookGlue, createStatusItem } from './kernels';
@@ -17,6 +18,12 @@ export function addStatusBarItem(
   model: EnvManagerModel,
   glue: NotebookGlue
 ): void {
+  // The tracker keeps its last notebook while another tab is current: the item shows only when
+  // the main area's current tab is that notebook, and is re-checked when either changes.
+  const activeChanged = new Signal<object, void>(app);
+  const changed = () => activeChanged.emit();
+  glue.notebooksChanged.connect(changed);
+  app.shell.currentChanged?.connect(changed);
   statusBar.registerStatusItem('jupyter-envmgr:kernel-env', {
     item: createStatusItem(
       glue,
@@ -25,7 +32,9 @@ export function addStatusBarItem(
     ),
     align: 'left',
     rank: 5,
-    isActive: () => !!notebooks.currentWidget,
-    activeStateChanged: glue.notebooksChanged
+    isActive: () =>
+      !!notebooks.currentWidget &&
+      app.shell.currentWidget === notebooks.currentWidget,
+    activeStateChanged: activeChanged
   });
 }

@@ -1,6 +1,6 @@
 """A notebook that carries its environment, in JupyterLab: opening a notebook whose env is
-missing here offers to create it (and switches its kernel to it); the toolbar's "Environment"
-button embeds the kernel's env into the notebook.
+missing here offers to create it (and switches its kernel to it); the toolbar's "Embed env lock"
+button embeds the kernel's env into the notebook and shows what it embedded.
 
 Every step leaves a numbered screenshot in this test's artifacts folder.
 """
@@ -71,10 +71,10 @@ def test_the_toolbar_button_embeds_the_kernels_env(lab: LabServer, lab_page: Lab
     button.wait_for()
     lab_page.shot("toolbar")
     button.click()
-    page.locator(".Toastify__toast", has_text="Embedded the environment emb").wait_for(
-        timeout=60_000
-    )
+    shown = page.locator(".jp-Dialog", has_text="Embedded the environment emb")
+    shown.wait_for(timeout=60_000)
     lab_page.shot("embedded")
+    shown.get_by_role("button", name="Close").click()
     lab_page.notebook.locator(".jp-Cell").first.click()
     page.keyboard.press("Control+s")
     path = lab.root_dir / name

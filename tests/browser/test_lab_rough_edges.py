@@ -87,7 +87,7 @@ def _bytes(text: str) -> float:
 def test_disk_tab_free_bar_draws_the_free_fraction_and_the_legend_names_the_cache(
     lab: LabServer, lab_page: LabPage
 ) -> None:
-    lab.create_env("diskfree", "delta")
+    lab.create_env("freebar", "delta")
     lab_page.open_workspace()
     open_sidebar(lab_page).get_by_role("button", name="Disk use…").click()
     disk = lab_page.page.locator(".jp-EnvMgr-diskPanel")
@@ -207,3 +207,39 @@ def test_create_bar_and_status_text_are_one_measure_while_linking(
         expected = done / total * 100
         assert s["value"] is not None and abs(float(s["value"]) - expected) <= 5, s
         assert s["width"] and abs(float(s["width"].rstrip("%")) - expected) <= 5, s
+
+
+def test_embed_env_lock_says_what_it_embedded_and_env_item_only_on_notebook_tabs(
+    lab: LabServer, lab_page: LabPage
+) -> None:
+    page = lab_page.page
+    lab.create_env("embl", "python", "ipykernel", "delta")
+    lab_page.new_notebook("conda-env-embl-python3")
+    item = page.locator(".jp-EnvMgr-statusItem")
+    expect(item).to_have_text("env: embl", timeout=60_000)
+
+    # The button is named for what it does; a click shows what went into the metadata.
+    button = lab_page.notebook.locator(".jp-EnvMgr-embedButton")
+    expect(button).to_have_text("Embed env lock")
+    expect(lab_page.notebook.locator(".jp-Toolbar", has_text="Environment")).to_have_count(0)
+    button.click()
+    shown = page.locator(".jp-Dialog")
+    expect(shown).to_contain_text("Embedded the environment embl", timeout=60_000)
+    platforms = shown.get_by_label("Embedded platforms").locator("tbody tr")
+    expect(platforms.first).to_be_visible()
+    platform = platforms.first.locator("td").first.inner_text()
+    assert re.fullmatch(r"(linux|osx|win|noarch)(-\w+)?", platform), platform
+    count = int(platforms.first.locator("td").nth(1).inner_text())
+    assert count >= 3  # python, ipykernel, delta and their dependencies
+    expect(shown).to_contain_text(f"({count} packages)")
+    lab_page.shot("embedded-dialog")
+    shown.get_by_role("button", name="Close").click()
+    expect(shown).to_have_count(0)
+
+    # The env item shows on the notebook's tab only: not with the env's view current.
+    open_env(lab_page, "embl")
+    expect(item).to_be_hidden()
+    lab_page.shot("env-view-no-env-item")
+    page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text=".ipynb").first.click()
+    expect(item).to_have_text("env: embl")
+    lab_page.shot("notebook-env-item")
