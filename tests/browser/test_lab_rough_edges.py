@@ -113,7 +113,10 @@ def test_disk_tab_free_bar_draws_the_free_fraction_and_the_legend_names_the_cach
     free = _bytes(match.group(1)) / _bytes(match.group(2)) * 100
     meter = cell.get_by_role("meter", name="Bytes free")
     assert abs(float(meter.get_attribute("aria-valuenow")) - free) < 2, (text, free)
-    expect(cell).to_contain_text(f"{free:.0f}% free")
+    # The label is the bar's own value in whole percent; the sizes shown are rounded to 0.1 GB
+    # (and other tests write meanwhile), so it may be one off from what they give.
+    label = re.search(r"(\d+)% free", cell.inner_text())
+    assert label and abs(int(label.group(1)) - free) <= 1.5, (cell.inner_text(), free)
     fill = meter.locator(".jp-EnvMgr-barFree")
     drawn = fill.evaluate(
         "el => el.getBoundingClientRect().width / el.parentElement.getBoundingClientRect().width"
@@ -192,9 +195,9 @@ def test_create_bar_and_status_text_are_one_measure_while_linking(
     form.get_by_label("Packages", exact=True).fill("python ipykernel alpha=1.0")
     page.evaluate(_WATCH_TASK)
     form.get_by_role("button", name="Create").click()
-    # Done (the env's view opens over the form at once, so attached rather than visible).
-    done = form.locator('.jp-EnvMgr-task[data-task-state="done"]')
-    done.wait_for(state="attached", timeout=SLOW)
+    # Done: the env is listed (its task card may already have folded away with the other
+    # finished tasks, and the env's view opens over the form).
+    expect(env_row(lab_page, "linkbar")).to_have_count(1, timeout=SLOW)
     lab_page.shot("created")
 
     # Every moment the status line said "Linking a/b", the bar (its value and its drawn width)
