@@ -1,5 +1,6 @@
 """What `bash scripts/demo` shows, in a real browser: JupyterLab started through binder/start
-opens examples/demo.ipynb in the demo env's kernel, and Run All works with no error output.
+opens its working copy of examples/demo.ipynb in the demo env's kernel, and Run All works with
+no error output.
 
 The README's screenshot comes from here: ``ENVMGR_UPDATE_SCREENSHOT=1 pytest
 tests/browser/test_demo_screenshot.py`` writes docs/screenshot.png (other runs write it to the
@@ -35,13 +36,13 @@ SCREENSHOT = REPO / "docs" / "screenshot.png"
 def demo_lab(
     tmp_path_factory: pytest.TempPathFactory, channels: TestChannels
 ) -> Iterator[LabServer]:
-    """The demo as scripts/demo serves it (prepared offline), rooted at a copy of the repo's
-    examples/ so that the notebook's export lands there."""
+    """The demo as scripts/demo serves it (prepared offline): rooted at a notebooks folder that
+    holds a working copy of examples/demo.ipynb, so the notebook's export lands there."""
     base = tmp_path_factory.mktemp("demo-lab")
     demo = prepare_demo(base)
-    root_dir, settings, workspaces = base / "repo", base / "settings", base / "workspaces"
-    (root_dir / "examples").mkdir(parents=True)
-    shutil.copyfile(NOTEBOOK, root_dir / "examples" / NOTEBOOK.name)
+    root_dir, settings, workspaces = base / "notebooks", base / "settings", base / "workspaces"
+    root_dir.mkdir(parents=True)
+    shutil.copyfile(NOTEBOOK, root_dir / NOTEBOOK.name)
     notification = settings / "@jupyterlab" / "apputils-extension"
     notification.mkdir(parents=True)
     (notification / "notification.jupyterlab-settings").write_text(
@@ -110,7 +111,7 @@ def test_the_demo_opens_on_its_notebook_and_runs_all_cells(
     lab_page = LabPage(page, demo_lab, artifacts)
     # `/` leads to the demo notebook (binder/start's config), in the demo env's kernel.
     page.goto(demo_lab.lab_url("/"))
-    page.wait_for_url(re.compile(r"/lab/tree/examples/demo\.ipynb"))
+    page.wait_for_url(re.compile(r"/lab/tree/demo\.ipynb"))
     lab_page.notebook.locator(".jp-Cell").first.wait_for()
     lab_page.wait_for_idle()
     assert "[env: demo]" in lab_page.kernel_status()
