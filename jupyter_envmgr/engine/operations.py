@@ -9,10 +9,11 @@ installed records as `locked` so that nothing moves unless it has to.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import shutil
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -673,47 +674,55 @@ async def _create(
     if request.dry_run or not await _ask(confirm, plan):
         return outcome
     _check_offline(settings, plan)
+    async with _new_prefix(settings, env, request.cmd, on_event):
+        await apply_plan(
+            settings,
+            plan,
+            operation="create",
+            created=True,
+            requested=requested,
+            on_event=on_event,
+            policy=prepared.policy,
+            copy=request.options.copy,
+            platform=_subdir(request.options.platform),
+        )
+        _remember_platform(env.prefix, request)
+        if pip:
+            await run_pip(env.prefix, pip, on_event, index_urls=_pip_indexes(prepared))
+        await _install_pip_lock(settings, prepared, on_event)
+        if request.env_file and request.env_file.variables:
+            write_state_env_vars(env.prefix, request.env_file.variables)
+        update, _ = _history_specs(request, specs)
+        if not update and request.env_file is not None:
+            # Explicit and lock files pin every package: those pins are the request.
+            update = _pins(records)
+        await asyncio.to_thread(_commit_history, settings, env.prefix, request, plan, update, [])
+    return await _created(settings, env, outcome, on_event)
+
+
+@contextlib.asynccontextmanager
+async def _new_prefix(
+    settings: Settings, env: Env, cmd: str, on_event: EventSink
+) -> AsyncIterator[None]:
+    """A new env's folder, made and locked for the create; removed again when the create
+    fails, but only once this create has claimed it."""
     env.prefix.parent.mkdir(parents=True, exist_ok=True)
     env.prefix.mkdir(exist_ok=True)  # an empty folder given with -p is fine
-    owned = False  # only a prefix this create has claimed is removed when it fails
+    owned = False
     try:
         async with prefix_lock(
-            env.prefix, timeout=settings.lock_timeout, on_event=on_event, cmd=request.cmd
+            env.prefix, timeout=settings.lock_timeout, on_event=on_event, cmd=cmd
         ):
             # Of two creates of one name, the second gets the lock after the first made the
             # env: it must find it taken, not link into it.
             if not _holds_nothing(env.prefix):
                 raise EnvExists(f"{env.prefix} was created by someone else meanwhile.")
             owned = True
-            await apply_plan(
-                settings,
-                plan,
-                operation="create",
-                created=True,
-                requested=requested,
-                on_event=on_event,
-                policy=prepared.policy,
-                copy=request.options.copy,
-                platform=_subdir(request.options.platform),
-            )
-            _remember_platform(env.prefix, request)
-            if pip:
-                await run_pip(env.prefix, pip, on_event, index_urls=_pip_indexes(prepared))
-            await _install_pip_lock(settings, prepared, on_event)
-            if request.env_file and request.env_file.variables:
-                write_state_env_vars(env.prefix, request.env_file.variables)
-            update, _ = _history_specs(request, specs)
-            if not update and request.env_file is not None:
-                # Explicit and lock files pin every package: those pins are the request.
-                update = _pins(records)
-            await asyncio.to_thread(
-                _commit_history, settings, env.prefix, request, plan, update, []
-            )
+            yield
     except BaseException:
         if owned:
             shutil.rmtree(env.prefix, ignore_errors=True)
         raise
-    return await _created(settings, env, outcome, on_event)
 
 
 async def _created(settings: Settings, env: Env, outcome: Outcome, on_event: EventSink) -> Outcome:
@@ -756,23 +765,10 @@ async def _create_empty(settings: Settings, prepared: Prepared, on_event: EventS
     outcome = Outcome(env, plan, False, settings.channel_alias, notes=[EMPTY_ENV_NOTE])
     if request.dry_run:
         return outcome
-    env.prefix.parent.mkdir(parents=True, exist_ok=True)
-    env.prefix.mkdir(exist_ok=True)
-    owned = False
-    try:
-        async with prefix_lock(
-            env.prefix, timeout=settings.lock_timeout, on_event=on_event, cmd=request.cmd
-        ):
-            if not _holds_nothing(env.prefix):
-                raise EnvExists(f"{env.prefix} was created by someone else meanwhile.")
-            owned = True
-            # The history is what makes a folder an env for conda, micromamba and us.
-            await asyncio.to_thread(_commit_history, settings, env.prefix, request, plan, [], [])
-            _remember_platform(env.prefix, request)
-    except BaseException:
-        if owned:
-            shutil.rmtree(env.prefix, ignore_errors=True)
-        raise
+    async with _new_prefix(settings, env, request.cmd, on_event):
+        # The history is what makes a folder an env for conda, micromamba and us.
+        await asyncio.to_thread(_commit_history, settings, env.prefix, request, plan, [], [])
+        _remember_platform(env.prefix, request)
     return await _created(settings, env, outcome, on_event)
 
 
