@@ -1,6 +1,8 @@
 """`list`: the packages of an environment (those pip installed too, as conda lists them), as a
 table, `--export` lines or an `--explicit` list, or with --revisions the revisions in its
-history."""
+history. The table and `--json` carry the engine's package insight (engine/package_insight.py):
+what was requested, what has a newer version in the channels, the channel's short name and URL;
+`--why PKG` says which requested packages pull PKG in."""
 
 from __future__ import annotations
 
@@ -30,13 +32,17 @@ def add_parsers(sub: Subparsers) -> None:
         "--export", action="store_true", help="name=version=build lines (create -f reads them)"
     )
     shape.add_argument("--explicit", action="store_true", help="@EXPLICIT list of package URLs")
+    shape.add_argument(
+        "--why", metavar="PKG", help="why PKG is installed: the requested packages that need it"
+    )
     p.add_argument("--md5", action="store_true", help="with --explicit: each URL with its md5")
     p.set_defaults(run=list_packages)
 
 
 async def list_packages(s: Session) -> int:
+    from ..engine.package_insight import package_insight
     from ..engine.pip_packages import pip_distributions
-    from ..engine.prefix import read_records, record_json
+    from ..engine.prefix import read_records
 
     a = s.args
     env = s.target_env()  # -n/-p, else the active env; never base unasked
@@ -47,6 +53,10 @@ async def list_packages(s: Session) -> int:
         if names is not None:
             raise BadInput("list --revisions takes no PATTERN: leave it out.")
         return _revisions(s, env)
+    if a.why is not None:
+        if names is not None:
+            raise BadInput("list --why takes no PATTERN: leave it out.")
+        return await _why(s, env, a.why)
     if a.explicit:
         from ..engine.export import export_explicit
 
@@ -60,9 +70,10 @@ async def list_packages(s: Session) -> int:
         # Conda packages only: a pip distribution's `pypi_0` line is no spec a solve can take.
         lines = [f"{r.name.normalized}={r.version}={r.build}\n" for r in records]
         return _text(s, env, "".join(lines))
-    rows = [record_json(r, s.settings.channel_alias) for r in records]
+    insight = await package_insight(s.settings, env.prefix, records)
+    rows = [p.to_json() for p in insight]
     rows += [
-        d.to_json()
+        {**d.to_json(), **_PIP_INSIGHT}
         for d in pip_distributions(env.prefix, every)
         if names is None or names.search(d.normalized)
     ]
@@ -71,7 +82,61 @@ async def list_packages(s: Session) -> int:
         s.json.emit({"event": "result", "env": env.to_json(), "packages": rows})
         return 0
     print(f"List of packages in environment: {env.prefix}\n")
-    print_table([(r["name"], r["version"], r["build"], r["channel"]) for r in rows])
+    print_table([(r["name"], r["version"], r["build"], r["channel"], *_notes(r)) for r in rows])
+    unknown = [p.name for p in insight if not p.updates_known]
+    if unknown:
+        print(
+            f"\nNewer versions unknown for {len(unknown)} package(s): a channel's cached index "
+            "is missing or older than a day. 'envmgr search NAME' or 'envmgr update --dry-run' "
+            "reads the channels again."
+        )
+    return 0
+
+
+# A pip distribution's insight: never in conda's history, no channel index to compare with.
+_PIP_INSIGHT: dict[str, object] = {"channel_url": None, "requested": False, "requested_spec": None,
+                "updatable": None, "updates_known": False, "required_by": []}  # fmt: skip
+
+
+def _notes(row: dict[str, object]) -> tuple[str, ...]:
+    """The last column: `requested` for what the user asked for (as `--from-history` exports
+    it), `update X.Y` for a newer version in the channels."""
+    notes = []
+    if row["requested"]:
+        notes.append("requested")
+    if row["updatable"]:
+        notes.append(f"update {row['updatable']}")
+    return (", ".join(notes),) if notes else ()
+
+
+async def _why(s: Session, env: Env, package: str) -> int:
+    from ..engine.dependencies import dependency_name
+    from ..engine.package_insight import package_insight
+    from ..engine.prefix import read_records
+
+    wanted = dependency_name(package)
+    records = read_records(env.prefix, files="none")
+    if wanted not in {r.name.normalized for r in records}:
+        raise BadInput(
+            f"{package} is not installed in this environment: 'envmgr list' shows what is, "
+            "'envmgr search' what the channels have."
+        )
+    found = {p.name: p for p in await package_insight(s.settings, env.prefix, records)}
+    p = found[wanted]
+    if s.json:
+        s.json.emit({"event": "result", "env": env.to_json(), "package": p.to_json(),
+                     "requested": p.requested, "required_by": p.required_by})  # fmt: skip
+        return 0
+    if p.requested:
+        print(f"{p.name} {p.version} was requested ({p.requested_spec}).")
+    if p.required_by:
+        print(f"{p.name} {p.version} is needed by: {', '.join(p.required_by)} (requested).")
+    elif not p.requested:
+        print(
+            f"{p.name} {p.version} was not requested and no requested package needs it "
+            "(installed by hand, or left behind: 'envmgr repoquery whoneeds' shows what "
+            "needs it directly)."
+        )
     return 0
 
 
