@@ -320,6 +320,16 @@ class SearchHandler(BaseHandler):
         self.finish(json.dumps({"packages": await self.service.search(query, channels)}))
 
 
+class SuggestedSpecsHandler(BaseHandler):
+    """Specs a new env could start from, found in the channels (reads only)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        channels = self.get_query_arguments("channel")
+        self.finish(json.dumps(await self.service.suggested_specs(channels)))
+
+
 class UsageHandler(BaseHandler):
     @web.authenticated
     @authorized
@@ -362,6 +372,7 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (r"/envmgr/api/notebook/drift", NotebookDriftHandler),
     (r"/envmgr/api/kernels", KernelsHandler),
     (r"/envmgr/api/search", SearchHandler),
+    (r"/envmgr/api/suggested-specs", SuggestedSpecsHandler),
     (r"/envmgr/api/usage", UsageHandler),
     (r"/envmgr/api/clean", CleanHandler),
     (r"/envmgr/api/tasks", TasksHandler),

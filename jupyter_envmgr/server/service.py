@@ -20,12 +20,14 @@ from ..engine.envfile import EnvFile, read_env_text
 from ..engine.errors import BadInput, EnvNotFound
 from ..engine.export import check_export, export_env
 from ..engine.isolation import run_job
+from ..engine.package_insight import package_insight
 from ..engine.policy import Policy
-from ..engine.prefix import read_history, read_records, record_json
+from ..engine.prefix import read_history, read_records
 from ..engine.progress import EventSink
 from ..engine.registry import Env, env_key, find_listed_env, list_envs, validate_env_name
 from ..engine.search import search
 from ..engine.settings import Settings
+from ..engine.suggest import suggest_specs
 from ..engine.usage import disk_usage
 from .tasks import Task, TaskRegistry
 
@@ -163,20 +165,17 @@ class EnvService:
 
     async def environment(self, name: str) -> dict[str, Any]:
         """One env's JSON with its packages."""
-        return await asyncio.to_thread(self._environment, name)
-
-    def _environment(self, name: str) -> dict[str, Any]:
-        env = self.env(name)
-        return {**self.env_json(env), "packages": self._packages(env)}
+        env = await asyncio.to_thread(self.env, name)
+        summary = await asyncio.to_thread(self.env_json, env)
+        return {**summary, "packages": await self._packages(env)}
 
     async def packages(self, name: str) -> list[dict[str, Any]]:
-        # Records are parsed in a thread, never on the event loop (and without file lists).
-        return await asyncio.to_thread(lambda: self._packages(self.env(name)))
+        return await self._packages(await asyncio.to_thread(self.env, name))
 
-    def _packages(self, env: Env) -> list[dict[str, Any]]:
-        alias = self.settings.channel_alias
-        records = read_records(env.prefix, files="none")  # a list needs no file paths
-        return [record_json(r, alias) for r in sorted(records, key=lambda r: r.name.normalized)]
+    async def _packages(self, env: Env) -> list[dict[str, Any]]:
+        # The engine's package insight: records read in a thread, channels from the indexes
+        # at hand (never a fetch from a read).
+        return [p.to_json() for p in await package_insight(self.settings, env.prefix)]
 
     async def revisions(self, name: str) -> list[dict[str, Any]]:
         return await asyncio.to_thread(lambda: self._revisions(self.env(name)))
@@ -227,6 +226,11 @@ class EnvService:
         if len(channels) > MAX_LIST:
             raise BadInput(f"'channel' is given more than {MAX_LIST} times.")
         return await search(self.settings, query, channels, policy=self.policy)
+
+    async def suggested_specs(self, channels: list[str]) -> dict[str, Any]:
+        if len(channels) > MAX_LIST:
+            raise BadInput(f"'channel' is given more than {MAX_LIST} times.")
+        return await suggest_specs(self.settings, channels, policy=self.policy)
 
     async def kernels(self, manager: Any) -> list[dict[str, Any]]:
         from ..kernels.manager import EnvKernelSpecManager, kernel_summaries
