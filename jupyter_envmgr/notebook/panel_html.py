@@ -32,14 +32,57 @@ def short_channel(channel: str) -> str:
 def packages_html(packages: Sequence[dict[str, Any]], env: dict[str, Any] | None) -> str:
     if not packages:
         return "<i>No packages to show.</i>"
-    rows = [
-        (p.get("name", "?"), p.get("version", "?"), p.get("build", ""),
-         short_channel(str(p.get("channel", ""))))
-        for p in packages
-    ]  # fmt: skip
-    count = "1 package" if len(rows) == 1 else f"{len(rows)} packages"
+    head = "".join(
+        f"<th {_CELL}>{h}</th>" for h in ("Name", "Version", "Build", "Channel", "Asked", "Update")
+    )
+    body = "".join(_package_row(p) for p in packages)
+    count = "1 package" if len(packages) == 1 else f"{len(packages)} packages"
     title = f"<b>{count} in {escape(env_label(env))}</b>"
-    return title + table(("Name", "Version", "Build", "Channel"), rows)
+    return f"{title}<table {_TABLE}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _cell(text: object, title: str | None = None, cls: str = "") -> str:
+    hover = f' title="{escape(title)}"' if title else ""
+    klass = f' class="{cls}"' if cls else ""
+    return f"<td {_CELL}{hover}{klass}>{escape(str(text))}</td>"
+
+
+def _package_row(p: dict[str, Any]) -> str:
+    """One package: the channel's short name with its URL on hover; requested (the spec on
+    hover) or a dependency (the requested packages that pull it in on hover); a newer
+    version in the channels, or "?" when the channels' indexes were not at hand."""
+    name = str(p.get("name", "?"))
+    needed = ", ".join(p.get("required_by") or [])
+    if p.get("requested"):
+        asked = _cell(
+            "requested",
+            f"You asked for {p.get('requested_spec') or name}"
+            + (f"; also needed by {needed}" if needed else ""),
+            "envmgr-requested",
+        )
+    elif needed:
+        asked = _cell("dependency", f"Installed because {needed} needs it", "envmgr-dependency")
+    else:
+        asked = _cell("", "Not requested, and no requested package needs it")
+    if p.get("updatable"):
+        update = _cell(
+            f"→ {p['updatable']}", f"{p['updatable']} is in the channels", "envmgr-updatable"
+        )
+    elif p.get("updates_known") is False and p.get("channel_url"):
+        update = _cell("?", "Unknown: a channel's cached index is missing or older than a day")
+    else:
+        update = _cell("")
+    channel = str(p.get("channel", ""))
+    return (
+        f'<tr data-package="{escape(name)}">'
+        + _cell(name)
+        + _cell(p.get("version", "?"))
+        + _cell(p.get("build", ""))
+        + _cell(short_channel(channel), str(p.get("channel_url") or channel))
+        + asked
+        + update
+        + "</tr>"
+    )
 
 
 def kernel_html(kernels: Sequence[dict[str, Any]], own: bool, has_env: bool) -> str:
