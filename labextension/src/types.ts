@@ -61,8 +61,23 @@ export interface IPackage {
   size: number | null;
 }
 
+/** An installed package with its insight (engine/package_insight.py). */
+export interface IInstalledPackage extends IPackage {
+  /** The full URL of the channel; `channel` is its short name. */
+  channel_url: string;
+  /** The user asked for it (conda-meta/history), with this spec. */
+  requested: boolean;
+  requested_spec: string | null;
+  /** The newest version in the configured channels, when newer. */
+  updatable: string | null;
+  /** False when a channel's index was not at hand: `updatable` is then unknown. */
+  updates_known: boolean;
+  /** Why it is installed: the requested packages that pull it in. */
+  required_by: string[];
+}
+
 export interface IEnvironmentDetail extends IEnvironment {
-  packages: IPackage[];
+  packages: IInstalledPackage[];
 }
 
 export interface ISearchResult extends IPackage {

@@ -3,14 +3,15 @@
  * install box with suggestions, the package table with a filter (update, remove), update all,
  * clone, export, revisions with rollback, delete. Read-only envs show why their buttons are off.
  */
+import { nullTranslator } from '@jupyterlab/translation';
 import { refreshIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { EnvModel } from '../envmodel';
-import { formatBytes } from '../progress';
-import { ExportFormat, IPackage } from '../types';
+import { ExportFormat } from '../types';
 import { IViewActions, NotebooksChanged, READ_ONLY_REASON } from './actions';
 import { useSignals } from './hooks';
+import { PackageTable } from './PackageTable';
 import { TaskList } from './Task';
 
 export interface IEnvPanelProps {
@@ -202,97 +203,6 @@ function InstallBox(
         Install
       </button>
     </form>
-  );
-}
-
-function PackageTable(
-  props: IEnvPanelProps & { disabled: boolean; reason?: string }
-): JSX.Element {
-  const { env, actions } = props;
-  const [filter, setFilter] = React.useState('');
-  const packages = env.detail?.packages ?? [];
-  const needle = filter.trim().toLowerCase();
-  const shown = needle
-    ? packages.filter(
-        p =>
-          p.name.toLowerCase().includes(needle) ||
-          p.channel.toLowerCase().includes(needle)
-      )
-    : packages;
-  const remove = async (pkg: IPackage) => {
-    const ok = await actions.confirm(
-      `Remove ${pkg.name}?`,
-      `Remove ${pkg.name} ${pkg.version} from ${env.manager.envLabel(env.name)}, and the packages that depend on it.`,
-      'Remove'
-    );
-    if (ok) {
-      await env.remove([pkg.name]);
-    }
-  };
-  return (
-    <section className="jp-EnvMgr-section" aria-label="Packages">
-      <h3>
-        Packages <span className="jp-EnvMgr-muted">({packages.length})</span>
-      </h3>
-      <input
-        className="jp-EnvMgr-input"
-        type="search"
-        placeholder="Filter packages"
-        aria-label="Filter packages"
-        value={filter}
-        onChange={e => setFilter(e.target.value)}
-      />
-      <table className="jp-EnvMgr-table" aria-label="Installed packages">
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>Version</th>
-            <th>Build</th>
-            <th>Channel</th>
-            <th>Size</th>
-            <th>
-              <span className="jp-EnvMgr-srOnly">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {shown.map(pkg => (
-            <tr key={pkg.name} data-package={pkg.name}>
-              <td className="jp-EnvMgr-pkgName">{pkg.name}</td>
-              <td>{pkg.version}</td>
-              <td className="jp-EnvMgr-muted">{pkg.build}</td>
-              <td className="jp-EnvMgr-muted">{pkg.channel}</td>
-              <td className="jp-EnvMgr-nowrap">
-                {pkg.size === null ? '' : formatBytes(pkg.size)}
-              </td>
-              <td className="jp-EnvMgr-actions">
-                <button
-                  className="jp-EnvMgr-button jp-mod-small"
-                  disabled={props.disabled}
-                  title={props.reason ?? `Update ${pkg.name}`}
-                  aria-label={`Update ${pkg.name}`}
-                  onClick={() => void env.update([pkg.name])}
-                >
-                  Update
-                </button>
-                <button
-                  className="jp-EnvMgr-button jp-mod-small jp-mod-warn"
-                  disabled={props.disabled}
-                  title={props.reason ?? `Remove ${pkg.name}`}
-                  aria-label={`Remove ${pkg.name}`}
-                  onClick={() => void remove(pkg)}
-                >
-                  Remove
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {shown.length === 0 && packages.length > 0 && (
-        <div className="jp-EnvMgr-empty">No package matches “{filter}”.</div>
-      )}
-    </section>
   );
 }
 
@@ -610,7 +520,12 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
               </button>
             </div>
           </section>
-          <PackageTable {...props} disabled={disabled} reason={reason} />
+          <PackageTable
+            {...props}
+            disabled={disabled}
+            reason={reason}
+            trans={nullTranslator.load('jupyter_envmgr')}
+          />
           <Revisions {...props} disabled={disabled} reason={reason} />
         </>
       )}
