@@ -24,6 +24,7 @@ import {
   INotebookDrift,
   INotebookLock,
   ISettings,
+  ISuggestedSpecs,
   IUsageReport,
   ExportFormat
 } from './types';
@@ -372,6 +373,28 @@ export class EnvManagerModel implements IDisposable {
     return answer.packages;
   }
 
+  /**
+   * Specs a new env could start from, found in `channels` (the server's when none): the
+   * create form's placeholder. Read once per channel list on this page; none when unknown.
+   */
+  suggestedSpecs(channels?: string[]): Promise<string[]> {
+    const key = JSON.stringify(channels ?? null);
+    let answer = this._suggestedSpecs.get(key);
+    if (!answer) {
+      answer = requestAPI<ISuggestedSpecs>('suggested-specs', {
+        query: { channel: channels }
+      }).then(
+        found => found.specs,
+        () => {
+          this._suggestedSpecs.delete(key); // asked again next time
+          return [];
+        }
+      );
+      this._suggestedSpecs.set(key, answer);
+    }
+    return answer;
+  }
+
   /** The env as a file; lock formats also for `platforms` (its own is always in). */
   exportEnv(
     name: string,
@@ -605,6 +628,7 @@ export class EnvManagerModel implements IDisposable {
   private _tasksChanged = new Signal<this, void>(this);
   private _taskFinished = new Signal<this, TaskTracker>(this);
   private _usageChanged = new Signal<this, void>(this);
+  private _suggestedSpecs = new Map<string, Promise<string[]>>();
   private _settingsChanged = new Signal<this, void>(this);
 }
 

@@ -80,6 +80,12 @@ export interface IEnvironmentDetail extends IEnvironment {
   packages: IInstalledPackage[];
 }
 
+/** GET suggested-specs: specs a new env could start from, all in the channels. */
+export interface ISuggestedSpecs {
+  specs: string[];
+  channels: string[];
+}
+
 export interface ISearchResult extends IPackage {
   subdir: string;
   depends: string[];

@@ -129,6 +129,23 @@ export function CreatePanel(props: ICreatePanelProps): JSX.Element {
   // The server's channels are the starting order (settings need `execute`; without it the
   // server still uses its defaults when none are given).
   const shownChannels = channels ?? model.settings?.channels ?? [];
+  // The placeholder names what these channels have (one read per channel list and page).
+  const [suggested, setSuggested] = React.useState<string[]>([]);
+  const channelsKey = channels === null ? null : channels.join('\n');
+  React.useEffect(() => {
+    let live = true;
+    void model.suggestedSpecs(channels ?? undefined).then(found => {
+      if (live) {
+        setSuggested(found);
+      }
+    });
+    return () => {
+      live = false;
+    };
+  }, [channelsKey]);
+  const specsPlaceholder = suggested.length
+    ? suggested.join(' ')
+    : 'package specs, e.g. python ipykernel';
   const defaults = model.settings
     ? null
     : model.settingsError
@@ -220,7 +237,7 @@ export function CreatePanel(props: ICreatePanelProps): JSX.Element {
             value={specs}
             rows={3}
             aria-label="Packages"
-            placeholder="python=3.12 numpy ipykernel"
+            placeholder={specsPlaceholder}
             onChange={e => setSpecs(e.target.value)}
           />
         </label>
