@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 
 import rattler
 
-from .dependencies import dependency_name
+from .dependencies import dependency_closure
 from .errors import ChannelError
 from .gateway import (
     PLATFORMS,
@@ -95,21 +95,13 @@ def required_by(
     records: Sequence[rattler.PrefixRecord], roots: Iterable[str]
 ) -> dict[str, list[str]]:
     """For each installed package, the requested packages (`roots`) whose `depends`, followed
-    through the installed records, reach it (a root is not listed as needing itself)."""
-    by_name = {r.name.normalized: r for r in records}
-    needs = {name: [d for d in map(dependency_name, r.depends) if d in by_name]
-             for name, r in by_name.items()}  # fmt: skip
-    found: dict[str, list[str]] = {name: [] for name in by_name}
-    for root in sorted(set(roots) & by_name.keys()):
-        seen = {root}
-        todo = list(needs[root])
-        while todo:
-            name = todo.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            found[name].append(root)
-            todo += needs[name]
+    through the installed records (the walk `remove` uses), reach it; a root is not listed as
+    needing itself."""
+    found: dict[str, list[str]] = {r.name.normalized: [] for r in records}
+    for root in sorted(set(roots) & found.keys()):
+        for record in dependency_closure(records, [root]):
+            if record.name.normalized != root:
+                found[record.name.normalized].append(root)
     return found
 
 
