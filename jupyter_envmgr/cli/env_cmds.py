@@ -129,7 +129,7 @@ async def env_remove(s: Session) -> int:
         s.result({"removed": False}, "Aborted: nothing was changed.")
         return 0
     await operations.remove_env(s.settings, env, on_event=s.on_event)
-    s.sync_kernels()
+    s.sync_kernels(env.prefix)
     s.result({"removed": True, "env": env.to_json(), "running_kernels": running},
              f"Removed {env.prefix}")  # fmt: skip
     return 0

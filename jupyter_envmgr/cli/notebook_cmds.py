@@ -170,7 +170,7 @@ async def sync(s: Session) -> int:
             return 0
     outcome = await execute_sync(s.settings, prepared, on_event=s.on_event)
     if outcome.changed:
-        s.sync_kernels()
+        s.sync_kernels(outcome.env.prefix)
     kernelspec = await asyncio.to_thread(env_kernelspec, s, outcome.env)
     notes = list(outcome.notes)
     if kernelspec is not None:

@@ -42,7 +42,7 @@ async def rename(s: Session) -> int:
     done = await rename_env(
         s.settings, env, a.new_name, policy=s.policy, cmd=s.cmd, on_event=s.on_event
     )
-    s.sync_kernels()  # the old name's kernelspecs go, the new name's come
+    s.sync_kernels(env.prefix, done.prefix)  # the old name's kernelspecs go, the new's come
     s.result(
         {"renamed": True, "env": done.to_json(), "from": env.to_json()},
         f"Renamed {env.label} to {done.label} ({done.prefix})",

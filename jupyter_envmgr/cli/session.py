@@ -13,6 +13,8 @@ from ..engine.errors import ConfirmationRequired
 from .render import JsonRenderer, TextRenderer
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..engine.plan import Plan
     from ..engine.policy import Policy
     from ..engine.progress import Event
@@ -100,11 +102,12 @@ class Session:
         elif text:
             print(text)
 
-    def sync_kernels(self) -> None:
-        """After envs changed: rewrite the kernelspecs that tools outside the server read."""
+    def sync_kernels(self, *changed: Path) -> None:
+        """After envs changed: rewrite the kernelspecs that tools outside the server read, of
+        the `changed` envs (their prefixes) only."""
         from ..kernels.sync import sync_for_settings  # loaded meanwhile: see confirm
 
-        sync_for_settings(self.settings)
+        sync_for_settings(self.settings, changed=changed)
 
 
 def active_prefix() -> str:

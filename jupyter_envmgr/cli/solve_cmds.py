@@ -141,7 +141,7 @@ async def solve(s: Session) -> int:
         settings, request, confirm=_confirm(s), on_event=_events(s), policy=s.policy
     )
     if outcome.applied:
-        s.sync_kernels()
+        s.sync_kernels(outcome.env.prefix)
     if a.dry_run and not s.json and operations.EMPTY_ENV_NOTE not in outcome.notes:
         s.text.plan(outcome.plan, s.settings.channel_alias)
     empty = operations.EMPTY_ENV_NOTE in outcome.notes

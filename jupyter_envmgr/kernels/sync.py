@@ -5,10 +5,15 @@ kernelspec manager class (in the server, `EnvKernelSpecManager` lists env kernel
 writes nothing, see manager.py). For them `sync_kernelspecs` writes each spec *inside its env*
 (`conda-meta/envmgr/kernels/<name>/`) and links it from the user's kernels dir. Removing the env,
 by any means, leaves a dangling link that jupyter_client skips: the kernel is gone without
-anyone cleaning up. The CLI and the server call it after each change to the envs; the next call
-prunes the dangling links. Nothing is ever written into an env that is read-only (admin policy
-or file permissions): its specs are plain copies in the user's kernels dir, which stay until
-the next sync after the env is gone.
+anyone cleaning up. The CLI and the server call `sync_for_settings` after each change to the
+envs, naming the envs changed: only their kernels are written, and only theirs and those of
+envs gone from disk are pruned (`_sync_changed`), so that a create costs the same with 100 envs
+in the root as with one. Where the names of other envs' kernels could depend on the changed
+ones (a name they share once normalised, nb_conda_kernels' numbering, a kernel name another
+env's link holds), the whole set is synced instead, as `envmgr kernels --sync` always does.
+Nothing is ever written into an env that is read-only (admin policy or file permissions): its
+specs are plain copies in the user's kernels dir, which stay until the next sync after the env
+is gone.
 
 After a CLI change the sync runs without jupyter_client and traitlets (see specs.py) unless a
 `.py` Jupyter config file needs traitlets to be read.
@@ -30,19 +35,20 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..engine import bookkeeping
 from ..engine.policy import Policy
-from ..engine.prefix import META
+from ..engine.prefix import META, is_conda_prefix
 from ..engine.registry import Env
 from ..engine.settings import Settings
 from .config_files import read_json_config
 from .discovery import KernelDiscovery, shared_discovery
-from .names import nb_conda_aliases
+from .names import nb_conda_aliases, normalize
 from .specs import MARKER, EnvKernelSpec, KernelOptions, env_kernel_specs
 
 if TYPE_CHECKING:
@@ -101,18 +107,40 @@ def _remove(path: Path) -> None:
 
 def _is_ours(entry: Path) -> bool:
     if entry.is_symlink():
-        return _leads_into_an_env(Path(os.readlink(entry)))
+        return _env_of_link(Path(os.readlink(entry))) is not None
     return (entry / MARKER).exists()
 
 
-def _leads_into_an_env(target: Path) -> bool:
-    """A link target `<prefix>/conda-meta/envmgr/kernels/<name>`, or 0.1.0's
-    `<prefix>/conda-meta/envmgr-kernels/<name>`: a copy we wrote into an env."""
+def _env_of_link(target: Path) -> Path | None:
+    """The env of a link target `<prefix>/conda-meta/envmgr/kernels/<name>`, or 0.1.0's
+    `<prefix>/conda-meta/envmgr-kernels/<name>` (a copy we wrote into an env); None for any
+    other target."""
     folder = target.parent
-    return any(
-        len(folder.parents) > up and place(folder.parents[up]) == folder
-        for place, up in ((bookkeeping.kernels_dir, 2), (bookkeeping.legacy_kernels_dir, 1))
-    )
+    for place, up in ((bookkeeping.kernels_dir, 2), (bookkeeping.legacy_kernels_dir, 1)):
+        if len(folder.parents) > up and place(folder.parents[up]) == folder:
+            return folder.parents[up]
+    return None
+
+
+def _held(folder: Path) -> dict[str, Path]:
+    """Our entries of the kernels dir: name -> the env prefix it stands for (where the link
+    leads, or what the plain copy's marker names). One listing, a readlink per link."""
+    held: dict[str, Path] = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink():
+                owner = _env_of_link(Path(os.readlink(entry.path)))
+            else:
+                try:
+                    text = Path(entry.path, MARKER).read_text(encoding="utf-8").strip()
+                except OSError:
+                    continue  # not a copy of ours (or not a folder)
+                owner = Path(text) if text else None
+            if owner is not None:
+                held[entry.name] = owner
+    return held
 
 
 def _link(link: Path, target: Path) -> bool:
@@ -175,10 +203,10 @@ def _may_write_copies(prefix: Path) -> bool:
     return os.access(folder, os.W_OK)
 
 
-def _prune_env_copies(discovery: KernelDiscovery, wanted: set[str], closed: set[Path]) -> None:
+def _prune_env_copies(envs: Iterable[Env], wanted: set[str], closed: set[Path]) -> None:
     """Drop copies left in envs whose kernel was renamed, excluded or uninstalled; a
     read-only env keeps even stale ones (they are unused: no link leads there)."""
-    for env in discovery.envs:
+    for env in envs:
         if env.prefix in closed:
             continue
         _drop_legacy_copies(env.prefix)
@@ -244,6 +272,12 @@ def _alias_copies(
         aliases = nb_conda_aliases(named)
     else:
         aliases = nb_conda_aliases(named, discovery.envs, discovery.settings.root_prefix)
+    return _usable_aliases(specs, aliases, dirs)
+
+
+def _usable_aliases(
+    specs: dict[str, EnvKernelSpec], aliases: dict[str, str], dirs: list[Path]
+) -> dict[str, EnvKernelSpec]:
     copies = {}
     for alias, name in aliases.items():
         if any((d / alias).exists() and not _is_ours(d / alias) for d in dirs):
@@ -310,10 +344,169 @@ def _sync(
         _write_all(specs, folder, log, report, closed)
         _prune_links(specs, folder, report)
         if discovery is not None:
-            _prune_env_copies(discovery, set(specs), closed)
+            _prune_env_copies(discovery.envs, set(specs), closed)
     except OSError as exc:
         log.warning("Could not update the kernelspecs in %s: %s", folder, exc)
     return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Syncing only the envs that changed
+#
+# A full sync reads every env (its kernels, its copies) and every entry of the kernels dir:
+# with 100 envs it cost more than the rest of a small create (issue 28). After a change only
+# the changed envs are read, plus one listing of the kernels dir (a readlink per link) and of
+# the envs dirs (names only). Kernel names are given over the whole set of envs (names.py): a
+# changed env gets the names the full sync would give it, and the other envs keep theirs, as
+# long as no other env's name meets a changed env's name once normalised (or numbered, or
+# hashed), and no other env's entry holds a name a changed env's kernel takes. Otherwise the
+# full sync runs.
+
+
+def _sync_changed(
+    settings: Settings,
+    options: KernelOptions,
+    changed: set[Path],
+    folder: Path,
+    log: logging.Logger,
+    read_only: ReadOnly,
+) -> SyncReport | None:
+    """The kernels of the `changed` envs written (their nb_conda_kernels names too) and their
+    entries no longer wanted pruned, with those of envs gone from disk. None, with nothing
+    done, when the full sync must decide (see above)."""
+    if "{env}" not in options.name_format:
+        return None  # then kernels of different envs can meet whatever the envs are called
+    report = SyncReport()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        held = _held(folder)
+        in_dirs, registered = _registered(settings)
+        if _names_could_meet(settings, changed, in_dirs | registered | set(held.values())):
+            return None
+        envs: list[Env] = []
+        for prefix in sorted(changed):
+            if not is_conda_prefix(prefix):
+                continue  # removed (or renamed away): only its entries go
+            if prefix.is_symlink():
+                return None  # the registry lists an env once by its real path
+            env = _listed_env(settings, prefix, in_dirs, registered)
+            if env is not None:
+                envs.append(env)
+        discovery = KernelDiscovery(settings, log, lambda _s: envs)
+        specs = env_kernel_specs(discovery.kernels(), options, home=settings.home, logger=log)
+        from jupyter_core.paths import jupyter_path
+
+        named = [spec.named for spec in specs.values()]
+        aliases = nb_conda_aliases(named, envs, settings.root_prefix)
+        dirs = [folder, *(Path(d) for d in jupyter_path("kernels"))]
+        specs = {**specs, **_usable_aliases(specs, aliases, dirs)}
+        if _held_by_others(specs, held, changed):
+            return None
+        closed = _closed_envs(set(envs), read_only)
+        _write_all(specs, folder, log, report, closed)
+        present: dict[Path, bool] = {}
+        for name, owner in sorted(held.items()):
+            if name in specs:
+                continue
+            if owner not in present:
+                present[owner] = owner not in changed and is_conda_prefix(owner)
+            if not present[owner]:
+                _remove(folder / name)
+                report.removed.append(name)
+        _prune_env_copies(envs, set(specs), closed)
+    except OSError as exc:
+        log.warning("Could not update the kernelspecs in %s: %s", folder, exc)
+    return report
+
+
+def _registered(settings: Settings) -> tuple[set[Path], set[Path]]:
+    """(the folders of the envs dirs, the prefixes environments.txt names): where the registry
+    finds envs, read without looking into each (list_envs stats and resolves every one)."""
+    in_dirs: set[Path] = set()
+    for envs_dir in settings.envs_dirs:
+        try:
+            names = os.listdir(envs_dir)
+        except OSError:
+            continue
+        in_dirs.update(envs_dir / name for name in names if not name.startswith("."))
+    try:
+        lines = settings.environments_txt.read_text(encoding="utf-8").splitlines()
+    except (OSError, ValueError):
+        lines = []
+    return in_dirs, {Path(os.path.abspath(line.strip())) for line in lines if line.strip()}
+
+
+def _listed_env(
+    settings: Settings, prefix: Path, in_dirs: set[Path], registered: set[Path]
+) -> Env | None:
+    """The env as `list_envs` lists it (its name), or None when the registry does not list it."""
+    if prefix == settings.root_prefix:
+        return Env(prefix, "base", is_root=True)
+    if prefix in in_dirs:
+        return Env(prefix, prefix.name)
+    return Env(prefix, None) if prefix in registered else None
+
+
+def _folded(text: str) -> str:
+    """Lower case ASCII, every run of other characters '-' (coarser than both `normalize`
+    and nb_conda_kernels' cleaning, so names those make equal are equal here too)."""
+    plain = unicodedata.normalize("NFKD", text).lower()
+    kept = "".join(
+        c if c.isascii() and c.isalnum() else " " for c in plain if not unicodedata.combining(c)
+    )
+    return "-".join(kept.split())
+
+
+def _stems(prefix: Path, root: Path) -> set[str]:
+    """What the names of an env's kernels are made from: its folder name (also as
+    nb_conda_kernels writes an env in a dir named `envs`), normalised both ways."""
+    if prefix == root:
+        return {"base", "root"}
+    names = [prefix.name]
+    if prefix.parent.name == "envs":
+        names.append(f"{prefix.parent.parent.name}-{prefix.name}")
+    return {fold(name) for name in names for fold in (normalize, _folded)}
+
+
+def _unnumbered(stem: str) -> str:
+    """`name` of `name-2`: how nb_conda_kernels numbers a name taken (names.py)."""
+    head, _, tail = stem.rpartition("-")
+    return head if head and tail.isdigit() else stem
+
+
+def _names_could_meet(settings: Settings, changed: set[Path], others: set[Path]) -> bool:
+    """Whether a changed env's names could meet another env's (or another changed env's):
+    then the order of the envs decides which gets a hash or a number (names.py)."""
+    root = settings.root_prefix
+    taken: set[str] = set() if root in changed else {"base", "root"}
+    for prefix in others - changed:
+        taken |= _stems(prefix, root)
+    bases = {_unnumbered(stem) for stem in taken}
+    for prefix in sorted(changed):
+        for stem in _stems(prefix, root):
+            if stem in taken or _unnumbered(stem) in taken or stem in bases:
+                return True
+        mine = _stems(prefix, root)
+        taken |= mine
+        bases |= {_unnumbered(stem) for stem in mine}
+    return False
+
+
+def _held_by_others(
+    specs: dict[str, EnvKernelSpec], held: dict[str, Path], changed: set[Path]
+) -> bool:
+    """Whether another env's entry holds a name a changed env's kernel takes, or one of those
+    names with the hash names.py adds to the second of two kernels named alike."""
+    mine = set(specs) | {name for name, owner in held.items() if owner in changed}
+    for name, owner in held.items():
+        if owner in changed:
+            continue
+        if name in specs:
+            return True
+        head, _, tail = name.rpartition("-")
+        if len(tail) == 6 and head in mine and all(c in "0123456789abcdef" for c in tail):
+            return True
+    return False
 
 
 # The options of the kernelspec managers that `KernelOptions` covers; anything else set for
@@ -331,10 +524,16 @@ _LIGHT_SECTIONS = {
 
 
 def sync_for_settings(
-    settings: Settings, *, read_only: ReadOnly | None = None
+    settings: Settings,
+    *,
+    read_only: ReadOnly | None = None,
+    changed: Iterable[Path] = (),
 ) -> SyncReport | None:
     """After a change to the envs: keep `jupyter kernelspec list` (and tools outside the
     server) in step, writing nothing into the envs `read_only` names (see sync_kernelspecs).
+    `changed`: the prefixes of the envs made, changed, renamed (old and new) or removed; only
+    their kernels are synced, unless other envs' kernel names could depend on them (module
+    docstring). None given: every env's.
     Never raises: a kernels dir problem must not fail a finished install."""
     log = logging.getLogger(__name__)
     try:
@@ -347,6 +546,12 @@ def sync_for_settings(
             manager = EnvKernelSpecManager.from_jupyter_config(settings=settings)
             return sync_kernelspecs(manager, read_only=read_only)
         options = KernelOptions.from_section(config.get("EnvKernelSpecManager", {}))
+        read_only = read_only or configured_read_only(config)
+        prefixes = {Path(os.path.abspath(p)) for p in changed}
+        if prefixes:
+            report = _sync_changed(settings, options, prefixes, user_kernel_dir(), log, read_only)
+            if report is not None:
+                return report
         discovery = shared_discovery(settings, log)
         return _sync(
             lambda: env_kernel_specs(
@@ -358,7 +563,7 @@ def sync_for_settings(
             discovery,
             user_kernel_dir(),
             log,
-            read_only or configured_read_only(config),
+            read_only,
         )
     except Exception as exc:
         log.warning("Could not update the kernelspecs: %s", exc)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..engine import operations
+from ..engine.blocking import run_blocking
 from ..engine.cache import clean, select_categories
 from ..engine.envfile import EnvFile, read_env_text
 from ..engine.errors import BadInput, EnvNotFound
@@ -165,17 +166,21 @@ class EnvService:
 
     async def environment(self, name: str) -> dict[str, Any]:
         """One env's JSON with its packages."""
-        env = await asyncio.to_thread(self.env, name)
-        summary = await asyncio.to_thread(self.env_json, env)
-        return {**summary, "packages": await self._packages(env)}
+        return await asyncio.to_thread(self._environment, name)
+
+    def _environment(self, name: str) -> dict[str, Any]:
+        env = self.env(name)
+        return {**self.env_json(env), "packages": self._packages(env)}
 
     async def packages(self, name: str) -> list[dict[str, Any]]:
-        return await self._packages(await asyncio.to_thread(self.env, name))
+        # Records are parsed in a thread, never on the event loop (and without file lists).
+        return await asyncio.to_thread(lambda: self._packages(self.env(name)))
 
-    async def _packages(self, env: Env) -> list[dict[str, Any]]:
-        # The engine's package insight: records read in a thread, channels from the indexes
-        # at hand (never a fetch from a read).
-        return [p.to_json() for p in await package_insight(self.settings, env.prefix)]
+    def _packages(self, env: Env) -> list[dict[str, Any]]:
+        # The engine's package insight, from the channels' indexes at hand (never a fetch).
+        records = read_records(env.prefix, files="none")  # a list needs no file paths
+        insight = run_blocking(package_insight(self.settings, env.prefix, records))
+        return [p.to_json() for p in insight]
 
     async def revisions(self, name: str) -> list[dict[str, Any]]:
         return await asyncio.to_thread(lambda: self._revisions(self.env(name)))
@@ -245,11 +250,12 @@ class EnvService:
         return await asyncio.to_thread(summaries)
 
     # -- changing (tasks) ------------------------------------------------------------------
-    async def _sync_kernels(self) -> None:
+    async def _sync_kernels(self, *changed: Path) -> None:
+        """The kernelspecs of the `changed` envs (their prefixes) for tools outside the server."""
         from ..kernels.sync import sync_for_settings
 
         await asyncio.to_thread(
-            sync_for_settings, self.settings, read_only=self.policy.is_read_only
+            sync_for_settings, self.settings, read_only=self.policy.is_read_only, changed=changed
         )
 
     async def _start(
@@ -282,7 +288,7 @@ class EnvService:
                 on_event=sink,
             )  # fmt: skip
             if result.get("applied"):
-                await self._sync_kernels()
+                await self._sync_kernels(env.prefix)
             return result
 
         return self.tasks.start(request.kind, label, operation)
@@ -440,7 +446,7 @@ class EnvService:
 
         async def operation(sink: EventSink) -> dict[str, Any]:
             await operations.remove_env(self.settings, env, on_event=sink)
-            await self._sync_kernels()
+            await self._sync_kernels(env.prefix)
             return {"removed": True, "env": env.to_json()}
 
         return self.tasks.start("delete", env_key(env), operation)
@@ -528,7 +534,7 @@ class EnvService:
                 prefix=prepared.prefix, on_event=sink,
             )  # fmt: skip
             if result.get("changed"):
-                await self._sync_kernels()
+                await self._sync_kernels(*filter(None, [prepared.prefix]))
             return result
 
         return self.tasks.start("sync", prepared.target, operation)

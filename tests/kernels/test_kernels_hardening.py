@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -135,7 +138,9 @@ def test_the_cli_keeps_out_of_envs_the_server_config_makes_read_only(made, sandb
     sandbox.env = without_jupyter_vars(sandbox, JUPYTER_CONFIG_DIR=str(config_dir))
     untouched = tree_snapshot(site, team)
 
-    sandbox.run("create", *on(channels.main_url, "other", "delta"))  # syncs the kernelspecs
+    sandbox.run("create", *on(channels.main_url, "other", "delta"))  # syncs its kernelspecs
+    assert tree_snapshot(site, team) == untouched
+    sandbox.run("kernels", "--sync")  # every env's
     assert tree_snapshot(site, team) == untouched
     assert "conda-env-mine-python3" in _written_into(mine)
     listed = kernelspec_list(sandbox.env)
@@ -143,34 +148,65 @@ def test_the_cli_keeps_out_of_envs_the_server_config_makes_read_only(made, sandb
     assert any(s["spec"]["argv"][0] == str(team / "bin" / "python") for s in listed.values())
 
 
-def _permission_bits_bind(folder: Path) -> bool:
-    """Whether a folder without write permission stops us (not for root with its capabilities)."""
-    folder.mkdir(mode=0o555)
-    try:
-        (folder / "probe").mkdir()
-    except PermissionError:
-        return True
-    return False
+NOBODY = 65534
+# As after a change to that env (only its kernels), then every env's (as `envmgr kernels --sync`).
+_SYNC_AS_USER = (
+    "import os, sys; from pathlib import Path; "
+    "from jupyter_envmgr.engine.settings import load_settings; "
+    "from jupyter_envmgr.kernels.sync import sync_for_settings; "
+    "settings = load_settings(os.environ); "
+    "assert sync_for_settings(settings, changed=[Path(sys.argv[1])]) is not None; "
+    "assert sync_for_settings(settings) is not None"
+)
 
 
-def test_sync_writes_nothing_into_an_env_the_user_cannot_write(
-    made, sandbox, monkeypatch, tmp_path
-):
-    if not _permission_bits_bind(tmp_path / "probe"):
-        pytest.skip("this user writes through any permission bits (root)")
-    locked = copy_env(made, sandbox, "locked")
-    for key in [k for k in os.environ if k.startswith("JUPYTER")]:
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("HOME", str(sandbox.home))
-    meta = locked / "conda-meta"
-    os.chmod(meta, 0o555)
+def _user_without_root_powers(tmp_path: Path) -> tuple[list[str], Path]:
+    """(the command prefix that runs a program as a user who cannot write through permission
+    bits, a folder that user can read). Root writes through any bits: as root (as CI runs),
+    that user is `nobody` (setpriv(1)), and the folder one outside pytest's, which is private
+    to root."""
+    if os.geteuid() != 0:
+        return [], tmp_path
+    if not shutil.which("setpriv"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("running the sync as another user needs setpriv(1), under CI too")
+        pytest.skip("running the sync as another user needs setpriv(1)")
+    base = Path(tempfile.mkdtemp(prefix="envmgr-nobody-"))
+    base.chmod(0o755)
+    return ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"], base
+
+
+def test_sync_writes_nothing_into_an_env_the_user_cannot_write(made, sandbox, tmp_path):
+    as_user, base = _user_without_root_powers(tmp_path)
     try:
+        home, root = base / "home", base / "root"
+        home.mkdir()
+        if as_user:
+            os.chown(home, NOBODY, NOBODY)  # the user's own home; the envs stay root's
+        locked = clone(made, root / "envs" / "locked")
+        meta = locked / "conda-meta"
+        os.chmod(meta, 0o555)  # what stops a user who is not root and owns the env
+        env = without_jupyter_vars(sandbox, HOME=str(home), MAMBA_ROOT_PREFIX=str(root))
         untouched = tree_snapshot(locked)
-        sync_for_settings(load_settings(sandbox.env))
-        assert tree_snapshot(locked) == untouched
+        try:
+            subprocess.run(
+                [*as_user, sys.executable, "-c", _SYNC_AS_USER, str(locked)],
+                env=env, check=True, capture_output=True, text=True, timeout=120,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            assert tree_snapshot(locked) == untouched
+        finally:
+            os.chmod(meta, 0o755)
+        listed = kernelspec_list(env)
+        assert listed["conda-env-locked-python3"]["spec"]["argv"][0] == str(
+            locked / "bin" / "python"
+        )
+        # A plain copy in the user's kernels dir, not a link into the env.
+        copy = home / ".local" / "share" / "jupyter" / "kernels" / "conda-env-locked-python3"
+        assert copy.is_dir() and not copy.is_symlink() and (copy / MARKER).is_file()
     finally:
-        os.chmod(meta, 0o755)
-    assert "conda-env-locked-python3" in kernelspec_list(without_jupyter_vars(sandbox))
+        if base != tmp_path:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,8 +218,10 @@ def jp_server_config(sandbox, monkeypatch):
     return envmgr_server_config(sandbox, monkeypatch, read_only_envs=["shared-*"])
 
 
-async def _run_task(jp_fetch, body: dict) -> dict:
-    response = await jp_fetch("envmgr", "api", "environments", method="POST", body=json.dumps(body))
+async def _run_task(jp_fetch, body: dict, *path: str) -> dict:
+    response = await jp_fetch(
+        "envmgr", "api", "environments", *path, method="POST", body=json.dumps(body)
+    )
     task = json.loads(response.body)
     # The event stream ends with the task.
     await jp_fetch("envmgr", "api", "tasks", task["id"], "events")
@@ -196,18 +234,15 @@ async def test_a_server_task_leaves_read_only_envs_untouched(
 ):
     shared = copy_env(made, sandbox, "shared-data")
     mine = copy_env(made, sandbox, "mine")
+    history = mine / "conda-meta" / "history"
+    replace_file(history, history.read_text())  # its own: the install appends to it
     untouched = tree_snapshot(shared)
-    body = {
-        "name": "other",
-        "specs": ["delta"],
-        "channels": [channels.main_url],
-        "override_channels": True,
-    }
-    task = await _run_task(jp_fetch, body)
+    body = {"specs": ["delta"], "channels": [channels.main_url], "override_channels": True}
+    task = await _run_task(jp_fetch, body, "mine", "packages")
     assert task["state"] == "done", task
     assert tree_snapshot(shared) == untouched
-    assert "conda-env-mine-python3" in _written_into(mine)  # the task did sync
+    assert "conda-env-mine-python3" in _written_into(mine)  # the task synced the env it changed
     listed = kernelspec_list(
         {**os.environ, "JUPYTER_DATA_DIR": str(jp_data_dir), "JUPYTER_PATH": ""}
     )
-    assert {"conda-env-shared-data-python3", "conda-env-mine-python3"} <= set(listed)
+    assert "conda-env-mine-python3" in listed

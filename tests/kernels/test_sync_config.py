@@ -31,14 +31,17 @@ CONFIG_FILES = {
 def test_the_cli_sync_writes_what_the_server_lists_under_the_admins_config(
     made, sandbox, channels, tmp_path, kind
 ):
-    copy_env(made, sandbox, "site")
-    copy_env(made, sandbox, "scratch-1")
+    for name in ("site", "scratch-1"):
+        history = copy_env(made, sandbox, name) / "conda-meta" / "history"
+        replace_file(history, history.read_text())  # its own: the install below appends to it
     config_dir = sandbox.home / "config"
     name, text = CONFIG_FILES[kind]
     replace_file(config_dir / name, text)
     sandbox.env = without_jupyter_vars(sandbox, JUPYTER_CONFIG_DIR=str(config_dir))
 
-    sandbox.run("create", *on(channels.main_url, "other", "delta"))  # syncs the kernelspecs
+    # A change to each env syncs that env's kernelspecs.
+    sandbox.run("install", *on(channels.main_url, "site", "delta"))
+    sandbox.run("install", *on(channels.main_url, "scratch-1", "delta"))
 
     listed = kernelspec_list(sandbox.env)
     ours = {n: s["spec"] for n, s in listed.items() if "conda_env_path" in s["spec"]["metadata"]}
@@ -67,12 +70,11 @@ with open(sys.argv[1], "w") as out:
 def test_a_create_syncs_kernels_without_loading_jupyter_client_or_parsers(
     made, sandbox, channels, tmp_path
 ):
-    copy_env(made, sandbox, "site")
     config_dir = sandbox.home / "config"
     replace_file(config_dir / "jupyter_server_config.json", json.dumps({"ServerApp": {}}))
     env = without_jupyter_vars(sandbox, JUPYTER_CONFIG_DIR=str(config_dir))
     modules_file = tmp_path / "modules.json"
-    argv = ["create", *on(channels.main_url, "other", "delta")]
+    argv = ["create", *on(channels.main_url, "site", "python", "ipykernel")]
     subprocess.run(
         [sys.executable, "-c", CHILD, str(modules_file), *argv], env=env, check=True, timeout=300
     )
