@@ -6,7 +6,7 @@ the familiar package, when the channel has one), one CLI process as a user runs 
 each in one run that alternates the sides:
 
 - raw py-rattler: bench/raw_rattler.py, solve + install of the same specs from the same channel
-  into the same package cache, one process (target <= 1.2x);
+  into the same package cache, one process (target <= 1.05x warm, <= 1.2x cold);
 - uv: `uv venv NEW` + `uv pip install --offline --no-index --find-links WHEELS ipykernel pyyaml`
   (goal <= 1.0x), the wheels being the very distributions the conda packages were made from
   (bench/wheels.py); uv's venv borrows this interpreter instead of installing Python;
@@ -61,6 +61,7 @@ from bench.common import (
 )
 
 RAW_LIMIT = 1.2
+WARM_RAW_LIMIT = 1.05  # python + ipykernel from a warm cache (issue 28)
 UV_GOAL = 1.0
 SECOND_ENV_LIMIT = 0.02
 KERNEL_SPECS = ["python", "ipykernel"]
@@ -117,7 +118,10 @@ class Setup:
         return [s for s in self.specs if s != "python"]
 
 
-def make_setup(work: Path) -> Setup:
+def make_setup(work: Path, channel: Path | None = None, specs: list[str] | None = None) -> Setup:
+    """Figure 2's setup; or, with `channel` and `specs`, those (no wheels, no uv)."""
+    if channel is not None and specs is not None:
+        return Setup(work, channel, specs, None, None)
     channel = main_channel()
     specs = list(KERNEL_SPECS)
     names = channel_names(channel)
@@ -245,7 +249,7 @@ def figure_create(work: Path, quick: bool, setup: Setup | None = None) -> list[R
                 samples["ours"],
                 "py-rattler",
                 samples["raw"],
-                limit=RAW_LIMIT,
+                limit=RAW_LIMIT if cold else WARM_RAW_LIMIT,
             )
         )
         if with_uv:
@@ -433,7 +437,7 @@ def before_after(work: Path, tree: Path, runs: int) -> list[Row]:
             samples["before"],
             "py-rattler",
             samples["raw"],
-            limit=RAW_LIMIT,
+            limit=WARM_RAW_LIMIT,
         ),
         ratio_row(
             "2",
@@ -441,7 +445,7 @@ def before_after(work: Path, tree: Path, runs: int) -> list[Row]:
             samples["after"],
             "py-rattler",
             samples["raw"],
-            limit=RAW_LIMIT,
+            limit=WARM_RAW_LIMIT,
         ),
         ratio_row(
             "2",

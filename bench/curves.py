@@ -10,9 +10,12 @@ shared `cbase`; built once, cached in ~/.cache/jupyter_envmgr/bench-channels):
   their kernelspecs already synced): `envmgr create -n NEW -c CURVE cpkg000 -y` and the same
   with `--dry-run` (the solve path of the CLI), next to raw py-rattler, which knows no envs.
 
-No targets: these are curves, to see what grows.
+The curves have no targets, except the small create against the envs in the root: <= 1.1x raw
+py-rattler at 1, 10 and 100 envs (issue 28: the kernelspec sync after a create touches the new
+env's kernels only, so the envs already there cost nothing).
 
     python bench/curves.py [--quick]
+    python bench/curves.py --before TREE [--runs N]   # that curve only, TREE's code against this
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from bench.common import (
 )
 
 PACKAGES = 100
+ENVS_LIMIT = 1.1  # the small create with 1, 10 and 100 envs in the root, against raw py-rattler
 _VERSION = 1  # bump when the channel's content changes
 
 
@@ -124,22 +128,34 @@ def create_curve(work: Path, url: str, quick: bool) -> list[Row]:
     return rows
 
 
-def envs_curve(work: Path, url: str, quick: bool) -> list[Row]:
+def make_root_envs(box: Sandbox, count: int) -> None:
+    """`count` envs with a kernel each in the box's root, their kernelspecs already in the
+    kernels dir, as after the creates that made them."""
     from bench.kernel_discovery import make_env
 
+    for i in range(count):
+        make_env(box.root / "envs" / f"env{i:03d}", shipped_spec=i % 5 != 0)
+    run_timed([*envmgr_command(), "kernels", "--sync"], box.env())
+
+
+def envs_curve(
+    work: Path, url: str, quick: bool, before: Path | None = None, runs: int | None = None
+) -> list[Row]:
+    """`before`: also the code of that tree (e.g. `git archive` of an older commit, unpacked),
+    alternating with this tree's and raw py-rattler; no dry runs then."""
     rows = []
     for count in (1, 10, 100):
         box = Sandbox(work / f"envs-{count}")
-        for i in range(count):
-            make_env(box.root / "envs" / f"env{i:03d}", shipped_spec=i % 5 != 0)
-        # Their kernelspecs are already in the kernels dir, as after the creates that made them.
-        run_timed([*envmgr_command(), "kernels", "--sync"], box.env())
+        make_root_envs(box, count)
 
-        def ours(i: int, box: Sandbox = box, dry: bool = False) -> float:
-            name = f"new{i}"
+        def ours(i: int, box: Sandbox = box, dry: bool = False, tree: Path | None = None) -> float:
+            name = f"new{i}" if tree is None else f"before{i}"
             argv = [*envmgr_command(), "create", "-n", name, "-c", url, "--override-channels"]
             argv += ["cpkg000", "-y"] + (["--dry-run"] if dry else [])
-            seconds = run_timed(argv, box.env())
+            env = box.env()
+            if tree is not None:
+                env["PYTHONPATH"] = str(tree)
+            seconds = run_timed(argv, env)
             remove(box.root / "envs" / name)
             return seconds
 
@@ -150,19 +166,31 @@ def envs_curve(work: Path, url: str, quick: bool) -> list[Row]:
             remove(prefix)
             return seconds
 
+        what = f"curve: create with {count} envs in the root (their kernels synced)"
+        if before is not None:
+            samples = alternate(
+                {"before": lambda i, box=box: ours(i, box, tree=before), "ours": ours, "raw": raw},
+                runs or 7,
+            )
+            for side, label in (("before", f"{before}"), ("ours", "this tree")):
+                rows.append(
+                    ratio_row(
+                        "8",
+                        f"{what}: {label}",
+                        samples[side],
+                        "py-rattler",
+                        samples["raw"],
+                        limit=ENVS_LIMIT,
+                    )
+                )
+            remove(box.path)
+            continue
         samples = alternate(
             {"ours": ours, "dry": lambda i, box=box: ours(i, box, True), "raw": raw},
-            2 if quick else 5,
+            runs or (2 if quick else 5),
         )
         rows.append(
-            ratio_row(
-                "8",
-                f"curve: create with {count} envs in the root (their kernels synced)",
-                samples["ours"],
-                "py-rattler",
-                samples["raw"],
-                limit=None,
-            )
+            ratio_row("8", what, samples["ours"], "py-rattler", samples["raw"], limit=ENVS_LIMIT)
         )
         rows.append(
             ratio_row(
@@ -190,11 +218,23 @@ def figure(work: Path, quick: bool) -> list[Row]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        metavar="TREE",
+        help="only the create against envs in the root, this tree against the jupyter_envmgr "
+        "under TREE",
+    )
+    parser.add_argument("--runs", type=int, help="rounds per point")
     args = parser.parse_args()
     from bench.common import print_table
 
     with tempfile.TemporaryDirectory(prefix="envmgr-bench-curves-") as tmp:
-        rows = figure(Path(tmp), args.quick)
+        if args.before:
+            url = curve_channel().as_uri()
+            rows = envs_curve(Path(tmp), url, False, args.before.resolve(), args.runs)
+        else:
+            rows = figure(Path(tmp), args.quick)
     print_table(rows)
     sys.stdout.flush()
     os._exit(0)

@@ -6,7 +6,11 @@ and bench/raw_rattler.py's import, solve and install timed the same way. Medians
 the two alternating. The process's wall time minus what the timers saw is the interpreter's
 start and exit.
 
-    python bench/profile_create.py [--runs N]
+`--envs N`: the small create of figure 8 instead, `envmgr create -n NEW -c CURVE cpkg000 -y`
+with N envs in the root whose kernels are already synced (bench/curves.py), where the fixed
+costs are most of the time.
+
+    python bench/profile_create.py [--runs N] [--envs N]
 """
 
 from __future__ import annotations
@@ -104,12 +108,12 @@ else:
         wrap(owner, attr, phase)
     from jupyter_envmgr.cli import session
     original_sync = session.Session.sync_kernels
-    def sync(self):
+    def sync(self, *changed):
         s = time.perf_counter()
         importlib.import_module("jupyter_envmgr.kernels.sync")
         add("kernelspec sync: import", time.perf_counter() - s)
         s = time.perf_counter()
-        original_sync(self)
+        original_sync(self, *changed)
         add("kernelspec sync: work", time.perf_counter() - s)
     session.Session.sync_kernels = sync
     run_cli(argv)
@@ -121,24 +125,33 @@ os._exit(0)
 """
 
 
-def profile(runs: int) -> dict[str, dict[str, float]]:
+def profile(runs: int, envs: int | None = None) -> dict[str, dict[str, float]]:
     from bench.common import BENCH_DIR, alternate, remove
     from bench.create import Sides, make_setup
 
     work = Path(tempfile.mkdtemp(prefix="envmgr-bench-profile-"))
-    setup = make_setup(work)
+    if envs is None:
+        setup = make_setup(work)
+        url, specs = setup.url, setup.specs
+    else:
+        from bench.curves import curve_channel, make_root_envs
+
+        url, specs = curve_channel().as_uri(), ["cpkg000"]
+        setup = make_setup(work, channel=curve_channel(), specs=specs)
+        make_root_envs(setup.box, envs)
     sides = Sides(setup)
-    sides.envmgr("warm-0")  # fill the cache, write bytecode
     found: dict[str, list[dict[str, float]]] = {"ours": [], "raw": []}
 
     def one(kind: str, i: int) -> float:
         prefix = sides.envs / f"{kind}-{i}"
         remove(prefix)
-        if kind == "ours":
-            args = ["create", "-p", str(prefix), "-c", setup.url, "--override-channels"]
-            args += [*setup.specs, "-y"]
+        if kind == "ours" and envs is not None:
+            prefix = setup.box.root / "envs" / f"new{i}"  # a named env, as figure 8 makes
+            args = ["create", "-n", prefix.name, "-c", url, "--override-channels", *specs, "-y"]
+        elif kind == "ours":
+            args = ["create", "-p", str(prefix), "-c", url, "--override-channels", *specs, "-y"]
         else:
-            args = [setup.url, str(prefix), str(setup.box.pkgs), *setup.specs]
+            args = [url, str(prefix), str(setup.box.pkgs), *specs]
         start = time.perf_counter()
         out = subprocess.run(
             [sys.executable, "-c", CHILD, kind, json.dumps(STEPS), *args],
@@ -155,9 +168,13 @@ def profile(runs: int) -> dict[str, dict[str, float]]:
         spent["interpreter start + exit (wall - in process)"] = wall - spent["total in process"]
         if i >= 0:
             found[kind].append(spent)
-        sides._done(prefix, setup.box.pkgs, False)
+        if envs is not None:
+            remove(prefix)  # its kernels stay linked until the next create's sync prunes them
+        else:
+            sides._done(prefix, setup.box.pkgs, False)
         return wall
 
+    one("ours", -1)  # fill the cache, write bytecode
     alternate({"ours": lambda i: one("ours", i), "raw": lambda i: one("raw", i)}, runs)
     remove(work)
     return {
@@ -184,8 +201,11 @@ def print_profile(medians: dict[str, dict[str, float]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=11)
+    parser.add_argument(
+        "--envs", type=int, metavar="N", help="figure 8's small create with N envs in the root"
+    )
     args = parser.parse_args()
-    print_profile(profile(args.runs))
+    print_profile(profile(args.runs, args.envs))
     sys.stdout.flush()
     os._exit(0)
 

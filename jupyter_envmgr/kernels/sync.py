@@ -34,6 +34,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import shutil
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
@@ -43,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..engine import bookkeeping
 from ..engine.policy import Policy
-from ..engine.prefix import META, is_conda_prefix
+from ..engine.prefix import META
 from ..engine.registry import Env
 from ..engine.settings import Settings
 from .config_files import read_json_config
@@ -122,23 +123,34 @@ def _env_of_link(target: Path) -> Path | None:
     return None
 
 
-def _held(folder: Path) -> dict[str, Path]:
+# Where our copies live inside an env, as path suffixes: `<prefix>/conda-meta/envmgr/kernels`
+# and 0.1.0's `<prefix>/conda-meta/envmgr-kernels` (bookkeeping.py).
+_COPY_FOLDERS = tuple(
+    str(place(Path(os.sep))) for place in (bookkeeping.kernels_dir, bookkeeping.legacy_kernels_dir)
+)
+
+
+def _held(folder: Path) -> dict[str, str]:
     """Our entries of the kernels dir: name -> the env prefix it stands for (where the link
-    leads, or what the plain copy's marker names). One listing, a readlink per link."""
-    held: dict[str, Path] = {}
+    leads, or what the plain copy's marker names). One listing and a readlink per link; plain
+    strings, as this runs over every entry after each change."""
+    held: dict[str, str] = {}
     with os.scandir(folder) as entries:
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             if entry.is_symlink():
-                owner = _env_of_link(Path(os.readlink(entry.path)))
+                where = os.path.dirname(os.readlink(entry.path))
+                owner = next(
+                    (where[: -len(f)] or os.sep for f in _COPY_FOLDERS if where.endswith(f)), ""
+                )
             else:
                 try:
-                    text = Path(entry.path, MARKER).read_text(encoding="utf-8").strip()
+                    with open(os.path.join(entry.path, MARKER), encoding="utf-8") as marker:
+                        owner = marker.read().strip()
                 except OSError:
                     continue  # not a copy of ours (or not a folder)
-                owner = Path(text) if text else None
-            if owner is not None:
+            if owner:
                 held[entry.name] = owner
     return held
 
@@ -366,7 +378,7 @@ def _sync(
 def _sync_changed(
     settings: Settings,
     options: KernelOptions,
-    changed: set[Path],
+    changed: set[str],
     folder: Path,
     log: logging.Logger,
     read_only: ReadOnly,
@@ -385,9 +397,9 @@ def _sync_changed(
             return None
         envs: list[Env] = []
         for prefix in sorted(changed):
-            if not is_conda_prefix(prefix):
+            if not os.path.isdir(os.path.join(prefix, META)):
                 continue  # removed (or renamed away): only its entries go
-            if prefix.is_symlink():
+            if os.path.islink(prefix):
                 return None  # the registry lists an env once by its real path
             env = _listed_env(settings, prefix, in_dirs, registered)
             if env is not None:
@@ -404,12 +416,12 @@ def _sync_changed(
             return None
         closed = _closed_envs(set(envs), read_only)
         _write_all(specs, folder, log, report, closed)
-        present: dict[Path, bool] = {}
+        present: dict[str, bool] = {}
         for name, owner in sorted(held.items()):
             if name in specs:
                 continue
             if owner not in present:
-                present[owner] = owner not in changed and is_conda_prefix(owner)
+                present[owner] = owner not in changed and os.path.isdir(os.path.join(owner, META))
             if not present[owner]:
                 _remove(folder / name)
                 report.removed.append(name)
@@ -419,52 +431,55 @@ def _sync_changed(
     return report
 
 
-def _registered(settings: Settings) -> tuple[set[Path], set[Path]]:
+def _registered(settings: Settings) -> tuple[set[str], set[str]]:
     """(the folders of the envs dirs, the prefixes environments.txt names): where the registry
     finds envs, read without looking into each (list_envs stats and resolves every one)."""
-    in_dirs: set[Path] = set()
-    for envs_dir in settings.envs_dirs:
+    in_dirs: set[str] = set()
+    for envs_dir in map(str, settings.envs_dirs):
         try:
             names = os.listdir(envs_dir)
         except OSError:
             continue
-        in_dirs.update(envs_dir / name for name in names if not name.startswith("."))
+        in_dirs.update(os.path.join(envs_dir, name) for name in names if name[:1] != ".")
     try:
         lines = settings.environments_txt.read_text(encoding="utf-8").splitlines()
     except (OSError, ValueError):
         lines = []
-    return in_dirs, {Path(os.path.abspath(line.strip())) for line in lines if line.strip()}
+    return in_dirs, {os.path.abspath(line.strip()) for line in lines if line.strip()}
 
 
 def _listed_env(
-    settings: Settings, prefix: Path, in_dirs: set[Path], registered: set[Path]
+    settings: Settings, prefix: str, in_dirs: set[str], registered: set[str]
 ) -> Env | None:
     """The env as `list_envs` lists it (its name), or None when the registry does not list it."""
-    if prefix == settings.root_prefix:
-        return Env(prefix, "base", is_root=True)
+    if prefix == str(settings.root_prefix):
+        return Env(Path(prefix), "base", is_root=True)
     if prefix in in_dirs:
-        return Env(prefix, prefix.name)
-    return Env(prefix, None) if prefix in registered else None
+        return Env(Path(prefix), os.path.basename(prefix))
+    return Env(Path(prefix), None) if prefix in registered else None
+
+
+_UNFOLDED = re.compile(r"[^a-z0-9]+")
 
 
 def _folded(text: str) -> str:
     """Lower case ASCII, every run of other characters '-' (coarser than both `normalize`
     and nb_conda_kernels' cleaning, so names those make equal are equal here too)."""
-    plain = unicodedata.normalize("NFKD", text).lower()
-    kept = "".join(
-        c if c.isascii() and c.isalnum() else " " for c in plain if not unicodedata.combining(c)
-    )
-    return "-".join(kept.split())
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _UNFOLDED.sub("-", text.lower()).strip("-")
 
 
-def _stems(prefix: Path, root: Path) -> set[str]:
+def _stems(prefix: str, root: str) -> set[str]:
     """What the names of an env's kernels are made from: its folder name (also as
     nb_conda_kernels writes an env in a dir named `envs`), normalised both ways."""
     if prefix == root:
         return {"base", "root"}
-    names = [prefix.name]
-    if prefix.parent.name == "envs":
-        names.append(f"{prefix.parent.parent.name}-{prefix.name}")
+    parent, name = os.path.split(prefix)
+    names = [name]
+    if os.path.basename(parent) == "envs":
+        names.append(f"{os.path.basename(os.path.dirname(parent))}-{name}")
     return {fold(name) for name in names for fold in (normalize, _folded)}
 
 
@@ -474,26 +489,26 @@ def _unnumbered(stem: str) -> str:
     return head if head and tail.isdigit() else stem
 
 
-def _names_could_meet(settings: Settings, changed: set[Path], others: set[Path]) -> bool:
+def _names_could_meet(settings: Settings, changed: set[str], others: set[str]) -> bool:
     """Whether a changed env's names could meet another env's (or another changed env's):
     then the order of the envs decides which gets a hash or a number (names.py)."""
-    root = settings.root_prefix
+    root = str(settings.root_prefix)
     taken: set[str] = set() if root in changed else {"base", "root"}
     for prefix in others - changed:
         taken |= _stems(prefix, root)
     bases = {_unnumbered(stem) for stem in taken}
     for prefix in sorted(changed):
-        for stem in _stems(prefix, root):
+        mine = _stems(prefix, root)
+        for stem in mine:
             if stem in taken or _unnumbered(stem) in taken or stem in bases:
                 return True
-        mine = _stems(prefix, root)
         taken |= mine
         bases |= {_unnumbered(stem) for stem in mine}
     return False
 
 
 def _held_by_others(
-    specs: dict[str, EnvKernelSpec], held: dict[str, Path], changed: set[Path]
+    specs: dict[str, EnvKernelSpec], held: dict[str, str], changed: set[str]
 ) -> bool:
     """Whether another env's entry holds a name a changed env's kernel takes, or one of those
     names with the hash names.py adds to the second of two kernels named alike."""
@@ -547,7 +562,7 @@ def sync_for_settings(
             return sync_kernelspecs(manager, read_only=read_only)
         options = KernelOptions.from_section(config.get("EnvKernelSpecManager", {}))
         read_only = read_only or configured_read_only(config)
-        prefixes = {Path(os.path.abspath(p)) for p in changed}
+        prefixes = {os.path.abspath(p) for p in changed}
         if prefixes:
             report = _sync_changed(settings, options, prefixes, user_kernel_dir(), log, read_only)
             if report is not None:
