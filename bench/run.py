@@ -15,6 +15,8 @@ Figures (docs/bench.md says how each is measured):
 7. server memory added while solving the largest problem (< 80 MB)
 8. curves: solve and create time against requested packages (1/10/100) and envs (1/10/100)
 9. envmgr --help (<= 150 ms) and `%envmgr list` in a kernel (<= 300 ms)
+10. Create -> a running cell in chromium against a real JupyterLab vs raw py-rattler + a bare
+   jupyter_client kernel (<= 1.10x, never over 3 s)
 
 Each ratio comes from one run that alternates the two sides; figures are medians. `--quick`
 (what .ci/run runs) uses small sizes and few runs and exits 0 even when a timing misses its
@@ -57,6 +59,7 @@ Figure = Callable[[Path, bool], list[Row]]
 def _figures() -> dict[str, tuple[str, Figure]]:
     # Imported here: each module imports what it measures (rattler, jupyter_client, ...).
     from bench import (
+        browser_wait,
         create,
         curves,
         event_loop_stall,
@@ -77,6 +80,7 @@ def _figures() -> dict[str, tuple[str, Figure]]:
         "7": ("server memory while solving", memory.figure),
         "8": ("curves", curves.figure),
         "9": ("start-up", startup.figure),
+        "10": ("Create -> a running cell, in a browser", browser_wait.figure),
     }
     try:  # the solver backends' own comparison (bench/solvers.py), when it is there
         from bench import solvers
