@@ -7,24 +7,24 @@ import {
   Dialog,
   ICommandPalette,
   InputDialog,
-  Notification,
   showDialog,
   showErrorMessage
 } from '@jupyterlab/apputils';
 import { ILauncher } from '@jupyterlab/launcher';
 import type { NotebookPanel } from '@jupyterlab/notebook';
 
-import { READ_ONLY_REASON } from './components/actions';
+import { readOnlyReason } from './components/actions';
 import { CommandIDs } from './commandids';
 import { guardNotebook } from './earlyruns';
+import { trans } from './i18n';
 import { envsIcon } from './icons';
 import { InstallBody, NotebookGlue } from './kernels';
-import { EnvManagerModel, TaskTracker } from './model';
+import { EnvManagerModel } from './model';
 import { errorMessage } from './request';
 import { IEnvViews } from './views';
 
 /** The palette's category of our commands. */
-const CATEGORY = 'Environments';
+const category = (): string => trans.__('Environments');
 
 export function addCommands(
   app: JupyterFrontEnd,
@@ -46,10 +46,16 @@ export function addCommands(
     for (const env of model.environments.filter(e => filter(e.key))) {
       const location = model.envLocation(env.key);
       const label = model.envLabel(env.key);
-      choices.set(location ? `${label} (in ${location})` : label, env.key);
+      choices.set(
+        location ? trans.__('%1 (in %2)', label, location) : label,
+        env.key
+      );
     }
     if (choices.size === 0) {
-      await showErrorMessage(title, 'There is no such environment yet.');
+      await showErrorMessage(
+        title,
+        trans.__('There is no such environment yet.')
+      );
       return null;
     }
     const items = [...choices.keys()];
@@ -64,27 +70,38 @@ export function addCommands(
   };
 
   commands.addCommand(CommandIDs.open, {
-    label: 'Show Environments',
-    caption: 'The conda environments sidebar',
+    label: trans.__('Show Environments'),
+    caption: trans.__('The conda environments sidebar'),
     icon: envsIcon,
     execute: () => shell.activateById(views.sidebar.id)
   });
 
   commands.addCommand(CommandIDs.create, {
-    label: args => (args.isLauncher ? 'New Environment' : 'New Environment…'),
-    caption: 'Create a conda environment from packages or a file',
+    label: args =>
+      args.isLauncher
+        ? trans.__('New Environment')
+        : trans.__('New Environment…'),
+    caption: trans.__('Create a conda environment from packages or a file'),
     icon: envsIcon,
     execute: () => views.showCreate()
   });
 
   commands.addCommand(CommandIDs.openEnv, {
     label: args =>
-      args.name ? `Open Environment ${args.name}` : 'Open Environment…',
-    caption: "An environment's packages, kernel, exports and revisions",
+      args.name
+        ? trans.__('Open Environment %1', args.name)
+        : trans.__('Open Environment…'),
+    caption: trans.__(
+      "An environment's packages, kernel, exports and revisions"
+    ),
     execute: async args => {
       const name =
         (args.name as string) ||
-        (await pickEnv('Open environment', () => true, 'Open'));
+        (await pickEnv(
+          trans.__('Open environment'),
+          () => true,
+          trans.__('Open')
+        ));
       if (name) {
         views.openEnv(name);
       }
@@ -92,14 +109,15 @@ export function addCommands(
   });
 
   commands.addCommand(CommandIDs.disk, {
-    label: 'Disk Use and Cleaning',
-    caption:
-      'Disk use per environment and of the package cache; clean the cache',
+    label: trans.__('Disk Use and Cleaning'),
+    caption: trans.__(
+      'Disk use per environment and of the package cache; clean the cache'
+    ),
     execute: () => views.showDisk()
   });
 
   commands.addCommand(CommandIDs.refresh, {
-    label: 'Refresh Environments',
+    label: trans.__('Refresh Environments'),
     execute: async () => {
       await model.refresh();
       await model.refreshSizes();
@@ -109,9 +127,9 @@ export function addCommands(
   commands.addCommand(CommandIDs.newNotebook, {
     label: args =>
       args.env
-        ? `New Notebook with ${args.env}`
-        : 'New Notebook with Environment…',
-    caption: "A notebook on an environment's kernel",
+        ? trans.__('New Notebook with %1', args.env)
+        : trans.__('New Notebook with Environment…'),
+    caption: trans.__("A notebook on an environment's kernel"),
     execute: async args => {
       if (!model.kernels.length) {
         await model.refresh().catch(() => undefined);
@@ -119,9 +137,9 @@ export function addCommands(
       const env =
         (args.env as string) ||
         (await pickEnv(
-          'New notebook with environment',
+          trans.__('New notebook with environment'),
           n => model.kernelsOf(n).length > 0,
-          'New notebook'
+          trans.__('New notebook')
         ));
       if (!env) {
         return;
@@ -129,8 +147,8 @@ export function addCommands(
       const kernel = model.kernelsOf(env)[0];
       if (!kernel) {
         await showErrorMessage(
-          'No kernel',
-          `${env} has no kernel: install ipykernel into it first.`
+          trans.__('No kernel'),
+          trans.__('%1 has no kernel: install ipykernel into it first.', env)
         );
         return;
       }
@@ -145,7 +163,7 @@ export function addCommands(
   });
 
   commands.addCommand(CommandIDs.switchKernel, {
-    label: 'Switch Notebook to Environment Kernel',
+    label: trans.__('Switch Notebook to Environment Kernel'),
     execute: async args => {
       const panel = await glue.switchKernel(
         args.id as string,
@@ -158,9 +176,10 @@ export function addCommands(
   });
 
   commands.addCommand(CommandIDs.installIntoKernelEnv, {
-    label: "Install into This Kernel's Environment…",
-    caption:
-      "Install packages into the environment of the current notebook's kernel",
+    label: trans.__("Install into This Kernel's Environment…"),
+    caption: trans.__(
+      "Install packages into the environment of the current notebook's kernel"
+    ),
     isEnabled: () => glue.currentEnv() !== null,
     execute: () => installIntoKernelEnv(model, glue)
   });
@@ -174,55 +193,41 @@ async function installIntoKernelEnv(
   const env = glue.currentEnv();
   if (!env) {
     await showErrorMessage(
-      'Not an environment kernel',
-      "This notebook's kernel does not run in a managed environment."
+      trans.__('Not an environment kernel'),
+      trans.__("This notebook's kernel does not run in a managed environment.")
     );
     return;
   }
   if (model.environment(env)?.read_only) {
     await showErrorMessage(
-      `${model.envLabel(env)} is read-only`,
-      READ_ONLY_REASON
+      trans.__('%1 is read-only', model.envLabel(env)),
+      readOnlyReason()
     );
     return;
   }
   const body = new InstallBody(model, env);
   const result = await showDialog({
-    title: `Install into ${env}`,
+    title: trans.__('Install into %1', env),
     body,
     focusNodeSelector: 'input',
-    buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Install' })]
+    buttons: [
+      Dialog.cancelButton({ label: trans.__('Cancel') }),
+      Dialog.okButton({ label: trans.__('Install') })
+    ]
   });
   const specs = body.getValue();
   if (!result.button.accept || specs.length === 0) {
     return;
   }
-  let tracker: TaskTracker;
   try {
-    tracker = await glue.runWithRestartOffer(env, () =>
-      model.install(env, specs)
-    );
+    // Its progress and how it ends show in a notification (notifications.ts).
+    await glue.runWithRestartOffer(env, () => model.install(env, specs));
   } catch (error) {
-    await showErrorMessage(`Cannot install into ${env}`, errorMessage(error));
-    return;
+    await showErrorMessage(
+      trans.__('Cannot install into %1', env),
+      errorMessage(error)
+    );
   }
-  const id = Notification.emit(
-    `Installing ${specs.join(', ')} into ${env}…`,
-    'in-progress',
-    {
-      autoClose: false
-    }
-  );
-  const task = await tracker.done;
-  Notification.update({
-    id,
-    message:
-      task.state === 'done'
-        ? `Installed ${specs.join(', ')} into ${env}.`
-        : `Install into ${env} ${task.state}: ${task.error?.message ?? ''}`,
-    type: task.state === 'done' ? 'success' : 'error',
-    autoClose: task.state === 'done' ? 5000 : false
-  });
 }
 
 /** The commands a user looks for by name, under "Environments". */
@@ -236,7 +241,7 @@ export function addToPalette(palette: ICommandPalette): void {
     CommandIDs.disk,
     CommandIDs.refresh
   ]) {
-    palette.addItem({ command, category: CATEGORY });
+    palette.addItem({ command, category: category() });
   }
 }
 

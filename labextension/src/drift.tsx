@@ -17,6 +17,7 @@ import type { INotebookModel, NotebookPanel } from '@jupyterlab/notebook';
 import { IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 
+import { trans } from './i18n';
 import { NotebookGlue } from './kernels';
 import { EnvManagerModel } from './model';
 import {
@@ -32,11 +33,9 @@ import { INotebookDrift } from './types';
 
 /** Seconds between checks while the notebook is shown (the CLI may change the env). */
 const CHECK_INTERVAL = 10;
-const RELOCK = 'Re-lock notebook';
-const SYNC = 'Sync env to lock';
 
 function packages(n: number): string {
-  return n === 1 ? '1 package' : `${n} packages`;
+  return trans._n('%1 package', '%1 packages', n);
 }
 
 /** The badge of one notebook: hidden while the kernel's env matches the lock. */
@@ -103,12 +102,14 @@ export class DriftBadge extends Widget {
       this.hide();
       return;
     }
-    this.node.textContent = `env differs from this notebook's lock: ${packages(
-      this._drift.count
-    )}`;
-    this.node.title =
-      `${this._drift.summary} Click to re-lock the notebook from the env, or to sync the ` +
-      'env to the lock.';
+    this.node.textContent = trans.__(
+      "env differs from this notebook's lock: %1",
+      packages(this._drift.count)
+    );
+    this.node.title = trans.__(
+      '%1 Click to re-lock the notebook from the env, or to sync the env to the lock.',
+      this._drift.summary
+    );
     this.show();
   }
 
@@ -139,8 +140,11 @@ export class DriftBadge extends Widget {
     appendText(
       body.node,
       'p',
-      `The environment ${env} differs from the lock this notebook carries: ` +
-        `${packages(drift.count)} added, removed or changed since it was locked.`
+      trans.__(
+        'The environment %1 differs from the lock this notebook carries: %2 added, removed or changed since it was locked.',
+        env,
+        packages(drift.count)
+      )
     );
     appendList(body.node, '+', drift.added);
     appendList(body.node, '−', drift.removed);
@@ -148,14 +152,18 @@ export class DriftBadge extends Widget {
     appendText(
       body.node,
       'p',
-      `Re-lock the notebook to record the environment as it is now, or sync ${env} back ` +
-        'to the lock.'
+      trans.__(
+        'Re-lock the notebook to record the environment as it is now, or sync %1 back to the lock.',
+        env
+      )
     );
+    const RELOCK = trans.__('Re-lock notebook');
+    const SYNC = trans.__('Sync env to lock');
     const result = await showDialog({
-      title: "The environment differs from this notebook's lock",
+      title: trans.__("The environment differs from this notebook's lock"),
       body,
       buttons: [
-        Dialog.cancelButton({ label: 'Cancel' }),
+        Dialog.cancelButton({ label: trans.__('Cancel') }),
         Dialog.warnButton({ label: SYNC }),
         Dialog.okButton({ label: RELOCK })
       ]
@@ -187,23 +195,24 @@ export class DriftBadge extends Widget {
       );
     } catch (error) {
       await showErrorMessage(
-        `Cannot sync the environment ${env}`,
+        trans.__('Cannot sync the environment %1', env),
         errorMessage(error)
       );
       return;
     }
     if (preview.action === 'none') {
-      Notification.info(`${env} already matches the notebook's lock.`, {
-        autoClose: 5000
-      });
+      Notification.info(
+        trans.__("%1 already matches the notebook's lock.", env),
+        { autoClose: 5000 }
+      );
       return;
     }
     const result = await showDialog({
-      title: `Update the environment ${preview.env_name}?`,
+      title: trans.__('Update the environment %1?', preview.env_name),
       body: syncPromptBody(meta, preview),
       buttons: [
-        Dialog.cancelButton({ label: 'No' }),
-        Dialog.okButton({ label: 'Update' })
+        Dialog.cancelButton({ label: trans.__('No') }),
+        Dialog.okButton({ label: trans.__('Update') })
       ]
     });
     if (result.button.accept && !panel.isDisposed) {

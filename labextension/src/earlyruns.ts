@@ -21,6 +21,8 @@ import type {
 import { NotebookActions } from '@jupyterlab/notebook';
 import type { Kernel } from '@jupyterlab/services';
 
+import { trans } from './i18n';
+
 interface IHeld {
   cell: CodeCell;
   /** Its execute was dropped or cancelled: run it again when the kernel is ready. */
@@ -195,7 +197,12 @@ export class EarlyRunGuard {
     }
     if (notify && held.length) {
       Notification.warning(
-        `${held.length} cell(s) of ${panel.title.label} not run: the kernel did not start.`,
+        trans._n(
+          '%1 cell of %2 not run: the kernel did not start.',
+          '%1 cells of %2 not run: the kernel did not start.',
+          held.length,
+          panel.title.label
+        ),
         { autoClose: false }
       );
     }

@@ -13,6 +13,7 @@ import { ILauncher } from '@jupyterlab/launcher';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStatusBar } from '@jupyterlab/statusbar';
+import { ITranslator } from '@jupyterlab/translation';
 
 import { followKernelAliases } from './aliases';
 import { addCommands, addToLauncher, addToPalette } from './commands';
@@ -20,6 +21,8 @@ import { NotebookGlue } from './kernels';
 import { EnvManagerModel } from './model';
 import { DriftBadgeExtension } from './drift';
 import { EmbedEnvExtension, watchCarriedEnvs } from './notebookenv';
+import { setTranslator } from './i18n';
+import { watchTaskNotifications } from './notifications';
 import { addStatusBarItem } from './statusbar';
 import { IEnvManager } from './tokens';
 import { followUserSettings } from './usersettings';
@@ -43,7 +46,8 @@ const plugin: JupyterFrontEndPlugin<IEnvManager> = {
     ISettingRegistry,
     INotebookTracker,
     IStatusBar,
-    ILauncher
+    ILauncher,
+    ITranslator
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -52,8 +56,11 @@ const plugin: JupyterFrontEndPlugin<IEnvManager> = {
     settingRegistry: ISettingRegistry | null,
     notebooks: INotebookTracker | null,
     statusBar: IStatusBar | null,
-    launcher: ILauncher | null
+    launcher: ILauncher | null,
+    translator: ITranslator | null
   ): IEnvManager => {
+    // Every word shown from here on is in the user's language (language packs apply).
+    setTranslator(translator);
     const model = new EnvManagerModel({
       // A new or deleted env kernel: the launcher and kernel pickers follow.
       onKernelsChanged: () => void app.serviceManager.kernelspecs.refreshSpecs()
@@ -79,6 +86,8 @@ const plugin: JupyterFrontEndPlugin<IEnvManager> = {
     if (launcher) {
       addToLauncher(launcher);
     }
+    // Tasks started on this page are also reported in JupyterLab's notifications.
+    watchTaskNotifications(model);
     if (statusBar && notebooks) {
       addStatusBarItem(app, statusBar, notebooks, model, glue);
     }

@@ -70,6 +70,9 @@ export class EnvManagerModel implements IDisposable {
       standby: () => (this._watchers > 0 ? 'when-hidden' : true)
     });
     this._tasks.changed.connect(() => this._tasksChanged.emit());
+    this._tasks.started.connect((_, tracker) =>
+      this._taskStarted.emit(tracker)
+    );
     this._tasks.finished.connect((_, tracker) => {
       this._taskFinished.emit(tracker);
       void this._refreshAfterTask();
@@ -200,6 +203,11 @@ export class EnvManagerModel implements IDisposable {
   }
 
   /** A task ended; views of its env reload what they show. */
+  /** A task was started from this page (its progress: TaskTracker.changed). */
+  get taskStarted(): ISignal<this, TaskTracker> {
+    return this._taskStarted;
+  }
+
   get taskFinished(): ISignal<this, TaskTracker> {
     return this._taskFinished;
   }
@@ -627,6 +635,7 @@ export class EnvManagerModel implements IDisposable {
   private _kernelsChanged = new Signal<this, void>(this);
   private _tasksChanged = new Signal<this, void>(this);
   private _taskFinished = new Signal<this, TaskTracker>(this);
+  private _taskStarted = new Signal<this, TaskTracker>(this);
   private _usageChanged = new Signal<this, void>(this);
   private _suggestedSpecs = new Map<string, Promise<string[]>>();
   private _settingsChanged = new Signal<this, void>(this);

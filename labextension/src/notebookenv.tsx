@@ -22,6 +22,7 @@ import { IDisposable } from '@lumino/disposable';
 import { Widget } from '@lumino/widgets';
 
 import { guardNotebook } from './earlyruns';
+import { trans } from './i18n';
 import { envsIcon } from './icons';
 import { NotebookGlue } from './kernels';
 import { EnvManagerModel, INotebookSyncPreview } from './model';
@@ -90,7 +91,11 @@ export function appendList(
     appendText(list, 'li', `${mark} ${item}`);
   }
   if (items.length > MAX_LISTED) {
-    appendText(list, 'li', `… and ${items.length - MAX_LISTED} more`);
+    appendText(
+      list,
+      'li',
+      trans.__('… and %1 more', items.length - MAX_LISTED)
+    );
   }
   parent.appendChild(list);
 }
@@ -109,20 +114,31 @@ export function syncPromptBody(
   const envName = String(meta.env_name ?? '?');
   const target = preview.env_name;
   if (preview.action === 'create') {
-    const where = target === envName ? '' : ` as '${target}'`;
     appendText(
       node,
       'p',
-      `This notebook carries the environment '${envName}' (${packageCount(
-        meta
-      )} packages). Create it here${where}?`
+      target === envName
+        ? trans.__(
+            "This notebook carries the environment '%1' (%2 packages). Create it here?",
+            envName,
+            packageCount(meta)
+          )
+        : trans.__(
+            "This notebook carries the environment '%1' (%2 packages). Create it here as '%3'?",
+            envName,
+            packageCount(meta),
+            target
+          )
     );
   } else {
     appendText(
       node,
       'p',
-      `This notebook carries the environment '${envName}'. Syncing it would change an ` +
-        `existing environment here: ${preview.summary}.`
+      trans.__(
+        "This notebook carries the environment '%1'. Syncing it would change an existing environment here: %2.",
+        envName,
+        preview.summary
+      )
     );
     appendList(node, '−', preview.remove);
     appendList(node, '+', preview.add);
@@ -134,10 +150,11 @@ export function syncPromptBody(
   if (preview.hosts.length > 0) {
     const fetches = document.createElement('p');
     fetches.className = 'jp-EnvMgr-syncSources';
-    fetches.textContent =
-      `It may fetch packages (those not in the package cache) from ${preview.hosts.join(
-        ', '
-      )}; ` + `channels: ${preview.channels.join(', ')}.`;
+    fetches.textContent = trans.__(
+      'It may fetch packages (those not in the package cache) from %1; channels: %2.',
+      preview.hosts.join(', '),
+      preview.channels.join(', ')
+    );
     node.appendChild(fetches);
   }
   return body;
@@ -152,20 +169,24 @@ function embeddedBody(
   const body = new Widget();
   const node = body.node;
   node.classList.add('jp-EnvMgr-embeddedBody');
-  node.setAttribute('aria-label', 'Embedded lock');
+  node.setAttribute('aria-label', trans.__('Embedded lock'));
   appendText(
     node,
     'p',
-    `Embedded the environment ${env} (${packageCount(meta)} packages) into ` +
-      `${notebook}'s metadata (envmgr); save the notebook to keep it.`
+    trans.__(
+      "Embedded the environment %1 (%2 packages) into %3's metadata (envmgr); save the notebook to keep it.",
+      env,
+      packageCount(meta),
+      notebook
+    )
   );
   const platforms =
     meta.platforms && typeof meta.platforms === 'object' ? meta.platforms : {};
   const table = document.createElement('table');
   table.className = 'jp-EnvMgr-table';
-  table.setAttribute('aria-label', 'Embedded platforms');
+  table.setAttribute('aria-label', trans.__('Embedded platforms'));
   const head = table.createTHead().insertRow();
-  for (const title of ['Platform', 'Packages']) {
+  for (const title of [trans.__('Platform'), trans.__('Packages')]) {
     const th = document.createElement('th');
     th.textContent = title;
     head.appendChild(th);
@@ -200,9 +221,10 @@ export async function embedEnv(
   const env = model.envOfKernel(glue.kernelNameOf(panel));
   if (!env) {
     await showErrorMessage(
-      'Not an environment kernel',
-      "This notebook's kernel does not run in a managed environment: pick an environment's " +
-        'kernel first.'
+      trans.__('Not an environment kernel'),
+      trans.__(
+        "This notebook's kernel does not run in a managed environment: pick an environment's kernel first."
+      )
     );
     return;
   }
@@ -217,20 +239,24 @@ export async function embedEnv(
     }
     if (show === 'notification') {
       Notification.success(
-        `Embedded the environment ${env} (${packageCount(lock.envmgr)} packages) into ` +
-          `${panel.title.label}; save the notebook to keep it.`,
+        trans.__(
+          'Embedded the environment %1 (%2 packages) into %3; save the notebook to keep it.',
+          env,
+          packageCount(lock.envmgr),
+          panel.title.label
+        ),
         { autoClose: 5000 }
       );
       return;
     }
     await showDialog({
-      title: 'Environment lock embedded',
+      title: trans.__('Environment lock embedded'),
       body: embeddedBody(env, panel.title.label, lock.envmgr),
-      buttons: [Dialog.okButton({ label: 'Close' })]
+      buttons: [Dialog.okButton({ label: trans.__('Close') })]
     });
   } catch (error) {
     await showErrorMessage(
-      `Cannot embed the environment ${env}`,
+      trans.__('Cannot embed the environment %1', env),
       errorMessage(error)
     );
   }
@@ -249,10 +275,10 @@ export class EmbedEnvExtension
     const button = new ToolbarButton({
       className: 'jp-EnvMgr-embedButton',
       icon: envsIcon,
-      label: 'Embed env lock',
-      tooltip:
-        "Write a lock of the kernel's environment into this notebook's metadata, so that " +
-        'it can be re-created elsewhere; shows what it embedded',
+      label: trans.__('Embed env lock'),
+      tooltip: trans.__(
+        "Write a lock of the kernel's environment into this notebook's metadata, so that it can be re-created elsewhere; shows what it embedded"
+      ),
       onClick: () => void embedEnv(this._model, this._glue, panel)
     });
     panel.toolbar.insertItem(10, 'envmgr-embed', button);
@@ -295,8 +321,7 @@ export async function syncNotebookEnv(
   // Cells run while the env is made and the kernel switches run once it is up.
   guardNotebook(panel);
   const envName = preview?.env_name ?? String(meta.env_name ?? '?');
-  const doing = preview?.action === 'update' ? 'Updating' : 'Creating';
-  const did = preview?.action === 'update' ? 'Updated' : 'Created';
+  const updating = preview?.action === 'update';
   let tracker;
   try {
     tracker = await model.syncNotebook(
@@ -306,13 +331,23 @@ export async function syncNotebookEnv(
     );
   } catch (error) {
     await showErrorMessage(
-      `Cannot sync the environment ${envName}`,
+      trans.__('Cannot sync the environment %1', envName),
       errorMessage(error)
     );
     return;
   }
   const id = Notification.emit(
-    `${doing} the environment ${envName} from ${panel.title.label}…`,
+    updating
+      ? trans.__(
+          'Updating the environment %1 from %2…',
+          envName,
+          panel.title.label
+        )
+      : trans.__(
+          'Creating the environment %1 from %2…',
+          envName,
+          panel.title.label
+        ),
     'in-progress',
     { autoClose: false }
   );
@@ -320,7 +355,17 @@ export async function syncNotebookEnv(
     if (!tracker.finished) {
       Notification.update({
         id,
-        message: `${doing} the environment ${envName}: ${tracker.progress.status}`
+        message: updating
+          ? trans.__(
+              'Updating the environment %1: %2',
+              envName,
+              tracker.progress.status
+            )
+          : trans.__(
+              'Creating the environment %1: %2',
+              envName,
+              tracker.progress.status
+            )
       });
     }
   };
@@ -330,9 +375,12 @@ export async function syncNotebookEnv(
   if (task.state !== 'done') {
     Notification.update({
       id,
-      message: `${doing} the environment ${envName} ${task.state}: ${
+      message: trans.__(
+        'Syncing the environment %1 %2: %3',
+        envName,
+        task.state === 'cancelled' ? trans.__('cancelled') : trans.__('failed'),
         task.error?.message ?? ''
-      }`,
+      ),
       type: 'error',
       autoClose: false
     });
@@ -342,7 +390,9 @@ export async function syncNotebookEnv(
   const kernel = envKernelName(env);
   Notification.update({
     id,
-    message: `${did} the environment ${env}; starting its kernel…`,
+    message: updating
+      ? trans.__('Updated the environment %1; starting its kernel…', env)
+      : trans.__('Created the environment %1; starting its kernel…', env),
     type: 'in-progress'
   });
   try {
@@ -360,16 +410,29 @@ export async function syncNotebookEnv(
     }
     Notification.update({
       id,
-      message: `${did} the environment ${env}: ${panel.title.label} runs on its kernel.`,
+      message: updating
+        ? trans.__(
+            'Updated the environment %1: %2 runs on its kernel.',
+            env,
+            panel.title.label
+          )
+        : trans.__(
+            'Created the environment %1: %2 runs on its kernel.',
+            env,
+            panel.title.label
+          ),
       type: 'success',
       autoClose: 5000
     });
   } catch (error) {
     Notification.update({
       id,
-      message: `${did} the environment ${env}, but cannot start its kernel ${kernel}: ${errorMessage(
-        error
-      )}`,
+      message: trans.__(
+        'Synced the environment %1, but cannot start its kernel %2: %3',
+        env,
+        kernel,
+        errorMessage(error)
+      ),
       type: 'error',
       autoClose: false
     });
@@ -407,7 +470,7 @@ export function watchCarriedEnvs(
         );
       } catch (error) {
         await showErrorMessage(
-          "Cannot sync this notebook's environment",
+          trans.__("Cannot sync this notebook's environment"),
           errorMessage(error)
         );
         return;
@@ -418,12 +481,14 @@ export function watchCarriedEnvs(
       const update = preview.action === 'update';
       const result = await showDialog({
         title: update
-          ? `Update the environment ${preview.env_name}?`
-          : 'Create the notebook environment?',
+          ? trans.__('Update the environment %1?', preview.env_name)
+          : trans.__('Create the notebook environment?'),
         body: syncPromptBody(meta, preview),
         buttons: [
-          Dialog.cancelButton({ label: 'No' }),
-          Dialog.okButton({ label: update ? 'Update' : 'Yes' })
+          Dialog.cancelButton({ label: trans.__('No') }),
+          Dialog.okButton({
+            label: update ? trans.__('Update') : trans.__('Yes')
+          })
         ]
       });
       if (result.button.accept && !panel.isDisposed) {

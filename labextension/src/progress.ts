@@ -2,6 +2,7 @@
  * A task's events folded into what the UI shows: a phase, a status line, a fraction done,
  * download bytes per package, link counts. Plain state, no rendering.
  */
+import { trans } from './i18n';
 import { IPlan, ITaskEvent } from './types';
 
 export interface IDownload {
@@ -43,7 +44,7 @@ export interface ITaskProgress {
 export function emptyProgress(): ITaskProgress {
   return {
     phase: 'queued',
-    status: 'Queued',
+    status: trans.__('Queued'),
     fraction: null,
     downloads: {},
     linked: null,
@@ -78,9 +79,9 @@ export function formatCount(n: number | null | undefined): string {
 
 function holderWords(holder: any): string {
   if (!holder || typeof holder !== 'object') {
-    return 'another process';
+    return trans.__('another process');
   }
-  let who = `process ${holder.pid ?? '?'}`;
+  let who = trans.__('process %1', holder.pid ?? '?');
   if (holder.cmd) {
     who += ` (${holder.cmd})`;
   }
@@ -105,36 +106,47 @@ export function applyEvent(p: ITaskProgress, event: ITaskEvent): boolean {
   switch (event.event) {
     case 'queued':
       p.phase = 'queued';
-      p.status = 'Queued';
+      p.status = trans.__('Queued');
       return true;
     case 'lock-wait':
       p.phase = 'waiting';
-      p.status = `Waiting for the environment's lock, held by ${holderWords(event.holder)}`;
+      p.status = trans.__(
+        "Waiting for the environment's lock, held by %1",
+        holderWords(event.holder)
+      );
       return true;
     case 'solve-start':
       p.phase = 'solving';
       p.fraction = null;
-      p.status = `Solving ${(event.specs ?? []).join(', ')}`.trim();
+      p.status = trans.__('Solving %1', (event.specs ?? []).join(', ')).trim();
       return true;
     case 'solve-done':
       p.solvedRecords = event.records ?? null;
-      p.status = `Solved: ${event.records ?? '?'} packages in ${event.seconds ?? '?'} s`;
+      p.status = trans.__(
+        'Solved: %1 packages in %2 s',
+        event.records ?? '?',
+        event.seconds ?? '?'
+      );
       return true;
     case 'plan': {
       p.phase = 'planning';
       p.plan = event as unknown as IPlan;
       const plan = p.plan;
       const parts = [
-        `${plan.add?.length ?? 0} to add`,
-        `${plan.change?.length ?? 0} to change`,
-        `${plan.remove?.length ?? 0} to remove`
+        trans.__('%1 to add', plan.add?.length ?? 0),
+        trans.__('%1 to change', plan.change?.length ?? 0),
+        trans.__('%1 to remove', plan.remove?.length ?? 0)
       ];
       if (plan.download_count) {
         parts.push(
-          `${plan.download_count} to download (${formatBytes(plan.download_bytes)})`
+          trans.__(
+            '%1 to download (%2)',
+            plan.download_count,
+            formatBytes(plan.download_bytes)
+          )
         );
       }
-      p.status = `Plan: ${parts.join(', ')}`;
+      p.status = trans.__('Plan: %1', parts.join(', '));
       return true;
     }
     case 'download-start':
@@ -154,7 +166,12 @@ export function applyEvent(p: ITaskProgress, event: ITaskEvent): boolean {
       p.phase = 'downloading';
       const { done, total } = downloadTotals(p);
       p.fraction = total ? done / total : null;
-      p.status = `Downloading ${name}: ${formatBytes(done)} of ${formatBytes(total)}`;
+      p.status = trans.__(
+        'Downloading %1: %2 of %3',
+        name,
+        formatBytes(done),
+        formatBytes(total)
+      );
       return true;
     }
     case 'download-done': {
@@ -177,57 +194,80 @@ export function applyEvent(p: ITaskProgress, event: ITaskEvent): boolean {
       p.phase = 'linking';
       // The bar is exactly the count the status line shows: done/total.
       p.fraction = counts.total ? counts.done / counts.total : null;
-      const verb = event.event === 'link' ? 'Linking' : 'Unlinking';
-      p.status = `${verb} ${counts.done}/${counts.total}: ${event.name ?? '?'}`;
+      p.status =
+        event.event === 'link'
+          ? trans.__(
+              'Linking %1/%2: %3',
+              counts.done,
+              counts.total,
+              event.name ?? '?'
+            )
+          : trans.__(
+              'Unlinking %1/%2: %3',
+              counts.done,
+              counts.total,
+              event.name ?? '?'
+            );
       return true;
     }
     case 'cancel-pending':
-      p.status = `Cancelling: ${event.reason ?? 'waiting'}`;
+      p.status = trans.__(
+        'Cancelling: %1',
+        event.reason ?? trans.__('waiting')
+      );
       return true;
     case 'restore':
       p.phase = 'restoring';
       p.fraction = null;
-      p.status = "Restoring the environment's previous state";
+      p.status = trans.__("Restoring the environment's previous state");
       return true;
     case 'restored':
       p.status = event.removed
-        ? 'The unfinished environment was removed'
-        : "The environment's previous state is back";
+        ? trans.__('The unfinished environment was removed')
+        : trans.__("The environment's previous state is back");
       return true;
     case 'pip-start':
       p.phase = 'installing-pip';
-      p.status = 'Installing the pip: section';
+      p.status = trans.__('Installing the pip: section');
       return true;
     case 'pip-output':
       p.lines.push(String(event.line ?? ''));
       return true;
     case 'usage-walk':
       p.phase = 'measuring';
-      p.status = 'Measuring disk use';
+      p.status = trans.__('Measuring disk use');
       return true;
     case 'clean-plan':
       p.phase = 'cleaning';
-      p.status = `Cleaning ${event.items ?? '?'} items (${formatBytes(event.bytes)}, ${formatCount(
-        event.inodes
-      )} inodes)`;
+      p.status = trans.__(
+        'Cleaning %1 items (%2, %3 inodes)',
+        event.items ?? '?',
+        formatBytes(event.bytes),
+        formatCount(event.inodes)
+      );
       return true;
     case 'clean-remove':
       p.phase = 'cleaning';
       p.fraction = event.total ? event.done / event.total : null;
-      p.status = `Removed ${event.done}/${event.total}: ${event.path ?? ''}`;
+      p.status = trans.__(
+        'Removed %1/%2: %3',
+        event.done,
+        event.total,
+        event.path ?? ''
+      );
       return true;
     case 'done':
       p.phase = 'done';
       p.fraction = 1;
-      p.status = 'Done';
+      p.status = trans.__('Done');
       return true;
     case 'failed':
       p.phase = 'failed';
-      p.status = event.error?.message ?? 'Failed';
+      p.status = event.error?.message ?? trans.__('Failed');
       return true;
     case 'cancelled':
       p.phase = 'cancelled';
-      p.status = 'Cancelled';
+      p.status = trans.__('Cancelled');
       return true;
     default:
       return false;

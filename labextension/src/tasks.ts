@@ -7,6 +7,7 @@ import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { ITaskProgress, applyEvent, emptyProgress } from './progress';
+import { trans } from './i18n';
 import { errorMessage, requestAPI, streamEvents } from './request';
 import { FINAL_STATES, ITask, ITaskWithEvents } from './types';
 
@@ -46,13 +47,13 @@ export class TaskTracker {
   describeEnd(): string {
     const task = this.task;
     if (task.state === 'failed') {
-      return task.error?.message ?? 'Failed';
+      return task.error?.message ?? trans.__('Failed');
     }
     if (task.state === 'cancelled') {
-      return 'Cancelled; the environment is as it was.';
+      return trans.__('Cancelled; the environment is as it was.');
     }
     if (task.state === 'done') {
-      return 'Done';
+      return trans.__('Done');
     }
     return this.progress.status;
   }
@@ -62,23 +63,23 @@ export class TaskTracker {
     const env = this.task.env ?? '';
     switch (this.task.kind) {
       case 'create':
-        return `Create ${env}`;
+        return trans.__('Create %1', env);
       case 'install':
-        return `Install into ${env}`;
+        return trans.__('Install into %1', env);
       case 'update':
-        return `Update in ${env}`;
+        return trans.__('Update in %1', env);
       case 'update-all':
-        return `Update all in ${env}`;
+        return trans.__('Update all in %1', env);
       case 'remove':
-        return `Remove from ${env}`;
+        return trans.__('Remove from %1', env);
       case 'rollback':
-        return `Roll back ${env}`;
+        return trans.__('Roll back %1', env);
       case 'sync':
-        return `Sync ${env} with its notebook`;
+        return trans.__('Sync %1 with its notebook', env);
       case 'delete':
-        return `Delete ${env}`;
+        return trans.__('Delete %1', env);
       case 'clean':
-        return 'Clean the package cache';
+        return trans.__('Clean the package cache');
       default:
         return `${this.task.kind} ${env}`;
     }
@@ -89,7 +90,7 @@ export class TaskTracker {
     const wasFinished = this.finished;
     this.task = { ...this.task, ...task };
     if (this.task.state === 'running' && this.progress.phase === 'queued') {
-      this.progress.status = 'Running';
+      this.progress.status = trans.__('Running');
     }
     if (this.finished && !wasFinished) {
       this.progress.phase = this.task.state as ITaskProgress['phase'];
@@ -148,6 +149,11 @@ export class TaskList implements IDisposable {
     return this._changed;
   }
 
+  /** A task was started from this page (not one found started elsewhere). */
+  get started(): ISignal<this, TaskTracker> {
+    return this._started;
+  }
+
   /** A followed task ended (its final state is known). */
   get finished(): ISignal<this, TaskTracker> {
     return this._finished;
@@ -161,6 +167,7 @@ export class TaskList implements IDisposable {
     const task = await requestAPI<ITask>(path, options);
     const tracker = this._track(task);
     this._changed.emit();
+    this._started.emit(tracker);
     return tracker;
   }
 
@@ -297,4 +304,5 @@ export class TaskList implements IDisposable {
   private _isDisposed = false;
   private _changed = new Signal<this, void>(this);
   private _finished = new Signal<this, TaskTracker>(this);
+  private _started = new Signal<this, TaskTracker>(this);
 }

@@ -12,6 +12,7 @@ import {
 
 import { IViewActions } from './components/actions';
 import { CommandIDs } from './commandids';
+import { trans } from './i18n';
 import { NotebookGlue } from './kernels';
 import { EnvManagerModel, TaskTracker } from './model';
 import { errorMessage } from './request';
@@ -31,7 +32,10 @@ export function createViewActions(
       void model
         .cancel(tracker)
         .catch(error =>
-          showErrorMessage('Cannot cancel the task', errorMessage(error))
+          showErrorMessage(
+            trans.__('Cannot cancel the task'),
+            errorMessage(error)
+          )
         ),
     openNotebooks: () => glue.openNotebooks(),
     sessionsUsing: async kernelNames => {

@@ -9,6 +9,7 @@ import { Widget } from '@lumino/widgets';
 import { IViewActions } from './components/actions';
 import { CommandIDs } from './commandids';
 import { EnvModel } from './envmodel';
+import { trans } from './i18n';
 import { envsIcon } from './icons';
 import { NotebookGlue } from './kernels';
 import { EnvManagerModel } from './model';
@@ -43,7 +44,7 @@ export function addViews(
   const sidebar = new SidebarWidget(model, actions, measureSizes);
   sidebar.id = 'jp-envmgr-sidebar';
   sidebar.title.icon = envsIcon;
-  sidebar.title.caption = 'Environments';
+  sidebar.title.caption = trans.__('Environments');
   shell.add(sidebar, 'left', { rank: 350 });
   restorer?.add(sidebar, 'jp-envmgr-sidebar');
 
@@ -80,7 +81,7 @@ export function addViews(
     const content = new EnvWidget(env, actions, glue.notebooksChanged);
     const label = model.envLabel(name);
     const widget = addToMain(content, id, label);
-    widget.title.caption = `Environment ${label}`;
+    widget.title.caption = trans.__('Environment %1', label);
     void envTracker.add(widget);
     return env;
   };
@@ -122,13 +123,13 @@ export function addViews(
     showCreate: () =>
       showSingleton(
         'jp-envmgr-create',
-        'New environment',
+        trans.__('New environment'),
         () => new CreateWidget(model, actions)
       ),
     showDisk: () =>
       showSingleton(
         'jp-envmgr-disk',
-        'Disk',
+        trans.__('Disk'),
         () => new DiskWidget(model, actions)
       )
   };

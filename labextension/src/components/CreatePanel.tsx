@@ -4,6 +4,7 @@
  */
 import * as React from 'react';
 
+import { trans } from '../i18n';
 import { EnvManagerModel, TaskTracker } from '../model';
 import { errorMessage } from '../request';
 import { ICreateRequest } from '../types';
@@ -47,11 +48,11 @@ function Channels(props: {
   };
   return (
     <fieldset className="jp-EnvMgr-fieldset">
-      <legend>Channels, highest priority first</legend>
+      <legend>{trans.__('Channels, highest priority first')}</legend>
       {props.defaults && (
         <div className="jp-EnvMgr-muted">{props.defaults}</div>
       )}
-      <ol className="jp-EnvMgr-channels" aria-label="Channels">
+      <ol className="jp-EnvMgr-channels" aria-label={trans.__('Channels')}>
         {channels.map((channel, index) => (
           <li key={channel}>
             <span className="jp-EnvMgr-channel">{channel}</span>
@@ -60,7 +61,7 @@ function Channels(props: {
               className="jp-EnvMgr-button jp-mod-small"
               disabled={index === 0}
               onClick={() => move(index, -1)}
-              aria-label={`Move ${channel} up`}
+              aria-label={trans.__('Move %1 up', channel)}
             >
               ↑
             </button>
@@ -69,7 +70,7 @@ function Channels(props: {
               className="jp-EnvMgr-button jp-mod-small"
               disabled={index === channels.length - 1}
               onClick={() => move(index, 1)}
-              aria-label={`Move ${channel} down`}
+              aria-label={trans.__('Move %1 down', channel)}
             >
               ↓
             </button>
@@ -77,7 +78,7 @@ function Channels(props: {
               type="button"
               className="jp-EnvMgr-button jp-mod-small"
               onClick={() => onChange(channels.filter(c => c !== channel))}
-              aria-label={`Remove channel ${channel}`}
+              aria-label={trans.__('Remove channel %1', channel)}
             >
               ✕
             </button>
@@ -89,8 +90,8 @@ function Channels(props: {
           className="jp-EnvMgr-input jp-mod-wide"
           type="text"
           value={adding}
-          placeholder="conda-forge, or a channel URL"
-          aria-label="Add a channel"
+          placeholder={trans.__('conda-forge, or a channel URL')}
+          aria-label={trans.__('Add a channel')}
           onChange={e => setAdding(e.target.value)}
           onKeyDown={e => {
             if (e.key === 'Enter') {
@@ -105,7 +106,7 @@ function Channels(props: {
           onClick={add}
           disabled={!adding.trim()}
         >
-          Add channel
+          {trans.__('Add channel')}
         </button>
       </div>
     </fieldset>
@@ -145,16 +146,21 @@ export function CreatePanel(props: ICreatePanelProps): JSX.Element {
   }, [channelsKey]);
   const specsPlaceholder = suggested.length
     ? suggested.join(' ')
-    : 'package specs, e.g. python ipykernel';
+    : trans.__('package specs, e.g. python ipykernel');
   const defaults = model.settings
     ? null
     : model.settingsError
-      ? `The server's default channels are used when none are listed (${model.settingsError})`
-      : 'Reading the server’s channels…';
+      ? trans.__(
+          "The server's default channels are used when none are listed (%1)",
+          model.settingsError
+        )
+      : trans.__('Reading the server’s channels…');
 
   const nameProblem =
     name && !NAME_RULE.test(name)
-      ? 'Use letters, digits and _ . + - (no spaces or /), starting with a letter, digit or _.'
+      ? trans.__(
+          'Use letters, digits and _ . + - (no spaces or /), starting with a letter, digit or _.'
+        )
       : null;
 
   const submit = async (event: React.FormEvent) => {
@@ -170,7 +176,9 @@ export function CreatePanel(props: ICreatePanelProps): JSX.Element {
       request.filename = file.name;
     }
     if (!file && list.length === 0) {
-      setError('Name at least one package, or choose an environment file.');
+      setError(
+        trans.__('Name at least one package, or choose an environment file.')
+      );
       return;
     }
     if (channels !== null || (model.settings && shownChannels.length)) {
@@ -200,7 +208,7 @@ export function CreatePanel(props: ICreatePanelProps): JSX.Element {
       return;
     }
     if (chosen.size > 5 * 1024 * 1024) {
-      setError(`${chosen.name} is larger than 5 MB.`);
+      setError(trans.__('%1 is larger than 5 MB.', chosen.name));
       return;
     }
     const text = await chosen.text();
@@ -214,29 +222,29 @@ export function CreatePanel(props: ICreatePanelProps): JSX.Element {
   const running = tracker !== null && !tracker.finished;
   return (
     <div className="jp-EnvMgr-createPanel">
-      <h2>New environment</h2>
-      <form onSubmit={submit} aria-label="New environment">
+      <h2>{trans.__('New environment')}</h2>
+      <form onSubmit={submit} aria-label={trans.__('New environment')}>
         <label className="jp-EnvMgr-field">
-          <span>Name</span>
+          <span>{trans.__('Name')}</span>
           <input
             className="jp-EnvMgr-input"
             type="text"
             value={name}
             required
             autoFocus
-            aria-label="Environment name"
-            placeholder="data-analysis"
+            aria-label={trans.__('Environment name')}
+            placeholder={trans.__('data-analysis')}
             onChange={e => setName(e.target.value)}
           />
         </label>
         {nameProblem && <div className="jp-EnvMgr-warning">{nameProblem}</div>}
         <label className="jp-EnvMgr-field">
-          <span>Packages</span>
+          <span>{trans.__('Packages')}</span>
           <textarea
             className="jp-EnvMgr-input"
             value={specs}
             rows={3}
-            aria-label="Packages"
+            aria-label={trans.__('Packages')}
             placeholder={specsPlaceholder}
             onChange={e => setSpecs(e.target.value)}
           />
@@ -247,18 +255,20 @@ export function CreatePanel(props: ICreatePanelProps): JSX.Element {
           defaults={defaults}
         />
         <fieldset className="jp-EnvMgr-fieldset">
-          <legend>Or from a file</legend>
+          <legend>{trans.__('Or from a file')}</legend>
           <div className="jp-EnvMgr-muted">
-            An environment.yml, an @EXPLICIT list (.txt), a conda-lock.yml, a
-            pixi.lock or an envmgr lock file (.lock). An explicit or lock file
-            fixes every package: leave the packages empty.
+            {trans.__(
+              'An environment.yml, an @EXPLICIT list (.txt), a conda-lock.yml, a pixi.lock or an envmgr lock file (.lock). An explicit or lock file fixes every package: leave the packages empty.'
+            )}
           </div>
           <input
             ref={fileInput}
             type="file"
             accept=".yml,.yaml,.txt,.lock"
-            title="environment.yml, @EXPLICIT .txt, conda-lock.yml, pixi.lock or .lock"
-            aria-label="Environment file"
+            title={trans.__(
+              'environment.yml, @EXPLICIT .txt, conda-lock.yml, pixi.lock or .lock'
+            )}
+            aria-label={trans.__('Environment file')}
             onChange={e => void chooseFile(e.target.files)}
           />
           {file && (
@@ -274,7 +284,7 @@ export function CreatePanel(props: ICreatePanelProps): JSX.Element {
                   }
                 }}
               >
-                clear
+                {trans.__('clear')}
               </button>
             </span>
           )}
@@ -285,7 +295,7 @@ export function CreatePanel(props: ICreatePanelProps): JSX.Element {
             type="submit"
             disabled={!name.trim() || !!nameProblem || submitting || running}
           >
-            Create
+            {trans.__('Create')}
           </button>
         </div>
       </form>
@@ -306,14 +316,14 @@ function CreateProgress(props: {
   const { tracker, actions } = props;
   useSignals(tracker.changed);
   return (
-    <section className="jp-EnvMgr-section" aria-label="Progress">
+    <section className="jp-EnvMgr-section" aria-label={trans.__('Progress')}>
       <TaskView tracker={tracker} onCancel={actions.cancel} detailed />
       {tracker.task.state === 'done' && tracker.task.env && (
         <button
           className="jp-EnvMgr-button"
           onClick={() => actions.openEnv(tracker.task.env!)}
         >
-          Open {tracker.task.env}
+          {trans.__('Open %1', tracker.task.env)}
         </button>
       )}
     </section>

@@ -5,6 +5,7 @@
  */
 import * as React from 'react';
 
+import { trans } from '../i18n';
 import { EnvManagerModel, TaskTracker } from '../model';
 import { formatBytes, formatCount } from '../progress';
 import { CleanCategory, ICleanKept, IUsageTree } from '../types';
@@ -17,11 +18,17 @@ export interface IDiskPanelProps {
   actions: IViewActions;
 }
 
-const CATEGORIES: { value: CleanCategory; label: string }[] = [
-  { value: 'tarballs', label: 'Downloaded archives (.conda, .tar.bz2)' },
-  { value: 'packages', label: 'Extracted packages no environment uses' },
-  { value: 'index-cache', label: 'Channel index cache' },
-  { value: 'locks', label: 'Stale lock files' }
+const categories = (): { value: CleanCategory; label: string }[] => [
+  {
+    value: 'tarballs',
+    label: trans.__('Downloaded archives (.conda, .tar.bz2)')
+  },
+  {
+    value: 'packages',
+    label: trans.__('Extracted packages no environment uses')
+  },
+  { value: 'index-cache', label: trans.__('Channel index cache') },
+  { value: 'locks', label: trans.__('Stale lock files') }
 ];
 
 function keptWords(kept: ICleanKept, model: EnvManagerModel): string {
@@ -33,13 +40,13 @@ function keptWords(kept: ICleanKept, model: EnvManagerModel): string {
           model.environments.find(e => e.prefix === prefix)?.name ?? prefix
       );
       return names.length
-        ? `used by ${names.join(', ')}`
-        : 'used by an environment';
+        ? trans.__('used by %1', names.join(', '))
+        : trans.__('used by an environment');
     }
     case 'busy':
-      return 'in use by a running operation';
+      return trans.__('in use by a running operation');
     case 'recent':
-      return 'written moments ago; kept to be safe';
+      return trans.__('written moments ago; kept to be safe');
     default:
       return kept.reason;
   }
@@ -47,7 +54,7 @@ function keptWords(kept: ICleanKept, model: EnvManagerModel): string {
 
 function treeLabel(tree: IUsageTree): string {
   if (tree.kind === 'pkgs') {
-    return `package cache (${tree.path})`;
+    return trans.__('package cache (%1)', tree.path);
   }
   return tree.name ?? tree.path;
 }
@@ -63,12 +70,15 @@ function UsageChart(props: { model: EnvManagerModel }): JSX.Element {
     );
   }
   if (!usage) {
-    return <div className="jp-EnvMgr-empty">Measuring…</div>;
+    return <div className="jp-EnvMgr-empty">{trans.__('Measuring…')}</div>;
   }
   const max = Math.max(1, ...usage.trees.map(t => t.real_bytes));
   return (
     <>
-      <table className="jp-EnvMgr-chart" aria-label="Disk use per environment">
+      <table
+        className="jp-EnvMgr-chart"
+        aria-label={trans.__('Disk use per environment')}
+      >
         <tbody>
           {usage.trees.map(tree => {
             const own = (tree.own_bytes / max) * 100;
@@ -100,36 +110,41 @@ function UsageChart(props: { model: EnvManagerModel }): JSX.Element {
                   </div>
                 </td>
                 <td className="jp-EnvMgr-chartText">
-                  {formatBytes(tree.own_bytes)} own ·{' '}
-                  {formatBytes(tree.shared_bytes)} shared ·{' '}
-                  {formatCount(tree.inodes)} inodes
+                  {trans.__(
+                    '%1 own · %2 shared · %3 inodes',
+                    formatBytes(tree.own_bytes),
+                    formatBytes(tree.shared_bytes),
+                    formatCount(tree.inodes)
+                  )}
                 </td>
               </tr>
             );
           })}
         </tbody>
       </table>
-      <div className="jp-EnvMgr-legend" aria-label="Legend">
+      <div className="jp-EnvMgr-legend" aria-label={trans.__('Legend')}>
         <span className="jp-EnvMgr-legendItem" data-legend="own">
-          <span className="jp-EnvMgr-swatch jp-EnvMgr-barOwn" /> own (only this
-          tree uses it)
+          <span className="jp-EnvMgr-swatch jp-EnvMgr-barOwn" />{' '}
+          {trans.__('own (only this tree uses it)')}
         </span>{' '}
         <span className="jp-EnvMgr-legendItem" data-legend="cache">
           <span className="jp-EnvMgr-swatch jp-EnvMgr-barOwn jp-mod-cache" />{' '}
-          package cache
+          {trans.__('package cache')}
         </span>{' '}
         <span className="jp-EnvMgr-legendItem" data-legend="shared">
-          <span className="jp-EnvMgr-swatch jp-EnvMgr-barShared" /> shared (hard
-          links with the cache or other envs, counted once)
+          <span className="jp-EnvMgr-swatch jp-EnvMgr-barShared" />{' '}
+          {trans.__(
+            'shared (hard links with the cache or other envs, counted once)'
+          )}
         </span>
       </div>
-      <h3>Filesystems</h3>
-      <table className="jp-EnvMgr-table" aria-label="Filesystems">
+      <h3>{trans.__('Filesystems')}</h3>
+      <table className="jp-EnvMgr-table" aria-label={trans.__('Filesystems')}>
         <thead>
           <tr>
-            <th>Holds</th>
-            <th>Free bytes</th>
-            <th>Free inodes</th>
+            <th>{trans.__('Holds')}</th>
+            <th>{trans.__('Free bytes')}</th>
+            <th>{trans.__('Free inodes')}</th>
           </tr>
         </thead>
         <tbody>
@@ -137,19 +152,27 @@ function UsageChart(props: { model: EnvManagerModel }): JSX.Element {
             <tr key={`${fs.device ?? index}`}>
               <td>{fs.paths.join(', ')}</td>
               <td>
-                {formatBytes(fs.free_bytes)} of {formatBytes(fs.total_bytes)}
+                {trans.__(
+                  '%1 of %2',
+                  formatBytes(fs.free_bytes),
+                  formatBytes(fs.total_bytes)
+                )}
                 <Meter
                   free={fs.free_bytes}
                   total={fs.total_bytes}
-                  what="Bytes"
+                  name={trans.__('Bytes free')}
                 />
               </td>
               <td>
-                {formatCount(fs.free_inodes)} of {formatCount(fs.total_inodes)}
+                {trans.__(
+                  '%1 of %2',
+                  formatCount(fs.free_inodes),
+                  formatCount(fs.total_inodes)
+                )}
                 <Meter
                   free={fs.free_inodes}
                   total={fs.total_inodes}
-                  what="Inodes"
+                  name={trans.__('Inodes free')}
                 />
               </td>
             </tr>
@@ -169,19 +192,20 @@ function UsageChart(props: { model: EnvManagerModel }): JSX.Element {
 function Meter(props: {
   free: number | null;
   total: number | null;
-  what: string;
+  /** The meter's name ("Bytes free"). */
+  name: string;
 }): JSX.Element | null {
   if (!props.total || props.free === null) {
     return null;
   }
   const free = Math.max(0, Math.min(100, (props.free / props.total) * 100));
-  const label = `${free.toFixed(0)}% free`;
+  const label = trans.__('%1% free', free.toFixed(0));
   return (
     <div className="jp-EnvMgr-meterRow">
       <div
         className="jp-EnvMgr-bar jp-mod-meter"
         role="meter"
-        aria-label={`${props.what} free`}
+        aria-label={props.name}
         aria-valuemin={0}
         aria-valuemax={100}
         aria-valuenow={Number(free.toFixed(1))}
@@ -216,9 +240,13 @@ function CleanSection(props: IDiskPanelProps): JSX.Element {
   };
   const run = async () => {
     const ok = await actions.confirm(
-      'Clean the package cache?',
-      `Remove what the preview lists: ${formatBytes(plan?.bytes)} and ${formatCount(plan?.inodes)} inodes.`,
-      'Clean'
+      trans.__('Clean the package cache?'),
+      trans.__(
+        'Remove what the preview lists: %1 and %2 inodes.',
+        formatBytes(plan?.bytes),
+        formatCount(plan?.inodes)
+      ),
+      trans.__('Clean')
     );
     if (!ok) {
       return;
@@ -235,11 +263,11 @@ function CleanSection(props: IDiskPanelProps): JSX.Element {
     }
   };
   return (
-    <section className="jp-EnvMgr-section" aria-label="Clean">
-      <h3>Clean the package cache</h3>
+    <section className="jp-EnvMgr-section" aria-label={trans.__('Clean')}>
+      <h3>{trans.__('Clean the package cache')}</h3>
       <fieldset className="jp-EnvMgr-fieldset">
-        <legend>What to clean</legend>
-        {CATEGORIES.map(c => (
+        <legend>{trans.__('What to clean')}</legend>
+        {categories().map(c => (
           <label key={c.value} className="jp-EnvMgr-check">
             <input
               type="checkbox"
@@ -256,7 +284,7 @@ function CleanSection(props: IDiskPanelProps): JSX.Element {
           onClick={preview}
           disabled={chosen.length === 0}
         >
-          Preview
+          {trans.__('Preview')}
         </button>
         <button
           className="jp-EnvMgr-button jp-mod-warn"
@@ -266,9 +294,9 @@ function CleanSection(props: IDiskPanelProps): JSX.Element {
             plan.items.length === 0 ||
             (tracker !== null && !tracker.finished)
           }
-          title={plan ? undefined : 'Preview first'}
+          title={plan ? undefined : trans.__('Preview first')}
         >
-          Clean now
+          {trans.__('Clean now')}
         </button>
       </div>
       {model.cleanPlanError && (
@@ -285,19 +313,26 @@ function CleanSection(props: IDiskPanelProps): JSX.Element {
         <TaskView tracker={tracker} onCancel={actions.cancel} detailed />
       )}
       {plan && (
-        <div className="jp-EnvMgr-plan" aria-label="Clean preview">
+        <div className="jp-EnvMgr-plan" aria-label={trans.__('Clean preview')}>
           <p className="jp-EnvMgr-planTotal">
-            Frees {formatBytes(plan.bytes)} and {formatCount(plan.inodes)}{' '}
-            inodes ({plan.items.length} items).
+            {trans.__(
+              'Frees %1 and %2 inodes (%3 items).',
+              formatBytes(plan.bytes),
+              formatCount(plan.inodes),
+              plan.items.length
+            )}
           </p>
           {plan.items.length > 0 && (
-            <table className="jp-EnvMgr-table" aria-label="What goes">
+            <table
+              className="jp-EnvMgr-table"
+              aria-label={trans.__('What goes')}
+            >
               <thead>
                 <tr>
-                  <th>What goes</th>
-                  <th>Kind</th>
-                  <th>Bytes</th>
-                  <th>Inodes</th>
+                  <th>{trans.__('What goes')}</th>
+                  <th>{trans.__('Kind')}</th>
+                  <th>{trans.__('Bytes')}</th>
+                  <th>{trans.__('Inodes')}</th>
                 </tr>
               </thead>
               <tbody>
@@ -313,11 +348,14 @@ function CleanSection(props: IDiskPanelProps): JSX.Element {
             </table>
           )}
           {plan.kept.length > 0 && (
-            <table className="jp-EnvMgr-table" aria-label="What is kept">
+            <table
+              className="jp-EnvMgr-table"
+              aria-label={trans.__('What is kept')}
+            >
               <thead>
                 <tr>
-                  <th>Kept</th>
-                  <th>Why</th>
+                  <th>{trans.__('Kept')}</th>
+                  <th>{trans.__('Why')}</th>
                 </tr>
               </thead>
               <tbody>
@@ -342,16 +380,16 @@ export function DiskPanel(props: IDiskPanelProps): JSX.Element {
   return (
     <div className="jp-EnvMgr-diskPanel">
       <header className="jp-EnvMgr-envHeader">
-        <h2>Disk</h2>
+        <h2>{trans.__('Disk')}</h2>
         <button
           className="jp-EnvMgr-button"
           onClick={() => void model.refreshUsage()}
         >
-          Measure again
+          {trans.__('Measure again')}
         </button>
       </header>
-      <section className="jp-EnvMgr-section" aria-label="Disk use">
-        <h3>Disk use</h3>
+      <section className="jp-EnvMgr-section" aria-label={trans.__('Disk use')}>
+        <h3>{trans.__('Disk use')}</h3>
         <UsageChart model={model} />
       </section>
       <CleanSection {...props} />

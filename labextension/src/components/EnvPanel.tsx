@@ -3,13 +3,13 @@
  * install box with suggestions, the package table with a filter (update, remove), update all,
  * clone, export, revisions with rollback, delete. Read-only envs show why their buttons are off.
  */
-import { nullTranslator } from '@jupyterlab/translation';
 import { refreshIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { EnvModel } from '../envmodel';
+import { trans } from '../i18n';
 import { ExportFormat } from '../types';
-import { IViewActions, NotebooksChanged, READ_ONLY_REASON } from './actions';
+import { IViewActions, NotebooksChanged, readOnlyReason } from './actions';
 import { useSignals } from './hooks';
 import { PackageTable } from './PackageTable';
 import { TaskList } from './Task';
@@ -21,53 +21,63 @@ export interface IEnvPanelProps {
 }
 
 /** Each format, and which tool reads it (which file to commit for which tool). */
-const EXPORT_FORMATS: {
+const exportFormats = (): {
   value: ExportFormat;
   label: string;
   lock: boolean;
   use: string;
-}[] = [
+}[] => [
   {
     value: 'yml',
-    label: 'environment.yml (exact versions)',
+    label: trans.__('environment.yml (exact versions)'),
     lock: false,
-    use: 'Commit environment.yml for Binder and repo2docker (and conda env create).'
+    use: trans.__(
+      'Commit environment.yml for Binder and repo2docker (and conda env create).'
+    )
   },
   {
     value: 'from-history',
-    label: 'environment.yml (what was asked for)',
+    label: trans.__('environment.yml (what was asked for)'),
     lock: false,
-    use: 'Commit environment.yml for Binder and repo2docker: they solve it again.'
+    use: trans.__(
+      'Commit environment.yml for Binder and repo2docker: they solve it again.'
+    )
   },
   {
     value: 'conda-lock',
-    label: 'conda-lock.yml',
+    label: trans.__('conda-lock.yml'),
     lock: true,
-    use: "Commit conda-lock.yml for conda-lock, conda-store and conda's lockfile plugin."
+    use: trans.__(
+      "Commit conda-lock.yml for conda-lock, conda-store and conda's lockfile plugin."
+    )
   },
   {
     value: 'pixi-lock',
-    label: 'pixi.lock',
+    label: trans.__('pixi.lock'),
     lock: true,
-    use: 'Commit pixi.lock for pixi (version 7).'
+    use: trans.__('Commit pixi.lock for pixi (version 7).')
   },
   {
     value: 'pixi-lock-v6',
-    label: 'pixi.lock (version 6)',
+    label: trans.__('pixi.lock (version 6)'),
     lock: true,
-    use: "For tools that read pixi.lock version 6 (conda's lockfile plugin)."
+    use: trans.__(
+      "For tools that read pixi.lock version 6 (conda's lockfile plugin)."
+    )
   },
   {
     value: 'explicit',
-    label: '@EXPLICIT list of URLs',
+    label: trans.__('@EXPLICIT list of URLs'),
     lock: false,
-    use: 'For conda create --file: this platform only, no pip packages.'
+    use: trans.__(
+      'For conda create --file: this platform only, no pip packages.'
+    )
   },
   {
     value: 'lock',
-    label: 'envmgr lock file',
+    label: trans.__('envmgr lock file'),
     lock: true,
-    use: 'For envmgr create -f (the rattler lock layout).'
+    use: trans.__('For envmgr create -f (the rattler lock layout).')
   }
 ];
 
@@ -95,19 +105,20 @@ function KernelSection(props: IEnvPanelProps): JSX.Element {
   const notebooks = actions.openNotebooks();
   if (kernels.length === 0) {
     return (
-      <section className="jp-EnvMgr-section" aria-label="Kernel">
-        <h3>Kernel</h3>
+      <section className="jp-EnvMgr-section" aria-label={trans.__('Kernel')}>
+        <h3>{trans.__('Kernel')}</h3>
         <p className="jp-EnvMgr-muted">
-          No kernel: install <code>ipykernel</code> into this environment to use
-          it in notebooks.
+          {trans.__(
+            'No kernel: install ipykernel into this environment to use it in notebooks.'
+          )}
         </p>
       </section>
     );
   }
   const kernel = kernels[0];
   return (
-    <section className="jp-EnvMgr-section" aria-label="Kernel">
-      <h3>Kernel</h3>
+    <section className="jp-EnvMgr-section" aria-label={trans.__('Kernel')}>
+      <h3>{trans.__('Kernel')}</h3>
       <div className="jp-EnvMgr-row">
         <span className="jp-EnvMgr-kernelName" title={kernel.name}>
           {kernel.display_name}
@@ -116,25 +127,34 @@ function KernelSection(props: IEnvPanelProps): JSX.Element {
           className="jp-EnvMgr-button jp-mod-accept"
           onClick={() => actions.newNotebook(env.name)}
         >
-          New notebook with this env
+          {trans.__('New notebook with this env')}
         </button>
       </div>
       {notebooks.length > 0 && (
-        <ul className="jp-EnvMgr-notebooks" aria-label="Open notebooks">
+        <ul
+          className="jp-EnvMgr-notebooks"
+          aria-label={trans.__('Open notebooks')}
+        >
           {notebooks.map(nb => {
             const here = kernels.some(k => k.name === nb.kernelName);
             return (
               <li key={nb.id}>
                 <span>{nb.title}</span>{' '}
                 {here ? (
-                  <span className="jp-EnvMgr-muted">uses this env</span>
+                  <span className="jp-EnvMgr-muted">
+                    {trans.__('uses this env')}
+                  </span>
                 ) : (
                   <button
                     className="jp-EnvMgr-button jp-mod-small"
                     onClick={() => actions.switchKernel(nb.id, kernel.name)}
-                    title={`Switch ${nb.title} to ${kernel.display_name}`}
+                    title={trans.__(
+                      'Switch %1 to %2',
+                      nb.title,
+                      kernel.display_name
+                    )}
                   >
-                    Use this env in {nb.title}
+                    {trans.__('Use this env in %1', nb.title)}
                   </button>
                 )}
               </li>
@@ -172,7 +192,7 @@ function InstallBox(
     <form
       className="jp-EnvMgr-row"
       onSubmit={submit}
-      aria-label="Install packages"
+      aria-label={trans.__('Install packages')}
     >
       <input
         className="jp-EnvMgr-input jp-mod-wide"
@@ -180,8 +200,8 @@ function InstallBox(
         list={listId}
         value={text}
         disabled={props.disabled}
-        placeholder="Packages to install, e.g. numpy pandas>=2"
-        aria-label="Packages to install"
+        placeholder={trans.__('Packages to install, e.g. numpy pandas>=2')}
+        aria-label={trans.__('Packages to install')}
         onChange={e => {
           setText(e.target.value);
           window.clearTimeout(timer.current);
@@ -200,7 +220,7 @@ function InstallBox(
         disabled={props.disabled || !text.trim()}
         title={props.reason}
       >
-        Install
+        {trans.__('Install')}
       </button>
     </form>
   );
@@ -214,25 +234,29 @@ function Revisions(
   const last = revisions.length - 1;
   const rollback = async (number: number) => {
     const ok = await actions.confirm(
-      `Roll back ${env.manager.envLabel(env.name)}?`,
-      `Bring ${env.manager.envLabel(env.name)} back to revision ${number}: packages added since go, removed ones return.`,
-      'Roll back'
+      trans.__('Roll back %1?', env.manager.envLabel(env.name)),
+      trans.__(
+        'Bring %1 back to revision %2: packages added since go, removed ones return.',
+        env.manager.envLabel(env.name),
+        number
+      ),
+      trans.__('Roll back')
     );
     if (ok) {
       await env.rollback(number);
     }
   };
   return (
-    <section className="jp-EnvMgr-section" aria-label="Revisions">
-      <h3>Revisions</h3>
+    <section className="jp-EnvMgr-section" aria-label={trans.__('Revisions')}>
+      <h3>{trans.__('Revisions')}</h3>
       <table className="jp-EnvMgr-table jp-EnvMgr-revisions">
         <thead>
           <tr>
             <th>#</th>
-            <th>Date</th>
-            <th>Changes</th>
+            <th>{trans.__('Date')}</th>
+            <th>{trans.__('Changes')}</th>
             <th>
-              <span className="jp-EnvMgr-srOnly">Actions</span>
+              <span className="jp-EnvMgr-srOnly">{trans.__('Actions')}</span>
             </th>
           </tr>
         </thead>
@@ -253,7 +277,7 @@ function Revisions(
               </td>
               <td className="jp-EnvMgr-actions">
                 {rev.number === last ? (
-                  <span className="jp-EnvMgr-muted">current</span>
+                  <span className="jp-EnvMgr-muted">{trans.__('current')}</span>
                 ) : (
                   <button
                     className="jp-EnvMgr-button jp-mod-small"
@@ -261,7 +285,7 @@ function Revisions(
                     title={props.reason}
                     onClick={() => void rollback(rev.number)}
                   >
-                    Roll back to {rev.number}
+                    {trans.__('Roll back to %1', rev.number)}
                   </button>
                 )}
               </td>
@@ -300,7 +324,8 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
   useSignals(env.changed, env.manager.tasksChanged);
   const [format, setFormat] = React.useState<ExportFormat>('yml');
   const [platforms, setPlatforms] = React.useState<string[]>([]);
-  const chosen = EXPORT_FORMATS.find(f => f.value === format);
+  const formats = exportFormats();
+  const chosen = formats.find(f => f.value === format);
   const detail = env.detail;
   const readOnly = env.readOnly;
   // This env's tasks only (finished ones fold away in the list).
@@ -312,16 +337,16 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
   // Why it is read-only, as the server says (admin policy or file permissions), then what
   // that means here.
   const why = env.manager.environment(env.name)?.read_only_reason;
-  const readOnlyText = `${why ?? ''} ${READ_ONLY_REASON}`.trim();
+  const readOnlyText = `${why ?? ''} ${readOnlyReason()}`.trim();
   const reason = readOnly ? readOnlyText : undefined;
   const label = env.manager.envLabel(env.name);
 
   const clone = async () => {
     const name = await actions.prompt(
-      `Clone ${env.manager.envLabel(env.name)}`,
-      'Name of the new environment',
-      `${env.manager.envLabel(env.name)}-copy`,
-      'Clone'
+      trans.__('Clone %1', env.manager.envLabel(env.name)),
+      trans.__('Name of the new environment'),
+      trans.__('%1-copy', env.manager.envLabel(env.name)),
+      trans.__('Clone')
     );
     if (name) {
       const tracker = await env.clone(name);
@@ -339,20 +364,29 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
     const using = kernelNames.length
       ? await actions.sessionsUsing(kernelNames)
       : [];
-    const base = `Delete the environment ${env.manager.envLabel(env.name)} (${detail?.prefix ?? ''}) and its kernel. Its packages stay in the cache until it is cleaned.`;
+    const envLabel = env.manager.envLabel(env.name);
+    const base = trans.__(
+      'Delete the environment %1 (%2) and its kernel. Its packages stay in the cache until it is cleaned.',
+      envLabel,
+      detail?.prefix ?? ''
+    );
     const ok = using.length
       ? await actions.confirm(
-          `Delete ${env.manager.envLabel(env.name)}? Its kernels are running`,
-          `${using.length} notebook(s) run a kernel of ${env.manager.envLabel(env.name)}: ${using
-            .map(s => s.path)
-            .join(', ')}. Once it is deleted their imports fail. ` +
-            `Shut these kernels down (the notebooks stay open) and delete? ${base}`,
-          'Shut down kernels and delete'
+          trans.__('Delete %1? Its kernels are running', envLabel),
+          trans._n(
+            '%1 notebook runs a kernel of %2: %3. Once it is deleted its imports fail. Shut this kernel down (the notebook stays open) and delete? %4',
+            '%1 notebooks run a kernel of %2: %3. Once it is deleted their imports fail. Shut these kernels down (the notebooks stay open) and delete? %4',
+            using.length,
+            envLabel,
+            using.map(s => s.path).join(', '),
+            base
+          ),
+          trans.__('Shut down kernels and delete')
         )
       : await actions.confirm(
-          `Delete ${env.manager.envLabel(env.name)}?`,
+          trans.__('Delete %1?', envLabel),
           base,
-          'Delete'
+          trans.__('Delete')
         );
     if (!ok) {
       return;
@@ -378,11 +412,13 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
             className="jp-EnvMgr-badge jp-EnvMgr-readonly"
             title={readOnlyText}
           >
-            read-only
+            {trans.__('read-only')}
           </span>
         )}
         {busy && (
-          <span className="jp-EnvMgr-badge jp-EnvMgr-state-running">busy</span>
+          <span className="jp-EnvMgr-badge jp-EnvMgr-state-running">
+            {trans.__('busy')}
+          </span>
         )}
         <span className="jp-EnvMgr-muted jp-EnvMgr-prefix">
           {detail?.prefix}
@@ -390,8 +426,8 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
         <button
           className="jp-EnvMgr-button"
           onClick={() => void env.reload()}
-          aria-label="Reload"
-          title="Read this environment again"
+          aria-label={trans.__('Reload')}
+          title={trans.__('Read this environment again')}
         >
           <refreshIcon.react tag="span" />
         </button>
@@ -407,23 +443,27 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
         </div>
       )}
       {env.actionError && (
-        <div className="jp-EnvMgr-error" role="alert" aria-label="Refused">
+        <div
+          className="jp-EnvMgr-error"
+          role="alert"
+          aria-label={trans.__('Refused')}
+        >
           {env.actionError}{' '}
           <button
             className="jp-EnvMgr-link"
             onClick={() => env.clearActionError()}
           >
-            dismiss
+            {trans.__('dismiss')}
           </button>
         </div>
       )}
       {env.loading && !detail && (
-        <div className="jp-EnvMgr-empty">Loading…</div>
+        <div className="jp-EnvMgr-empty">{trans.__('Loading…')}</div>
       )}
       {tasks.length > 0 && (
         <section
           className="jp-EnvMgr-section"
-          aria-label="Tasks on this environment"
+          aria-label={trans.__('Tasks on this environment')}
         >
           <TaskList
             trackers={tasks}
@@ -436,8 +476,11 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
       {detail && (
         <>
           <KernelSection {...props} />
-          <section className="jp-EnvMgr-section" aria-label="Actions">
-            <h3>Install</h3>
+          <section
+            className="jp-EnvMgr-section"
+            aria-label={trans.__('Actions')}
+          >
+            <h3>{trans.__('Install')}</h3>
             <InstallBox {...props} disabled={disabled} reason={reason} />
             <div className="jp-EnvMgr-row jp-EnvMgr-actionsRow">
               <button
@@ -445,27 +488,31 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
                 disabled={disabled}
                 title={
                   reason ??
-                  'Update every package to the newest the channels allow'
+                  trans.__(
+                    'Update every package to the newest the channels allow'
+                  )
                 }
                 onClick={() => void env.updateAll()}
               >
-                Update all
+                {trans.__('Update all')}
               </button>
               <button
                 className="jp-EnvMgr-button"
                 onClick={() => void clone()}
-                title="A new environment with exactly these packages"
+                title={trans.__(
+                  'A new environment with exactly these packages'
+                )}
               >
-                Clone…
+                {trans.__('Clone…')}
               </button>
               <span className="jp-EnvMgr-group">
                 <select
                   className="jp-EnvMgr-select"
-                  aria-label="Export format"
+                  aria-label={trans.__('Export format')}
                   value={format}
                   onChange={e => setFormat(e.target.value as ExportFormat)}
                 >
-                  {EXPORT_FORMATS.map(f => (
+                  {formats.map(f => (
                     <option key={f.value} value={f.value}>
                       {f.label}
                     </option>
@@ -475,7 +522,7 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
                   className="jp-EnvMgr-button"
                   onClick={() => void download()}
                 >
-                  Export
+                  {trans.__('Export')}
                 </button>
               </span>
               <div className="jp-EnvMgr-exportHelp">
@@ -483,14 +530,15 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
                 {chosen?.lock && (
                   <fieldset className="jp-EnvMgr-exportPlatforms">
                     <legend>
-                      Also lock for (this environment&apos;s own platform is
-                      always included):
+                      {trans.__(
+                        "Also lock for (this environment's own platform is always included):"
+                      )}
                     </legend>
                     {LOCK_PLATFORMS.map(p => (
                       <label key={p}>
                         <input
                           type="checkbox"
-                          aria-label={`Lock for ${p}`}
+                          aria-label={trans.__('Lock for %1', p)}
                           checked={platforms.includes(p)}
                           onChange={e =>
                             setPlatforms(
@@ -511,12 +559,12 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
                 disabled={readOnly || detail.is_root}
                 title={
                   detail.is_root
-                    ? 'The root environment cannot be deleted'
-                    : (reason ?? 'Delete this environment')
+                    ? trans.__('The root environment cannot be deleted')
+                    : (reason ?? trans.__('Delete this environment'))
                 }
                 onClick={() => void remove()}
               >
-                Delete…
+                {trans.__('Delete…')}
               </button>
             </div>
           </section>
@@ -524,7 +572,7 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
             {...props}
             disabled={disabled}
             reason={reason}
-            trans={nullTranslator.load('jupyter_envmgr')}
+            trans={trans}
           />
           <Revisions {...props} disabled={disabled} reason={reason} />
         </>

@@ -5,10 +5,11 @@
 import { refreshIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { trans } from '../i18n';
 import { EnvManagerModel } from '../model';
 import { formatBytes, formatCount } from '../progress';
 import { IEnvironment } from '../types';
-import { IEnvActions, READ_ONLY_REASON } from './actions';
+import { IEnvActions, readOnlyReason } from './actions';
 import { useSignals } from './hooks';
 import { TaskList } from './Task';
 
@@ -32,26 +33,28 @@ function EnvRow(props: ISidebarProps & { env: IEnvironment }): JSX.Element {
       <button
         className="jp-EnvMgr-envName"
         onClick={() => actions.openEnv(key)}
-        title={`Open ${label} (${env.prefix})`}
+        title={trans.__('Open %1 (%2)', label, env.prefix)}
       >
         {label}
-        {env.is_root && <span className="jp-EnvMgr-muted"> (root)</span>}
+        {env.is_root && (
+          <span className="jp-EnvMgr-muted"> {trans.__('(root)')}</span>
+        )}
       </button>
       <span className="jp-EnvMgr-badges">
         {busy && (
           <span
             className="jp-EnvMgr-badge jp-EnvMgr-state-running"
-            title="A task is running"
+            title={trans.__('A task is running')}
           >
-            busy
+            {trans.__('busy')}
           </span>
         )}
         {env.read_only && (
           <span
             className="jp-EnvMgr-badge jp-EnvMgr-readonly"
-            title={`${env.read_only_reason ?? ''} ${READ_ONLY_REASON}`.trim()}
+            title={`${env.read_only_reason ?? ''} ${readOnlyReason()}`.trim()}
           >
-            read-only
+            {trans.__('read-only')}
           </span>
         )}
         {kernels.length > 0 ? (
@@ -59,14 +62,14 @@ function EnvRow(props: ISidebarProps & { env: IEnvironment }): JSX.Element {
             className="jp-EnvMgr-badge jp-EnvMgr-kernel"
             title={kernels.map(k => k.display_name).join('\n')}
           >
-            kernel
+            {trans.__('kernel')}
           </span>
         ) : (
           <span
             className="jp-EnvMgr-badge jp-EnvMgr-nokernel"
-            title="No ipykernel or kernelspec"
+            title={trans.__('No ipykernel or kernelspec')}
           >
-            no kernel
+            {trans.__('no kernel')}
           </span>
         )}
       </span>
@@ -75,19 +78,22 @@ function EnvRow(props: ISidebarProps & { env: IEnvironment }): JSX.Element {
           className="jp-EnvMgr-envLocation jp-EnvMgr-muted"
           title={env.prefix}
         >
-          in {location}
+          {trans.__('in %1', location)}
         </div>
       )}
       {size && (
         <div
           className="jp-EnvMgr-envSize"
-          title={
-            'Own: bytes only this env uses. Shared: hard links shared with the package cache ' +
-            'or other envs. Inodes: files and folders (quotas count them too).'
-          }
+          title={trans.__(
+            'Own: bytes only this env uses. Shared: hard links shared with the package cache or other envs. Inodes: files and folders (quotas count them too).'
+          )}
         >
-          {formatBytes(size.own_bytes)} own · {formatBytes(size.shared_bytes)}{' '}
-          shared · {formatCount(size.inodes)} inodes
+          {trans.__(
+            '%1 own · %2 shared · %3 inodes',
+            formatBytes(size.own_bytes),
+            formatBytes(size.shared_bytes),
+            formatCount(size.inodes)
+          )}
         </div>
       )}
     </li>
@@ -105,73 +111,81 @@ export function Sidebar(props: ISidebarProps): JSX.Element {
       <div
         className="jp-EnvMgr-toolbar"
         role="toolbar"
-        aria-label="Environments"
+        aria-label={trans.__('Environments')}
       >
         <button
           className="jp-EnvMgr-button jp-mod-accept"
           onClick={() => actions.create()}
         >
-          New environment
+          {trans.__('New environment')}
         </button>
         <button
           className="jp-EnvMgr-button"
           onClick={() => void model.refreshSizes()}
           disabled={model.sizesLoading}
-          title="Measure each environment's disk use again (shown beside each name; it is also measured after each change)"
+          title={trans.__(
+            "Measure each environment's disk use again (shown beside each name; it is also measured after each change)"
+          )}
         >
-          {model.sizesLoading ? 'Measuring…' : 'Measure sizes'}
+          {model.sizesLoading
+            ? trans.__('Measuring…')
+            : trans.__('Measure sizes')}
         </button>
         <button
           className="jp-EnvMgr-button"
           onClick={() => actions.openDisk()}
-          title="Open the Disk tab: disk use of every environment and the package cache, free space, and cleaning"
+          title={trans.__(
+            'Open the Disk tab: disk use of every environment and the package cache, free space, and cleaning'
+          )}
         >
-          Disk use…
+          {trans.__('Disk use…')}
         </button>
         <button
           className="jp-EnvMgr-button jp-EnvMgr-iconButton"
           onClick={() => void model.refresh().catch(() => undefined)}
-          title="Read the environments again"
-          aria-label="Refresh"
+          title={trans.__('Read the environments again')}
+          aria-label={trans.__('Refresh')}
         >
           <refreshIcon.react tag="span" />
         </button>
       </div>
-      <h3 className="jp-EnvMgr-heading">Environments</h3>
+      <h3 className="jp-EnvMgr-heading">{trans.__('Environments')}</h3>
       {model.listError && (
         <div className="jp-EnvMgr-error" role="alert">
           {model.listError}
         </div>
       )}
       {!model.loaded && !model.listError && (
-        <div className="jp-EnvMgr-empty">Loading…</div>
+        <div className="jp-EnvMgr-empty">{trans.__('Loading…')}</div>
       )}
-      <ul className="jp-EnvMgr-envList" aria-label="Environments">
+      <ul className="jp-EnvMgr-envList" aria-label={trans.__('Environments')}>
         {model.environments.map(env => (
           <EnvRow key={env.key} model={model} actions={actions} env={env} />
         ))}
       </ul>
       {model.loaded && model.environments.length === 0 && (
-        <div className="jp-EnvMgr-empty">No environments yet.</div>
+        <div className="jp-EnvMgr-empty">
+          {trans.__('No environments yet.')}
+        </div>
       )}
       <h3 className="jp-EnvMgr-heading">
-        Tasks{' '}
+        {trans.__('Tasks')}{' '}
         {finished.length > 0 && (
           <button
             className="jp-EnvMgr-link"
             onClick={() => model.clearFinished()}
-            title="Hide every finished task"
+            title={trans.__('Hide every finished task')}
           >
-            clear finished
+            {trans.__('clear finished')}
           </button>
         )}
       </h3>
-      <div aria-label="Tasks">
+      <div aria-label={trans.__('Tasks')}>
         <TaskList
           trackers={[...running, ...finished]}
           onCancel={actions.cancel}
           onDismiss={tracker => model.dismissTask(tracker)}
-          empty="Nothing running."
+          empty={trans.__('Nothing running.')}
         />
       </div>
     </div>

@@ -4,9 +4,30 @@
  */
 import * as React from 'react';
 
+import { trans } from '../i18n';
 import { TaskTracker } from '../model';
 import { formatBytes } from '../progress';
 import { useSignals } from './hooks';
+
+/** A task's state in words (the badge). */
+function stateLabel(state: string): string {
+  switch (state) {
+    case 'queued':
+      return trans.__('queued');
+    case 'running':
+      return trans.__('running');
+    case 'waiting':
+      return trans.__('waiting');
+    case 'done':
+      return trans.__('done');
+    case 'failed':
+      return trans.__('failed');
+    case 'cancelled':
+      return trans.__('cancelled');
+    default:
+      return state;
+  }
+}
 
 export interface ITaskViewProps {
   tracker: TaskTracker;
@@ -28,20 +49,22 @@ export function TaskView(props: ITaskViewProps): JSX.Element {
       className={`jp-EnvMgr-task jp-EnvMgr-task-${task.state}`}
       data-task-id={task.id}
       data-task-state={task.state}
-      aria-label={`Task: ${tracker.title}`}
+      aria-label={trans.__('Task: %1', tracker.title)}
     >
       <div className="jp-EnvMgr-taskHeader">
         <span className="jp-EnvMgr-taskTitle">{tracker.title}</span>
         <span className={`jp-EnvMgr-badge jp-EnvMgr-state-${task.state}`}>
-          {task.state}
+          {stateLabel(task.state)}
         </span>
         {running && (
           <button
             className="jp-EnvMgr-button jp-mod-small"
             onClick={() => props.onCancel(tracker)}
-            title="Stop this task; the environment is restored to what it was"
+            title={trans.__(
+              'Stop this task; the environment is restored to what it was'
+            )}
           >
-            Cancel
+            {trans.__('Cancel')}
           </button>
         )}
       </div>
@@ -65,7 +88,7 @@ export function TaskView(props: ITaskViewProps): JSX.Element {
       )}
       {task.state === 'failed' ? (
         <pre className="jp-EnvMgr-error" role="alert">
-          {task.error?.message ?? 'Failed'}
+          {task.error?.message ?? trans.__('Failed')}
         </pre>
       ) : (
         <div className="jp-EnvMgr-taskStatus">
@@ -73,13 +96,17 @@ export function TaskView(props: ITaskViewProps): JSX.Element {
         </div>
       )}
       {detailed && downloads.length > 0 && (
-        <ul className="jp-EnvMgr-downloads" aria-label="Downloads">
+        <ul className="jp-EnvMgr-downloads" aria-label={trans.__('Downloads')}>
           {downloads.map(([name, d]) => (
             <li key={name}>
               <span className="jp-EnvMgr-pkgName">{name}</span>{' '}
               {d.done
                 ? formatBytes(d.total ?? d.bytes)
-                : `${formatBytes(d.bytes)} of ${formatBytes(d.total)}`}
+                : trans.__(
+                    '%1 of %2',
+                    formatBytes(d.bytes),
+                    formatBytes(d.total)
+                  )}
               {d.done ? ' ✓' : ''}
             </li>
           ))}
@@ -88,10 +115,18 @@ export function TaskView(props: ITaskViewProps): JSX.Element {
       {detailed && (progress.linked || progress.unlinked) && (
         <div className="jp-EnvMgr-counts">
           {progress.linked &&
-            `Linked ${progress.linked.done}/${progress.linked.total}`}
+            trans.__(
+              'Linked %1/%2',
+              progress.linked.done,
+              progress.linked.total
+            )}
           {progress.linked && progress.unlinked && ' · '}
           {progress.unlinked &&
-            `Unlinked ${progress.unlinked.done}/${progress.unlinked.total}`}
+            trans.__(
+              'Unlinked %1/%2',
+              progress.unlinked.done,
+              progress.unlinked.total
+            )}
         </div>
       )}
       {detailed && progress.lines.length > 0 && (
@@ -135,9 +170,9 @@ export function TaskList(props: ITaskListProps): JSX.Element | null {
             <button
               className="jp-EnvMgr-link jp-EnvMgr-dismiss"
               onClick={() => onDismiss(tracker)}
-              title="Hide this failed task"
+              title={trans.__('Hide this failed task')}
             >
-              Dismiss
+              {trans.__('Dismiss')}
             </button>
           )}
         </div>
@@ -145,9 +180,7 @@ export function TaskList(props: ITaskListProps): JSX.Element | null {
       {folded.length > 0 && (
         <details className="jp-EnvMgr-finishedTasks">
           <summary>
-            {folded.length === 1
-              ? '1 finished task'
-              : `${folded.length} finished tasks`}
+            {trans._n('%1 finished task', '%1 finished tasks', folded.length)}
           </summary>
           {folded.map(tracker => (
             <TaskView key={tracker.id} tracker={tracker} onCancel={onCancel} />

@@ -1,5 +1,6 @@
 import { ISignal } from '@lumino/signaling';
 
+import { trans } from '../i18n';
 import { TaskTracker } from '../model';
 
 /** What the views ask the application to do (commands, dialogs, notebooks). */
@@ -12,9 +13,11 @@ export interface IEnvActions {
 }
 
 /** Why an env cannot be changed, in words. */
-export const READ_ONLY_REASON =
-  'Read-only: the administrator made this environment read-only, or the server cannot write ' +
-  'it. Its kernel works and it can be cloned; changes are disabled.';
+export function readOnlyReason(): string {
+  return trans.__(
+    'Read-only: the administrator made this environment read-only, or the server cannot write it. Its kernel works and it can be cloned; changes are disabled.'
+  );
+}
 
 /** An open notebook, as the env view offers to switch it. */
 export interface INotebookRef {
