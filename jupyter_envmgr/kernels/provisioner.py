@@ -18,7 +18,7 @@ from jupyter_client.provisioning.local_provisioner import LocalProvisioner
 from jupyter_core.paths import jupyter_runtime_dir
 from traitlets import Unicode
 
-from ..engine.activation import activated_environ
+from ..engine.activation import activate_scripts, activated_environ, base_activation
 from ..engine.errors import EnvMgrError
 from ..engine.prefix import is_conda_prefix
 from .specs import PROVISIONER_NAME
@@ -83,8 +83,13 @@ class EnvProvisioner(LocalProvisioner):
         base = kwargs.get("env")
         base = dict(os.environ if base is None else base)
         try:
-            # Activation sources shell scripts: keep the server's event loop free meanwhile.
-            env = await asyncio.to_thread(activated_environ, prefix, base, self.env_name)
+            if activate_scripts(prefix):
+                # Activation sources shell scripts: keep the server's event loop free meanwhile.
+                env = await asyncio.to_thread(activated_environ, prefix, base, self.env_name)
+            else:
+                # A few reads: at once, rather than wait for a free worker thread, which a busy
+                # server (size walks after a create) may not have.
+                env = base_activation(prefix, base, self.env_name)
         except EnvMgrError as exc:
             raise RuntimeError(f"Cannot activate {prefix} for the kernel: {exc.message}") from None
         if self._is_ipykernel():
