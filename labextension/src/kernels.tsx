@@ -89,6 +89,73 @@ async function evaluate(
   }
 }
 
+/**
+ * A notebook that opens stays clean until the user acts. JupyterLab adds empty `language_info`
+ * and `kernelspec` to a file that has none as it loads, then writes the first kernel's into the
+ * notebook as it starts; when they differ from the file's (a notebook written elsewhere, e.g.
+ * `language_info` with only its name), the tab shows unsaved changes at once. Those writes keep
+ * a clean notebook clean (a later save still stores them); any edit, or a kernel the user
+ * switches to later, marks it dirty as always.
+ */
+export function keepCleanOnOpen(panel: NotebookPanel): void {
+  void panel.context.ready.then(() => {
+    const model = panel.context.model;
+    const session = panel.sessionContext;
+    // Loading a file without `language_info` or `kernelspec` adds empty ones: not an edit.
+    const info = model.getMetadata('language_info') as { name?: string };
+    const spec = model.getMetadata('kernelspec') as { name?: string };
+    if (model.dirty && (info?.name === '' || spec?.name === '')) {
+      model.dirty = false;
+    }
+    if (panel.isDisposed || model.dirty) {
+      return;
+    }
+    let first = session.session?.kernel ?? null;
+    let ours = false; // the change under way is one of those writes
+    let acted = false; // something else changed the notebook
+    const onKernel = () => {
+      const kernel = session.session?.kernel ?? null;
+      if (first === null) {
+        first = kernel;
+      } else if (kernel !== first) {
+        stop(); // a switch: JupyterLab's writes mark the notebook as usual
+      }
+    };
+    const onMetadata = (_: unknown, change: { key: string }) => {
+      const kernel = session.session?.kernel ?? null;
+      ours =
+        !acted &&
+        !!kernel &&
+        kernel === first &&
+        (change.key === 'language_info' || change.key === 'kernelspec');
+      if (ours) {
+        // JupyterLab sets `dirty` right after this signal.
+        void Promise.resolve().then(() => {
+          if (!acted && !panel.isDisposed) {
+            model.dirty = false;
+          }
+        });
+      }
+    };
+    const onContent = () => {
+      acted = acted || !ours;
+      ours = false;
+      if (acted) {
+        stop();
+      }
+    };
+    const stop = () => {
+      session.kernelChanged.disconnect(onKernel);
+      model.metadataChanged.disconnect(onMetadata);
+      model.contentChanged.disconnect(onContent);
+    };
+    session.kernelChanged.connect(onKernel);
+    model.metadataChanged.connect(onMetadata);
+    model.contentChanged.connect(onContent);
+    panel.disposed.connect(stop);
+  });
+}
+
 interface ISnapshot {
   panel: NotebookPanel;
   kernel: Kernel.IKernelConnection;
@@ -105,6 +172,7 @@ export class NotebookGlue {
     this.earlyRuns = _tracker ? new EarlyRunGuard(_tracker, guardAll) : null;
     const changed = () => this._notebooksChanged.emit();
     _tracker?.widgetAdded.connect((_, panel) => {
+      keepCleanOnOpen(panel);
       panel.sessionContext.kernelChanged.connect(changed);
       panel.disposed.connect(changed);
       changed();
