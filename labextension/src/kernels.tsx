@@ -14,6 +14,7 @@ import * as React from 'react';
 import { INotebookRef } from './components/actions';
 import { useSignals } from './components/hooks';
 import { EarlyRunGuard, guardNotebook } from './earlyruns';
+import { trans } from './i18n';
 import { EnvManagerModel, TaskTracker } from './model';
 
 /**
@@ -300,7 +301,11 @@ export class NotebookGlue {
       const modules: string[] = JSON.parse(fromBase64(answer));
       if (modules.length === 0) {
         Notification.info(
-          `${env} changed: ${panel.title.label} can import the new packages without a restart.`,
+          trans.__(
+            '%1 changed: %2 can import the new packages without a restart.',
+            env,
+            panel.title.label
+          ),
           { autoClose: 5000 }
         );
         continue;
@@ -308,17 +313,24 @@ export class NotebookGlue {
       const body = new Widget();
       const text = document.createElement('p');
       const one = modules.length === 1;
-      text.textContent =
-        `The kernel of ${panel.title.label} had already imported ${modules.join(', ')}. ` +
-        `This change replaced ${one ? 'it' : 'them'}: the kernel keeps running the old code ` +
-        'until it restarts.';
+      text.textContent = one
+        ? trans.__(
+            'The kernel of %1 had already imported %2. This change replaced it: the kernel keeps running the old code until it restarts.',
+            panel.title.label,
+            modules.join(', ')
+          )
+        : trans.__(
+            'The kernel of %1 had already imported %2. This change replaced them: the kernel keeps running the old code until it restarts.',
+            panel.title.label,
+            modules.join(', ')
+          );
       body.node.appendChild(text);
       const result = await showDialog({
-        title: 'Restart the kernel?',
+        title: trans.__('Restart the kernel?'),
         body,
         buttons: [
-          Dialog.cancelButton({ label: 'Not now' }),
-          Dialog.warnButton({ label: 'Restart' })
+          Dialog.cancelButton({ label: trans.__('Not now') }),
+          Dialog.warnButton({ label: trans.__('Restart') })
         ]
       });
       if (result.button.accept && !panel.isDisposed) {
@@ -346,8 +358,11 @@ function KernelEnvItem(props: {
     <button
       className="jp-EnvMgr-statusItem"
       onClick={props.onClick}
-      title={`This kernel runs in the environment ${label}: click to install into it`}
-      aria-label={`Kernel environment ${label}: install into it`}
+      title={trans.__(
+        'This kernel runs in the environment %1: click to install into it',
+        label
+      )}
+      aria-label={trans.__('Kernel environment %1: install into it', label)}
     >
       env: {label}
     </button>
@@ -375,11 +390,11 @@ export class InstallBody extends Widget {
     super();
     this.addClass('jp-EnvMgr-installBody');
     const label = document.createElement('label');
-    label.textContent = `Packages to install into ${env}:`;
+    label.textContent = trans.__('Packages to install into %1:', env);
     this._input.type = 'text';
     this._input.className = 'jp-EnvMgr-input jp-mod-wide';
-    this._input.placeholder = 'e.g. requests numpy>=2';
-    this._input.setAttribute('aria-label', 'Packages to install');
+    this._input.placeholder = trans.__('e.g. requests numpy>=2');
+    this._input.setAttribute('aria-label', trans.__('Packages to install'));
     this._list.id = `jp-EnvMgr-install-suggest-${Private.id++}`;
     this._input.setAttribute('list', this._list.id);
     this._input.addEventListener('input', () => {
