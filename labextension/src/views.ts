@@ -4,7 +4,7 @@
  */
 import { ILayoutRestorer, JupyterFrontEnd } from '@jupyterlab/application';
 import { MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
-import { Widget } from '@lumino/widgets';
+import { SplitPanel, Widget } from '@lumino/widgets';
 
 import { IViewActions } from './components/actions';
 import { CommandIDs } from './commandids';
@@ -60,6 +60,21 @@ export function addViews(
     widget.title.icon = envsIcon;
     widget.title.closable = true;
     shell.add(widget, 'main');
+    if (!widget.isAttached && !('mode' in shell)) {
+      // Jupyter Notebook 7's shell keeps one document in its main area and drops others:
+      // our views open in its panel below the notebook instead, given room when it is
+      // folded.
+      shell.add(widget, 'down');
+      for (let up = widget.parent; up; up = up.parent) {
+        if (up instanceof SplitPanel) {
+          const sizes = up.relativeSizes();
+          if (sizes.length === 2 && sizes[1] < 0.3) {
+            up.setRelativeSizes([0.5, 0.5]);
+          }
+          break;
+        }
+      }
+    }
     shell.activateById(id);
     return widget;
   };

@@ -149,8 +149,21 @@ def test_notebook7_runs_env_kernels_magics_and_the_environments_panel(
         _shot(page, artifacts, "view-menu")
         page.locator(".lm-Menu-item", has_text="Environments").last.click()
     sidebar.wait_for()
-    sidebar.locator(".jp-EnvMgr-envRow[data-env='nbseven']").wait_for()
+    row = sidebar.locator(".jp-EnvMgr-envRow[data-env='nbseven']")
+    row.wait_for()
     _shot(page, artifacts, "environments-panel")
+
+    # Notebook 7 keeps one document in its main area: the env's view opens in the panel below
+    # the notebook, with its package table.
+    row.locator(".jp-EnvMgr-envName").click()
+    view = page.locator("#jp-down-stack .jp-EnvMgr-envPanel[data-env='nbseven']")
+    view.locator("tr[data-package='ipykernel']").wait_for()
+    from playwright.sync_api import expect
+
+    # Given room to be read: the panel opens unfolded.
+    expect(view.get_by_role("button", name="New notebook with this env")).to_be_in_viewport()
+    assert page.locator(".jp-Notebook .jp-Cell").count() >= 2  # the notebook is still there
+    _shot(page, artifacts, "env-view")
 
     # The extension loaded, with no complaint about a plugin or token Notebook 7 lacks. (Notebook
     # 7.6 itself throws "Cannot read properties of undefined (reading 'schema')" from its
