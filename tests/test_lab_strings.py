@@ -185,6 +185,10 @@ def test_every_user_visible_string_goes_through_the_translator() -> None:
     )
 
 
-def test_the_extension_loads_its_gettext_domain() -> None:
-    index = (LAB / "src" / "i18n.ts").read_text()
-    assert "load('jupyter_envmgr')" in index
+def test_the_extension_and_its_settings_use_one_gettext_domain() -> None:
+    i18n = (LAB / "src" / "i18n.ts").read_text()
+    assert "load('jupyter_envmgr')" in i18n
+    # The settings' titles and descriptions: translated by the server with the schema's domain
+    # (JupyterLab's own domain otherwise).
+    schema = json.loads((LAB / "schema" / "plugin.json").read_text())
+    assert schema["jupyter.lab.internationalization"]["domain"] == "jupyter_envmgr"
