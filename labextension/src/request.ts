@@ -5,6 +5,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+import { trans } from './i18n';
 import { ITaskEvent } from './types';
 
 /** Where the REST API lives, below the server's base URL. */
@@ -65,13 +66,26 @@ function makeUrl(
   return text ? `${url}?${text}` : url;
 }
 
-const STATUS_WORDS: { [status: number]: string } = {
-  401: 'You are not logged in to the Jupyter server (401): reload the page or log in again.',
-  403: 'The Jupyter server refused this (403): you lack the permission for it.',
-  404: 'Not found (404).',
-  413: 'The request is too large (413).',
-  500: 'The server failed (500); its log says more.'
-};
+function statusWords(status: number): string | undefined {
+  switch (status) {
+    case 401:
+      return trans.__(
+        'You are not logged in to the Jupyter server (401): reload the page or log in again.'
+      );
+    case 403:
+      return trans.__(
+        'The Jupyter server refused this (403): you lack the permission for it.'
+      );
+    case 404:
+      return trans.__('Not found (404).');
+    case 413:
+      return trans.__('The request is too large (413).');
+    case 500:
+      return trans.__('The server failed (500); its log says more.');
+    default:
+      return undefined;
+  }
+}
 
 async function send(
   path: string,
@@ -98,7 +112,7 @@ async function send(
       throw error;
     }
     throw new EnvMgrError(
-      `Cannot reach the Jupyter server: ${errorMessage(error)}`,
+      trans.__('Cannot reach the Jupyter server: %1', errorMessage(error)),
       0,
       'network'
     );
@@ -122,8 +136,12 @@ async function responseError(response: Response): Promise<EnvMgrError> {
   // Tornado's own errors may carry only the status phrase ("Forbidden"): say what it means.
   if (!message || message === response.statusText) {
     message =
-      STATUS_WORDS[response.status] ??
-      `The server answered ${response.status} ${response.statusText}.`;
+      statusWords(response.status) ??
+      trans.__(
+        'The server answered %1 %2.',
+        response.status,
+        response.statusText
+      );
   }
   return new EnvMgrError(message, response.status, reason);
 }
@@ -177,7 +195,7 @@ export async function* streamEvents(
   const response = await send(path, { signal }, settings);
   if (!response.body) {
     throw new EnvMgrError(
-      'The browser cannot read a streamed answer.',
+      trans.__('The browser cannot read a streamed answer.'),
       response.status
     );
   }
