@@ -1,5 +1,6 @@
 """Jupyter Notebook 7 (not JupyterLab) with our extension: the env kernels, `%envmgr`, the
-Environments panel in Notebook 7's left side panel, and no error about a missing plugin token.
+Environments panel in Notebook 7's left side panel, an env's view in the panel below the notebook,
+and no error about a missing plugin token.
 
 Notebook 7 lacks some of JupyterLab's plugins (status bar, launcher, layout restorer): every token
 the extension uses is optional, and it does what it can without them.
