@@ -14,7 +14,7 @@ crash (rarely) while the interpreter finalizes, and a user must never see that a
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -23,50 +23,37 @@ from typing import Any, cast
 from .. import __version__
 from ..engine.errors import Cancelled, EnvMgrError
 from ..engine.rattler_guard import RattlerPanic, is_panic
-from . import (
-    cache_cmds,
-    config_cmd,
-    env_cmds,
-    info_cmd,
-    kernels_cmd,
-    list_cmd,
-    notebook_cmds,
-    rename_cmd,
-    repair_cmd,
-    repoquery_cmd,
-    run_cmds,
-    search_cmd,
-    shell_cmds,
-    solve_cmds,
-    unknown_flags,
-)
+from . import unknown_flags
 from .session import Session
 
 __all__ = ["Session", "build_parser", "main", "run_cli"]
 
-# In the order `envmgr --help` lists their verbs.
-VERB_MODULES = (
-    solve_cmds,  # create, install, remove, update
-    list_cmd,  # list
-    search_cmd,  # search
-    repair_cmd,  # repair
-    info_cmd,  # info
-    env_cmds,  # env list, env remove, env export, env create, env config vars
-    rename_cmd,  # rename
-    repoquery_cmd,  # repoquery depends, repoquery whoneeds
-    config_cmd,  # config list|get|set|append|prepend|remove-key
-    run_cmds,  # run, slurm-script
-    kernels_cmd,  # kernels
-    cache_cmds,  # clean, usage
-    notebook_cmds,  # notebook lock, notebook sync, notebook show
-    shell_cmds,  # shell hook|init|deinit, activate, deactivate
-)
+# The verb modules, in the order `envmgr --help` lists their verbs, with the first words of the
+# verbs each adds: a command line imports only its verb's module (tests/cli/test_cli_imports.py
+# checks the words against what each module adds).
+VERB_MODULES: dict[str, tuple[str, ...]] = {
+    "solve_cmds": ("create", "install", "remove", "update"),
+    "list_cmd": ("list",),
+    "search_cmd": ("search",),
+    "repair_cmd": ("repair",),
+    "info_cmd": ("info",),
+    "env_cmds": ("env",),  # env list, env remove, env export, env create, env config vars
+    "rename_cmd": ("rename",),
+    "repoquery_cmd": ("repoquery",),  # repoquery depends, repoquery whoneeds
+    "config_cmd": ("config",),  # config list|get|set|append|prepend|remove-key
+    "run_cmds": ("run", "slurm-script"),
+    "kernels_cmd": ("kernels",),
+    "cache_cmds": ("clean", "usage"),
+    "notebook_cmds": ("notebook",),  # notebook lock, notebook sync, notebook show
+    "shell_cmds": ("shell", "activate", "deactivate"),  # shell hook|init|deinit
+}
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The CLI's parser. With `only` (the word a command line starts with), only that verb's
-    parser is built: a command needs one, and building all ~30 costs ~4 ms of every start (an
-    `%envmgr` line, a create). A word no module adds gets the full parser and its usage error."""
+    module is imported and only its parser built: a command needs one, and importing and
+    building all ~30 costs ~4 ms of every start (an `%envmgr` line, a create). A word no module
+    adds gets the full parser and its usage error."""
     parser = argparse.ArgumentParser(
         prog="envmgr", description="Manage conda environments (micromamba-style) for Jupyter."
     )
@@ -76,11 +63,17 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub.required = True
     assert isinstance(sub, _OneVerb)
     sub.only = only
-    for module in VERB_MODULES:
-        module.add_parsers(sub)
+    for name in _modules_for(only):
+        importlib.import_module(f"{__package__}.{name}").add_parsers(sub)
     if only is not None and only not in sub.choices:
         return build_parser()
     return parser
+
+
+def _modules_for(only: str | None) -> list[str]:
+    """The verb modules to build the parser from: the one adding `only`, else all of them."""
+    owner = [name for name, words in VERB_MODULES.items() if only in words]
+    return owner or list(VERB_MODULES)
 
 
 class _OneVerb(argparse._SubParsersAction):  # type: ignore[type-arg]
@@ -149,6 +142,8 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
 
 def _report_error(as_json: bool, error: EnvMgrError) -> None:
     if as_json:
+        import json
+
         print(json.dumps({"event": "error", **error.to_json()}), flush=True)
     else:
         print(f"error: {error.message}", file=sys.stderr, flush=True)

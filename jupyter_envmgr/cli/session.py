@@ -46,6 +46,7 @@ class Session:
         self.policy: Policy | None = policy
         chosen = root_prefix is not None or rc_files is not None  # the flags say which
         self.settings: Settings = settings if chosen else published
+        self._preload: str | None = None  # a module to load once linking starts (confirm)
 
     def target(self) -> tuple[str | None, str | None]:
         """The existing env this verb acts on, as find_env's (name, prefix): `-n`/`-p`, else
@@ -70,6 +71,9 @@ class Session:
         return find_env(self.settings, name=name, prefix=prefix)
 
     def on_event(self, event: Event) -> None:
+        if self._preload is not None and event.kind == "transaction-start":
+            _load_in_background(self._preload)
+            self._preload = None
         (self.json or self.text).on_event(event)
 
     def ask(self, question: str, *, default: bool, refusal: str) -> bool:
@@ -92,7 +96,9 @@ class Session:
             refusal="Refusing to change the environment without confirmation: there is no "
             "terminal to ask on. Pass -y to confirm, or --dry-run to only see the plan.",
         )
-        if confirmed:
+        if confirmed and (self.json or not getattr(self.args, "quiet", False)):
+            self._preload = _KERNEL_SYNC  # the events reach on_event: loaded as linking starts
+        elif confirmed:
             _load_in_background(_KERNEL_SYNC)
         return confirmed
 
@@ -136,9 +142,11 @@ _KERNEL_SYNC = "jupyter_envmgr.kernels.sync"
 
 
 def _load_in_background(module: str) -> None:
-    """Import `module` in a daemon thread. Once a plan is confirmed, this process mostly waits
-    while rattler links in its own threads: the kernelspec sync that follows has its modules
-    (~7 ms of imports) loaded meanwhile. A failed import is left for the real one to report."""
+    """Import `module` in a daemon thread. While rattler links in its own threads this process
+    mostly waits: the kernelspec sync that follows has its modules (~7 ms of imports) loaded
+    meanwhile. Started as linking starts, not at the confirmation: the steps between (locks,
+    package checks, journal) are Python and would share the interpreter with the import. A
+    failed import is left for the real one to report."""
     import importlib
     import threading
 

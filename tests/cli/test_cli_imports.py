@@ -7,12 +7,13 @@ Checked in a fresh interpreter (this one has long imported everything), by what 
 from __future__ import annotations
 
 import argparse
+import importlib
 import inspect
 import json
 import subprocess
 import sys
 
-from jupyter_envmgr.cli.main import build_parser
+from jupyter_envmgr.cli.main import VERB_MODULES, build_parser
 
 HEAVY = ("rattler", "yaml", "jupyter_client", "jupyter_server", "tornado")
 
@@ -109,3 +110,14 @@ def test_every_verb_runs_through_one_async_run_function():
         given = ["x", "y"] if verb in two else ["x"] if needs else []
         args = parser.parse_args([*verb, *given])
         assert inspect.iscoroutinefunction(args.run), verb
+
+
+def test_a_command_line_imports_only_its_verbs_module():
+    # main.VERB_MODULES names the first words each module adds: exactly what it adds.
+    for module, words in VERB_MODULES.items():
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(f"jupyter_envmgr.cli.{module}").add_parsers(sub)
+        assert tuple(sub.choices) == words, module
+    modules = _modules_after([["create", "--help"]])
+    verb_modules = {m.rsplit(".", 1)[-1] for m in modules if m.startswith("jupyter_envmgr.cli.")}
+    assert verb_modules & set(VERB_MODULES) == {"solve_cmds"}
