@@ -7,12 +7,15 @@ with call_soon_threadsafe, so subscribers and state are only touched on the loop
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, get_args
 
+from ..engine.bytecode import compile_command
 from ..engine.errors import Cancelled, EnvMgrError, TooManyTasks
 from ..engine.progress import Event
 from ..engine.rattler_guard import is_panic
@@ -61,9 +64,72 @@ class Task:
         return self.state in FINAL_STATES
 
 
+class Bytecode:
+    """The env's Python compiling what a task just linked, in the background (engine/bytecode.py):
+    one job per env, stopped before anything else changes that env, never awaited by a task."""
+
+    STOP_TIMEOUT = 5.0
+
+    def __init__(self) -> None:
+        self._jobs: dict[Path, asyncio.Task[None]] = {}
+        self._procs: dict[Path, asyncio.subprocess.Process] = {}
+
+    def start(self, prefix: Path, names: list[str]) -> None:
+        command = compile_command(prefix, names)
+        if command is None or prefix in self._jobs:
+            return
+        self._jobs[prefix] = asyncio.get_running_loop().create_task(self._run(prefix, *command))
+
+    async def _run(self, prefix: Path, argv: list[str], stdin: str) -> None:
+        proc = None
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, cwd=prefix, stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+            self._procs[prefix] = proc
+            assert proc.stdin is not None
+            with contextlib.suppress(OSError):  # it stopped early: nothing more to compile
+                proc.stdin.write(stdin.encode())
+                await proc.stdin.drain()
+                proc.stdin.close()
+            await proc.wait()
+        except OSError:
+            pass  # no bytecode then, as before: the kernel writes it
+        finally:
+            if proc is not None and proc.returncode is None:  # cancelled: no orphan left
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+            self._procs.pop(prefix, None)
+            self._jobs.pop(prefix, None)
+
+    async def stop(self, prefix: Path) -> None:
+        """Stop the env's job (between two files) and wait for it to end."""
+        job, proc = self._jobs.get(prefix), self._procs.get(prefix)
+        if job is None:
+            return
+        if proc is None:
+            job.cancel()
+        elif proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+            try:
+                await asyncio.wait_for(asyncio.shield(job), self.STOP_TIMEOUT)
+            except asyncio.TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+        with contextlib.suppress(asyncio.CancelledError):
+            await job
+
+    async def shutdown(self) -> None:
+        for prefix in list(self._jobs):
+            await self.stop(prefix)
+
+
 class TaskRegistry:
     def __init__(self, max_concurrent: int = 2, keep: int = 200, max_queued: int = 20) -> None:
         self._tasks: dict[str, Task] = {}
+        self.bytecode = Bytecode()
         self._slots = asyncio.Semaphore(max_concurrent)
         self._keep = keep
         self._max_queued = max_queued  # unfinished tasks (queued, running or waiting) at most
@@ -169,3 +235,4 @@ class TaskRegistry:
             runner.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
+        await self.bytecode.shutdown()
