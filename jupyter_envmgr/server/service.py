@@ -283,11 +283,16 @@ class EnvService:
         env = prepared.env
 
         async def operation(sink: EventSink) -> dict[str, Any]:
+            await self.tasks.bytecode.stop(env.prefix)  # no compile races a change
             result = await run_job(
                 job, self.settings, self.policy, env_label=env.label, prefix=env.prefix,
                 on_event=sink,
             )  # fmt: skip
             if result.get("applied"):
+                plan = result.get("plan") or {}
+                linked = [r["name"] for r in plan.get("add", [])]
+                linked += [c["to"]["name"] for c in plan.get("change", [])]
+                self.tasks.bytecode.start(env.prefix, linked)  # while the user moves on
                 await self._sync_kernels(env.prefix)
             return result
 
@@ -445,6 +450,7 @@ class EnvService:
                 )
 
         async def operation(sink: EventSink) -> dict[str, Any]:
+            await self.tasks.bytecode.stop(env.prefix)
             await operations.remove_env(self.settings, env, on_event=sink)
             await self._sync_kernels(env.prefix)
             return {"removed": True, "env": env.to_json()}
