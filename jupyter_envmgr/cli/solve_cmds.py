@@ -150,7 +150,7 @@ async def solve(s: Session) -> int:
         done = "Created" if outcome.applied else "Dry run: would create"
         text = f"{done} an empty environment {outcome.env.label} at {outcome.env.prefix}"
     elif outcome.applied:
-        text = f"Done: {outcome.env.label}"
+        text = "\n".join([f"Done: {outcome.env.label}", *outcome.notes])  # site cache: linked?
     elif a.dry_run:
         text = "Dry run: nothing was changed."
     elif outcome.plan.empty:

@@ -9,6 +9,9 @@ What clean may remove, per category:
   `*.partial`, dist folders without `info/`), unless they changed in the last minute;
 - `locks`: `<dist>.lock` files whose package is gone.
 
+Only the cache we write is cleaned (settings.pkgs_dir); package caches we can only read (a
+site cache listed before ours) are named in the plan as not cleaned, and never touched.
+
 "In use" is computed, never guessed (in_use.py): an extracted package is used when a record of
 any known env (every envs dir, environments.txt, the root prefix; and the saved records of an
 operation in progress) points at it. Link counts only decide how much a removal frees: an inode
@@ -36,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cache_layers import read_only_layers
 from .errors import BadInput, Forbidden
 from .in_use import PackageUsers, dir_key, packages_in_use
 from .lock import CACHE_LOCK, entry_lock_if_free, on_read_only_filesystem, package_cache_lock
@@ -137,6 +141,8 @@ class CleanPlan:
     categories: tuple[str, ...]
     items: list[CleanItem] = field(default_factory=list)
     kept: list[Kept] = field(default_factory=list)
+    # Package caches we only read (a site cache, cache_layers.py): never cleaned by us.
+    not_cleaned: tuple[Path, ...] = ()
 
     @property
     def bytes(self) -> int:
@@ -165,6 +171,7 @@ class CleanPlan:
             "categories": list(self.categories),
             "items": [i.to_json() for i in self.items],
             "kept": [k.to_json() for k in self.kept],
+            "not_cleaned": [str(p) for p in self.not_cleaned],
             "by_category": self.by_category(),
             "bytes": self.bytes,
             "inodes": self.inodes,
@@ -287,6 +294,18 @@ def _index_groups(index_dir: Path) -> list[_Candidate]:
 # Planning
 
 
+def cleaned_cache(settings: Settings) -> Path:
+    """The cache clean works on: the one we write (settings.pkgs_dir). But when the caches
+    the user named are all read-only for them and the one we write is only the implicit
+    `<root prefix>/pkgs` after them, it is the first named one: its clean is then refused with
+    its reason (read-only, not yours), rather than a clean of a cache they did not name."""
+    target = settings.pkgs_dir
+    implicit = settings.root_prefix / "pkgs"
+    if target != settings.pkgs_dirs[0] and target == implicit == settings.pkgs_dirs[-1]:
+        return settings.pkgs_dirs[0]
+    return target
+
+
 def plan_clean(
     settings: Settings,
     categories: Sequence[str],
@@ -299,7 +318,7 @@ def plan_clean(
     unknown = set(categories) - set(CATEGORIES)
     if unknown:
         raise BadInput(f"Unknown clean categories: {', '.join(sorted(unknown))}.")
-    pkgs_dirs = tuple(pkgs_dirs or (settings.pkgs_dir,))
+    pkgs_dirs = tuple(pkgs_dirs or (cleaned_cache(settings),))
     needs_usage = {"packages", "partial"} & set(categories)
     users = (
         packages_in_use(list_envs(settings) if envs is None else envs)
@@ -308,6 +327,7 @@ def plan_clean(
     )
     now = time.time() if now is None else now
     plan = CleanPlan(pkgs_dirs, tuple(c for c in CATEGORIES if c in categories))
+    plan.not_cleaned = tuple(p for p in read_only_layers(settings.pkgs_dirs) if p not in pkgs_dirs)
     scans: list[tuple[CleanItem, list[Scan]]] = []
     for pkgs_dir in pkgs_dirs:
         for cand in _inventory(pkgs_dir, plan.categories):
@@ -466,7 +486,7 @@ async def clean(
     The lock is not held while the user thinks (installs would wait on us). The second plan
     keeps only what the user saw, so an entry that became used in between is left alone.
     """
-    pkgs_dirs = tuple(pkgs_dirs or (settings.pkgs_dir,))
+    pkgs_dirs = tuple(pkgs_dirs or (cleaned_cache(settings),))
     timeout = settings.lock_timeout if timeout is None else timeout
     plan = await _plan_locked(settings, categories, pkgs_dirs, timeout, on_event)
     on_event(

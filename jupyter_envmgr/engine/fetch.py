@@ -6,6 +6,10 @@ downloaded (or, from a local channel, read in place) and extracted into a stagin
 the cache, its hash compared with the record, its paths checked (`package_check`), and only
 then renamed to `<pkgs_dir>/<name>-<version>-<build>`, where rattler finds it and links without
 fetching. Packages already in the cache are checked too: another tool may have put them there.
+
+A package our cache lacks but a read-only layer (a site cache, cache_layers.py) holds is taken
+from there without a download: that entry is checked as someone else's content, and our cache
+gets a pointer to it. What the layers lack, or hold in a state we refuse, is fetched as above.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import rattler
 from rattler.networking import Client
 from rattler.package_streaming import download_and_extract, download_to_path
 
+from .cache_layers import find_in_layers, is_pointer, point_at, read_only_layers
 from .errors import DownloadError
 from .package_check import check_extracted, check_links_in_place, check_record_names
 from .prefix import dist_name
@@ -144,14 +149,36 @@ async def _download(
         ) from None
 
 
+def _take_from_layers(
+    records: Sequence[rattler.RepoDataRecord],
+    layers: Sequence[Path],
+    cache: Path,
+    links: dict[str, list[tuple[str, str]]],
+    notes: list[str],
+) -> list[rattler.RepoDataRecord]:
+    """Point our cache at the read-only layers' checked entries; return what they lack. Why
+    an entry was refused goes to `notes`."""
+    lacking = []
+    for record in records:
+        entry, skipped = find_in_layers(record, layers)
+        notes += [f"Not linked from the site package cache, fetched instead: {s}" for s in skipped]
+        if entry is None:
+            lacking.append(record)
+            continue
+        point_at(cache, entry)
+        links[record.name.normalized] = entry.links
+    return lacking
+
+
 async def fetch_and_check(
     settings: Settings,
     records: Sequence[rattler.RepoDataRecord],
     prefix: Path,
     on_event: EventSink = ignore_events,
-) -> None:
-    """Every record to link, extracted in `settings.pkgs_dir` and checked; raises
-    UnsafePackage (naming the package and path) or DownloadError before anything is linked."""
+) -> list[str]:
+    """Every record to link, extracted in `settings.pkgs_dir` (or pointed at in a read-only
+    layer) and checked; raises UnsafePackage (naming the package and path) or DownloadError
+    before anything is linked. Returns notes on the read-only layers' entries refused."""
     cache = settings.pkgs_dir
     for record in records:
         check_record_names(record.name.normalized, str(record.version), str(record.build))
@@ -159,11 +186,19 @@ async def fetch_and_check(
     missing: list[rattler.RepoDataRecord] = []
     for record in records:
         folder = cache / dist_name(record)
-        if (folder / "info").is_dir():
+        if (folder / "info").is_dir() and not is_pointer(folder):
             cached.append((folder, record.name.normalized))
         else:
             missing.append(record)
     links = await asyncio.to_thread(_check_cached, cached)
+    layers = [p for p in read_only_layers(settings.pkgs_dirs) if p != cache]
+    notes: list[str] = []
+    if layers and missing:
+        missing = await asyncio.to_thread(_take_from_layers, missing, layers, cache, links, notes)
+    for record in missing:
+        if is_pointer(cache / dist_name(record)):
+            # A pointer to a site entry no layer vouches for now: fetch our own in its place.
+            (cache / dist_name(record)).unlink()
     if missing:
         client = Client.default_client()
         slots = asyncio.Semaphore(PARALLEL_DOWNLOADS)
@@ -179,3 +214,4 @@ async def fetch_and_check(
             raise
         links.update((r.name.normalized, found) for r, found in zip(missing, fetched, strict=True))
     await asyncio.to_thread(check_links_in_place, prefix, links)
+    return notes

@@ -32,6 +32,7 @@ from .bookkeeping import (
     legacy_journal_dir,
     legacy_journal_staging_dir,
 )
+from .cache_layers import LinkReport, link_report, write_link_report
 from .errors import Cancelled, DownloadError, EnvMgrError, Forbidden, NoSpace, RestoreForbidden
 from .fetch import fetch_and_check
 from .lock import package_cache_lock
@@ -467,10 +468,12 @@ async def apply_plan(
     policy: Policy | None = None,
     copy: bool = False,
     platform: rattler.Subdir | None = None,
-) -> None:
+) -> LinkReport:
     """Link `plan` into its prefix as one transaction (restored whole on any failure).
     `copy`: copies, never hard or soft links into the cache (`--copy`). `platform`: the env's
-    subdir when it is another machine's (`--platform`): its link scripts never run here."""
+    subdir when it is another machine's (`--platform`): its link scripts never run here.
+    Returns how the files from read-only package caches (a site cache) arrived: hard links or
+    copies (cache_layers.py)."""
     prefix = plan.prefix
     linking = [str(settings.pkgs_dir / dist_name(r)) for r in plan.to_link]
     await asyncio.to_thread(settings.pkgs_dir.mkdir, parents=True, exist_ok=True)
@@ -485,7 +488,7 @@ async def apply_plan(
         try:
             # Every package to link is in the cache and checked before the journal exists: a
             # refused or unreachable package leaves nothing to restore.
-            await fetch_and_check(settings, plan.to_link, prefix, on_event)
+            notes = await fetch_and_check(settings, plan.to_link, prefix, on_event)
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise Cancelled(f"Cancelled; nothing in {prefix} was changed.") from None
         # Records of big packages list every file: parsing and copying them stays off the loop.
@@ -546,6 +549,18 @@ async def apply_plan(
     bookkeeping = asyncio.ensure_future(asyncio.to_thread(_finish, prefix, plan.to_link, requested))
     await _await_ignoring_cancel(bookkeeping)
     bookkeeping.result()
+    links = asyncio.ensure_future(asyncio.to_thread(_report_links, settings, plan))
+    await _await_ignoring_cancel(links)  # done is done: a cancel now must not say otherwise
+    report = links.result()
+    report.notes = notes
+    return report
+
+
+def _report_links(settings: Settings, plan: Plan) -> LinkReport:
+    """Hard links or copies, over every package of the env now; kept with the env (usage)."""
+    report = link_report(plan.prefix, settings.pkgs_dir, plan.final, _site_packages(plan.final))
+    write_link_report(plan.prefix, report)
+    return report
 
 
 def _copy_config() -> rattler.Config:

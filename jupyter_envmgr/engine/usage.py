@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cache_layers import read_link_report
 from .progress import Event, EventSink, ignore_events
 from .registry import Env, list_envs
 from .settings import Settings
@@ -177,6 +178,8 @@ class TreeUsage:
                 "other": self.shared_other.to_json(),
             },
             "unreadable": self.unreadable,
+            # An env's files from a read-only (site) package cache: linked or copied.
+            "links": read_link_report(self.path) if self.kind == "env" else None,
         }
 
 
