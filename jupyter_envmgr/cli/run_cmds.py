@@ -1,4 +1,5 @@
-"""`run` and `slurm-script`: a command in an activated environment, now or as a batch job."""
+"""`run` and `slurm-script`: a command in an activated environment, now or as a batch job
+(printed, or submitted to SLURM with --submit)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,13 @@ import os
 import shutil
 import sys
 
+from ..engine.batch import SBATCH_OPTIONS
 from ..engine.errors import BadInput
 from .common import Subparsers, add_env_args, add_json, add_root_prefix
 from .session import Session
 
 # sbatch's long options, in the order the script writes them; --sbatch for any other.
-SLURM_OPTIONS = (
-    "job-name", "time", "partition", "qos", "account", "nodes", "ntasks", "ntasks-per-node",
-    "cpus-per-task", "mem", "mem-per-cpu", "gres", "array", "output", "error",
-)  # fmt: skip
+SLURM_OPTIONS = SBATCH_OPTIONS
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -30,7 +29,12 @@ def add_parsers(sub: Subparsers) -> None:
     p = sub.add_parser("slurm-script", help="print a SLURM batch script running CMD in the env")
     add_env_args(p)
     add_root_prefix(p)
-    add_json(p, help=argparse.SUPPRESS)
+    add_json(p, help='with --submit: print {"job_id": N, "script": ...} as JSON')
+    p.add_argument(
+        "--submit",
+        action="store_true",
+        help="submit the script with sbatch (from PATH) and print its job id, as sbatch does",
+    )
     for option in SLURM_OPTIONS:
         p.add_argument(f"--{option}", help=f"#SBATCH --{option}")
     p.add_argument(
@@ -75,7 +79,20 @@ async def slurm(s: Session) -> int:
         script = slurm_script(env, command, options, a.sbatch)
     except BadInput as exc:
         a.usage_error(exc.message)  # exits 2
-    print(script, end="")
+    if not a.submit:
+        print(script, end="")
+        return 0
+    import asyncio
+    import json
+
+    from ..engine.batch import submit_script
+
+    # sbatch's refusal (its text and exit code) is the error; nothing else is done.
+    job_id = await asyncio.to_thread(submit_script, script)
+    if a.json:
+        print(json.dumps({"job_id": job_id, "script": script}))
+    else:
+        print(f"Submitted batch job {job_id}")
     return 0
 
 

@@ -1,18 +1,62 @@
-"""Batch job scripts that run a command in an activated env (SLURM's sbatch format).
+"""Batch job scripts that run a command in an activated env (SLURM's sbatch format), and their
+submission to SLURM.
 
 Every value from the user is quoted with shlex.quote; the script sources the env's activate.d
 scripts itself, so the job sees what `micromamba activate` would give it on the compute node.
+Submitting runs `sbatch` from PATH with an argument list and the script on its stdin: no shell
+ever sees user text.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import sysconfig
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from .activation import activate_scripts, state_env_vars
-from .errors import BadInput
+from .errors import BadInput, Conflict, EnvMgrError
 from .registry import Env
+
+# sbatch's long options that every face offers, in the order the script writes them; any other
+# directive goes in as a raw `--sbatch` line.
+SBATCH_OPTIONS = (
+    "job-name", "time", "partition", "qos", "account", "nodes", "ntasks", "ntasks-per-node",
+    "cpus-per-task", "mem", "mem-per-cpu", "gres", "array", "output", "error",
+)  # fmt: skip
+# sbatch waits for an unreachable controller and retries; past this, the submission failed.
+SUBMIT_TIMEOUT = 120
+MAX_COMMAND = 10_000
+_SHELL_PUNCTUATION = frozenset("();<>|&")
+
+
+class SbatchMissing(Conflict):
+    """`sbatch` is not on PATH: this machine is no SLURM submit host."""
+
+    reason = "sbatch-missing"
+
+
+class SubmitRefused(EnvMgrError):
+    """sbatch ran and refused the job (an unknown partition, a time over the limit, ...)."""
+
+    status = 400
+    reason = "sbatch-refused"
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class SubmitFailed(EnvMgrError):
+    """sbatch could not be run, did not answer in time, or named no job."""
+
+    status = 502
+    reason = "sbatch-failed"
+
 
 # Every rule is a full match: `$` would also match before a trailing newline, and a newline in a
 # value would start a new line of the script.
@@ -121,3 +165,85 @@ def slurm_script(
         lines.append(f". {shlex.quote(str(script))}")
     lines.append(f"exec {shlex.join(command)}")
     return "\n".join(lines) + "\n"
+
+
+def split_command(text: object) -> list[str]:
+    """A command typed as one line (REST, the Lab) as its words, split as a POSIX shell splits
+    them (quotes kept together). There is no shell in the job: pipes, redirections and `;` would
+    reach the program as words, so they are refused with the way to have them."""
+    if not isinstance(text, str) or not text.strip():
+        raise BadInput("'command' must be the command to run, e.g. python train.py")
+    if len(text) > MAX_COMMAND or "\x00" in text:
+        raise BadInput(f"'command' must be at most {MAX_COMMAND} characters, without NUL.")
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise BadInput(f"The command {text[:200]!r} cannot be split into words: {exc}.") from None
+    # A second pass that keeps quotes and splits a shell's operators off (`a|b`, `>out`): an
+    # operator outside quotes would reach the program as a word, as there is no shell.
+    lexer = shlex.shlex(text, posix=False, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        operators = [w for w in lexer if set(w) <= _SHELL_PUNCTUATION]
+    except ValueError:
+        operators = []
+    if operators:
+        raise BadInput(
+            f"The command runs without a shell, so {operators[0]!r} would reach the program as "
+            f"a word: for pipes, redirections or several commands, give bash -c '...'."
+        )
+    return words
+
+
+def sbatch_path(environ: Mapping[str, str] | None = None) -> str | None:
+    """The `sbatch` a submission would run (from PATH), or None."""
+    environ = os.environ if environ is None else environ
+    return shutil.which("sbatch", path=environ.get("PATH", os.defpath))
+
+
+def submit_script(
+    script: str, *, cwd: Path | None = None, environ: Mapping[str, str] | None = None
+) -> int:
+    """Submit `script` with `sbatch` (found on PATH) and return the job's id. The job starts in
+    `cwd` (its `slurm-<id>.out` lands there unless --output says otherwise) with this process's
+    environment (sbatch's default --export=ALL), plus this install's `envmgr` at the end of
+    PATH when PATH has none, so `envmgr run` works inside the job. Blocking (one sbatch call)."""
+    env = dict(os.environ if environ is None else environ)
+    sbatch = sbatch_path(env)
+    if sbatch is None:
+        raise SbatchMissing(
+            "sbatch is not on PATH, so this machine cannot submit SLURM jobs: submit the "
+            "script where SLURM is installed (print it without --submit), or put the folder "
+            "of SLURM's commands on PATH."
+        )
+    scripts = sysconfig.get_path("scripts")
+    path = env.get("PATH", os.defpath)
+    if shutil.which("envmgr", path=path) is None and (Path(scripts) / "envmgr").is_file():
+        env["PATH"] = os.pathsep.join(filter(None, [path, scripts]))
+    try:
+        proc = subprocess.run(
+            [sbatch],
+            input=script,
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env=env,
+            timeout=SUBMIT_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        raise SubmitFailed(
+            f"sbatch did not answer within {SUBMIT_TIMEOUT} s (is slurmctld reachable? "
+            "`scontrol ping` says); the job may or may not have been submitted: check squeue."
+        ) from None
+    except OSError as exc:
+        raise SubmitFailed(f"Cannot run {sbatch}: {exc.strerror or exc}.") from None
+    said = (proc.stderr.strip() or proc.stdout.strip())[:2000]
+    if proc.returncode != 0:
+        raise SubmitRefused(
+            f"sbatch refused the job (exit code {proc.returncode}): {said or 'it gave no reason'}",
+            exit_code=proc.returncode,
+        )
+    found = re.search(r"Submitted batch job ([0-9]+)", proc.stdout)
+    if found is None:
+        raise SubmitFailed(f"sbatch named no job id; it said: {said or 'nothing'}")
+    return int(found.group(1))

@@ -352,6 +352,26 @@ class CleanHandler(BaseHandler):
         self.accepted(self.service.clean(self.body()))
 
 
+class BatchScriptHandler(BaseHandler):
+    """The SLURM job script running a command in the env (reads only)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        query = {k: self.get_query_arguments(k) for k in self.request.query_arguments}
+        self.finish(json.dumps(await self.service.batch_script(name, query)))
+
+
+class BatchJobsHandler(BaseHandler):
+    """Submitting that script with sbatch runs code as the server's user: `execute`."""
+
+    @web.authenticated
+    @authorized("execute")
+    async def post(self, name: str) -> None:
+        self.set_status(201)
+        self.finish(json.dumps(await self.service.submit_batch(name, self.body())))
+
+
 class SettingsHandler(BaseHandler):
     @web.authenticated
     @authorized("execute")
@@ -367,6 +387,8 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (rf"/envmgr/api/environments/{NAME}/export", ExportHandler),
     (rf"/envmgr/api/environments/{NAME}/revisions", RevisionsHandler),
     (rf"/envmgr/api/environments/{NAME}/clone", CloneHandler),
+    (rf"/envmgr/api/environments/{NAME}/batch-script", BatchScriptHandler),
+    (rf"/envmgr/api/environments/{NAME}/batch-jobs", BatchJobsHandler),
     (rf"/envmgr/api/environments/{NAME}/notebook-lock", NotebookLockHandler),
     (r"/envmgr/api/notebook/sync", NotebookSyncHandler),
     (r"/envmgr/api/notebook/drift", NotebookDriftHandler),

@@ -457,6 +457,52 @@ class EnvService:
 
         return self.tasks.start("delete", env_key(env), operation)
 
+    # -- batch jobs (SLURM) -----------------------------------------------------------------
+    # A job runs a command in the env and changes no env: read-only envs may be run too.
+    def _batch_script(self, name: str, fields: Mapping[str, Any]) -> tuple[Env, str]:
+        """The env and its job script, every field checked first (engine/batch.py). `fields`:
+        `command` (one line, split into words without a shell), sbatch's options by their long
+        name, `sbatch` (raw directive lines). Blocking (reads the env's activation files)."""
+        from ..engine.batch import SBATCH_OPTIONS, slurm_script, split_command
+
+        _only_keys(fields, {"command", "sbatch", *SBATCH_OPTIONS})
+        options: dict[str, str | None] = {}
+        for key in SBATCH_OPTIONS:
+            value = fields.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = str(value)
+            if value is not None and not isinstance(value, str):
+                raise BadInput(f"'{key}' must be a string (sbatch's --{key} value).")
+            options[key] = value or None
+        command = split_command(fields.get("command"))
+        raw = _str_list(fields, "sbatch")
+        env = self.env(name)
+        return env, slurm_script(env, command, options, raw)
+
+    async def batch_script(self, name: str, query: Mapping[str, list[str]]) -> dict[str, Any]:
+        """The job script for the env and the options in `query` (each given once, `sbatch`
+        repeatable), and whether this server can submit it."""
+        from ..engine.batch import sbatch_path
+
+        fields: dict[str, Any] = {}
+        for key, values in query.items():
+            if key != "sbatch" and len(values) != 1:
+                raise BadInput(f"'{key}' is given {len(values)} times; give it once.")
+            fields[key] = values if key == "sbatch" else values[0]
+        env, script = await asyncio.to_thread(self._batch_script, name, fields)
+        return {"env": env_key(env), "script": script, "sbatch_available": bool(sbatch_path())}
+
+    async def submit_batch(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Submit the script with sbatch (409 `sbatch-missing` when it is not on PATH); the job
+        starts in the server's root folder, where its `slurm-<id>.out` lands."""
+        from ..engine.batch import submit_script
+
+        env, script = await asyncio.to_thread(self._batch_script, name, body)
+        directory = self.notebook_root or Path.cwd()
+        job_id = await asyncio.to_thread(submit_script, script, cwd=directory)
+        return {"job_id": job_id, "env": env_key(env), "script": script,
+                "directory": str(directory)}  # fmt: skip
+
     # -- notebooks that carry their env ----------------------------------------------------
     async def notebook_lock(
         self,

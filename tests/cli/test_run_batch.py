@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 
@@ -79,3 +80,20 @@ def test_slurm_options_with_shell_characters_are_refused(sandbox, actenv):
         "slurm-script", "-n", "act", "--partition", "x; rm -rf ~", "--", "true", check=False
     )
     assert res.returncode == 2 and "--partition" in res.stderr  # a usage error, its usage
+
+
+def test_submit_without_sbatch_on_path_says_so_and_prints_no_job(sandbox, actenv, tmp_path):
+    bare = dataclasses.replace(sandbox, env={**sandbox.env, "PATH": str(tmp_path)})
+    res = bare.run("slurm-script", "-n", "act", "--submit", "--", "true", check=False)
+    assert res.returncode == 1 and res.stdout == ""
+    assert "sbatch is not on PATH" in res.stderr and "without --submit" in res.stderr
+    as_json = bare.run("slurm-script", "-n", "act", "--submit", "--json", "--", "true", check=False)
+    assert as_json.result()["reason"] == "sbatch-missing"
+
+
+def test_submit_checks_every_option_before_looking_for_sbatch(sandbox, actenv, tmp_path):
+    bare = dataclasses.replace(sandbox, env={**sandbox.env, "PATH": str(tmp_path)})
+    res = bare.run(
+        "slurm-script", "-n", "act", "--submit", "--mem", "lots", "--", "true", check=False
+    )
+    assert res.returncode == 2 and "--mem" in res.stderr and "sbatch is not" not in res.stderr
