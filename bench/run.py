@@ -17,6 +17,8 @@ Figures (docs/bench.md says how each is measured):
 9. envmgr --help (<= 150 ms) and `%envmgr list` in a kernel (<= 300 ms)
 10. Create -> a running cell in chromium against a real JupyterLab vs raw py-rattler + a bare
    jupyter_client kernel (<= 1.10x, never over 3 s)
+shared-cache. two users creating the same env from a site package cache: the second user's new
+   bytes and inodes, with fs.protected_hardlinks 1 and 0 (information; needs root)
 
 Each ratio comes from one run that alternates the two sides; figures are medians. `--quick`
 (what .ci/run runs) uses small sizes and few runs and exits 0 even when a timing misses its
@@ -65,6 +67,7 @@ def _figures() -> dict[str, tuple[str, Figure]]:
         event_loop_stall,
         kernel_discovery,
         memory,
+        shared_cache,
         solve,
         startup,
         usage_walk,
@@ -81,6 +84,7 @@ def _figures() -> dict[str, tuple[str, Figure]]:
         "8": ("curves", curves.figure),
         "9": ("start-up", startup.figure),
         "10": ("Create -> a running cell, in a browser", browser_wait.figure),
+        "shared-cache": ("two users from a site package cache", shared_cache.figure),
     }
     try:  # the solver backends' own comparison (bench/solvers.py), when it is there
         from bench import solvers
