@@ -88,6 +88,8 @@ async def clean(s: Session) -> int:
 
 def _print_plan(plan: CleanPlan) -> None:
     print(f"\nPackage cache: {', '.join(map(str, plan.pkgs_dirs))}\n")
+    for path in plan.not_cleaned:
+        print(f"Not cleaned: {path} (a package cache you can only read, such as a site cache)\n")
     if plan.items:
         rows = [(i.category, i.name, human_bytes(i.bytes), str(i.inodes)) for i in plan.items]
         print_table(rows, ("Category", "Entry", "Frees", "Inodes"), figures_from=2, rule=True)
@@ -187,6 +189,10 @@ def _print_usage(report: UsageReport) -> None:
     header = ("Environment", "Apparent", "Real", "Own", "Shared", "Inodes", "Own inodes")
     print_table(rows, header, figures_from=1, rule=True)
     print()
+    for t in report.trees:
+        links = t.to_json()["links"]
+        if links:  # files from a site package cache: linked, or copied (how many MB)
+            print(f"{t.name or t.path}: files from the site package cache {links['text']}")
     for fs in report.filesystems:
         print(
             f"  Filesystem of {fs.paths[0]}: {human_bytes(fs.free_bytes)} free of "

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 import rattler
 
 from .activation import write_state_env_vars
+from .cache_layers import LinkReport
 from .dependencies import dependency_closure, dependency_name
 from .errors import (
     BadInput,
@@ -117,6 +118,8 @@ class Outcome:
     applied: bool
     channel_alias: str
     notes: list[str] = field(default_factory=list)
+    # How files from a read-only (site) package cache arrived, when any did: linked or copied.
+    links: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,7 +127,15 @@ class Outcome:
             "plan": self.plan.to_json(self.channel_alias),
             "applied": self.applied,
             "notes": self.notes,
+            "links": self.links,
         }
+
+    def took_links(self, report: LinkReport) -> None:
+        """Say how the site cache's files arrived (`linked`, `copied (N MB: ...)`)."""
+        self.notes += report.notes
+        if report.site_packages:
+            self.links = report.to_json()
+            self.notes.append(f"Files from the site package cache: {report.text}")
 
 
 def _always_yes(_plan: Plan) -> bool:
@@ -571,7 +582,7 @@ async def execute(
             await _install_pip_lock(settings, prepared, on_event)
             return outcome
         _check_offline(settings, plan)
-        await apply_plan(
+        links = await apply_plan(
             settings,
             plan,
             operation=request.kind,
@@ -582,6 +593,7 @@ async def execute(
             copy=request.options.copy,
             platform=_subdir(request.options.platform),
         )
+        outcome.took_links(links)
         # On the loop on purpose: once linked, a cancel must not cut the history out (a thread
         # awaited here would be abandoned by a cancel and the task reported "cancelled").
         _commit_history(settings, env.prefix, request, plan, update, remove)
@@ -675,7 +687,7 @@ async def _create(
         return outcome
     _check_offline(settings, plan)
     async with _new_prefix(settings, env, request.cmd, on_event):
-        await apply_plan(
+        links = await apply_plan(
             settings,
             plan,
             operation="create",
@@ -686,6 +698,7 @@ async def _create(
             copy=request.options.copy,
             platform=_subdir(request.options.platform),
         )
+        outcome.took_links(links)
         _remember_platform(env.prefix, request)
         if pip:
             await run_pip(env.prefix, pip, on_event, index_urls=_pip_indexes(prepared))

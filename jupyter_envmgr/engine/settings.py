@@ -45,8 +45,11 @@ class Settings:
 
     @property
     def pkgs_dir(self) -> Path:
-        """The package cache we write to (the first one, as conda and micromamba do)."""
-        return self.pkgs_dirs[0]
+        """The package cache we write to: the first one we can write, as conda does (a site
+        cache we can only read, listed before it, is a read-only layer: cache_layers.py)."""
+        from .cache_layers import first_writable
+
+        return first_writable(self.pkgs_dirs)
 
     @property
     def environments_txt(self) -> Path:
