@@ -13,6 +13,14 @@ The rules: a path is relative, normalised (no `.`/`..` segments, no empty ones),
 `conda-meta/` (where a forged record or journal would be believed); a symlink's target is
 relative and stays inside the prefix from where the link is; entry point names are plain file
 names; the record's name, version and build make a plain folder name in the package cache.
+
+A package that passed is stamped (`info/envmgr-checked.json`, the symlinks found and the inode
+and change time of every folder walked and of the metadata read): the next check of the same
+folder compares those with a stat each instead of reading and walking it all again. Whatever
+could make the package link something else (an entry added, removed or replaced in any of its
+folders, a metadata file rewritten) changes a change time, which no one can set back: the
+package is then checked again in full. Stamps younger than the file system's clock tick
+(stamps.py), written by another user, or of other rules (`_STAMP_VERSION`) are not trusted.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import UnsafePackage
+from .stamps import too_recent
 
 # Folder names in the package cache and console script names: what real packages use.
 _DIST_PART = re.compile(r"[A-Za-z0-9_.+!-]+")
@@ -33,6 +42,12 @@ _SCRIPT_NAME = re.compile(r"[A-Za-z0-9_.+-]+")
 # conda-meta/ is conda's and ours (records, history, journal): no package ships files there.
 _RESERVED = "conda-meta"
 _MAX_REPORTED = 200  # characters of a hostile path quoted in a message
+_STAMP = "envmgr-checked.json"  # in info/, which is never linked
+_STAMP_VERSION = 1  # bump when the rules change: older stamps are checked again
+# What `_listed_paths` and `_entry_point_names` read (absent ones stay absent).
+_INFO_FILES = ("paths.json", "files", "has_prefix", "link.json")
+# (inode, change time in ns) of a file or folder; None when it is missing.
+StatKey = list[int] | None
 
 
 def _quote(path: str) -> str:
@@ -129,15 +144,27 @@ def _entry_point_names(info: Path) -> Iterable[str]:
     return [p.split("=")[0].strip() if isinstance(p, str) else "" for p in points]
 
 
-def _symlinks(root: Path) -> Iterator[tuple[str, str]]:
+def _stat_key(path: Path | str) -> StatKey:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return [st.st_ino, st.st_ctime_ns]
+
+
+def _symlinks(root: Path, folders: dict[str, StatKey]) -> Iterator[tuple[str, str]]:
     """(path relative to the package, target) of every symlink in the extracted package,
-    listed or not: rattler may hard-link a symlink as it is, whatever paths.json calls it."""
+    listed or not: rattler may hard-link a symlink as it is, whatever paths.json calls it.
+    Each folder's stat key goes into `folders` before it is read (None: it could not be)."""
     stack = [""]
     while stack:
         rel = stack.pop()
         try:
-            entries = list(os.scandir(root / rel if rel else root))
+            folder = root / rel if rel else root
+            folders[rel] = _stat_key(folder)
+            entries = list(os.scandir(folder))
         except OSError:
+            folders[rel] = None
             continue
         for entry in entries:
             entry_rel = f"{rel}/{entry.name}" if rel else entry.name
@@ -160,8 +187,13 @@ def check_record_names(name: str, version: str, build: str) -> None:
 def check_extracted(extracted: Path, name: str) -> list[tuple[str, str]]:
     """Raise UnsafePackage when the package extracted at `extracted` would link anything
     outside a prefix, or into its conda-meta/. Reads the package's own metadata only.
-    Returns the package's symlinks, for `check_links_in_place`."""
+    Returns the package's symlinks, for `check_links_in_place`. A package this user's check
+    passed before, unchanged since, is not read again (its stamp, see above)."""
     info = extracted / "info"
+    stamped = _stamped_links(extracted)
+    if stamped is not None:
+        return stamped
+    files = {file: _stat_key(info / file) for file in _INFO_FILES}  # before they are read
     for path in _listed_paths(info, name):
         problem = path_problem(path)
         if problem is not None:
@@ -169,12 +201,62 @@ def check_extracted(extracted: Path, name: str) -> list[tuple[str, str]]:
     for script in _entry_point_names(info):
         if not _SCRIPT_NAME.fullmatch(script) or script in (".", ".."):
             raise _refuse(name, f"bin/{script}", "a console script that is not a plain name")
-    links = list(_symlinks(extracted))
+    folders: dict[str, StatKey] = {}
+    links = list(_symlinks(extracted, folders))
     for link, target in links:
         problem = path_problem(link) or link_target_problem(link, target)
         if problem is not None:
             raise _refuse(name, link, problem)
+    _write_stamp(info, files, folders, links)
     return links
+
+
+def _stamped_links(extracted: Path) -> list[tuple[str, str]] | None:
+    """The symlinks a valid stamp of `extracted` records; None when it has no valid one."""
+    stamp = extracted / "info" / _STAMP
+    try:
+        if os.stat(stamp).st_uid != os.getuid():
+            return None
+        data = json.loads(stamp.read_bytes())
+        if data["version"] != _STAMP_VERSION:
+            return None
+        files, folders = data["files"], data["folders"]
+        root = str(extracted)  # plain strings: thousands of folders in a big package
+        if any(_stat_key(f"{root}/info/{file}") != files[file] for file in _INFO_FILES):
+            return None
+        if not folders or any(
+            key is None or _stat_key(f"{root}/{rel}" if rel else root) != key
+            for rel, key in folders.items()
+        ):
+            return None
+        return [(str(link), str(target)) for link, target in data["links"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_stamp(
+    info: Path,
+    files: dict[str, StatKey],
+    folders: dict[str, StatKey],
+    links: list[tuple[str, str]],
+) -> None:
+    """Stamp a package that passed; not when a folder could not be read or a change time is
+    too recent to tell a later change by (or where this user cannot write: checked each time)."""
+    keys = [*files.values(), *folders.values()]
+    if any(key is None for key in folders.values()):
+        return
+    if too_recent(*(key[1] for key in keys if key is not None)):
+        return
+    data = {"version": _STAMP_VERSION, "files": files, "folders": folders, "links": links}
+    staging = info / f".{_STAMP}.{os.getpid()}"
+    try:
+        staging.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(staging, info / _STAMP)
+    except OSError:
+        try:
+            staging.unlink()
+        except OSError:
+            pass
 
 
 def check_links_in_place(prefix: Path, links: dict[str, list[tuple[str, str]]]) -> None:
