@@ -26,6 +26,7 @@ import requests
 
 from jupyter_envmgr.channels import TestChannels
 
+from ..helpers import tree_snapshot
 from .conftest import Cluster
 
 pytestmark = pytest.mark.hpc
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.hpc
 PASSWORD = "envmgr-hpc-test"
 RUN = uuid.uuid4().hex[:6]  # env names of this run: leftovers of another run never collide
 SITE_ENV = "site-py"
+OWN_PKGS = f"~/.cache/envmgr-hpc-tests/pkgs-{RUN}"  # each user's own package cache
 
 
 def _free_port() -> int:
@@ -78,6 +80,10 @@ def site_policy(cluster: Cluster, shared_channels: TestChannels, site_envs: Path
     jupyter_server_config.d/ is not enough: jupyter_server reads only the extensions'
     enabling from there, not the EnvMgrExtension settings.)"""
     policy = {
+        # The site cache (filled when the site env was made) before each user's own, as in
+        # conda's multi-user pkgs_dirs; a fresh own cache per run, so what it receives is this
+        # run's doing.
+        "pkgs_dirs": [str(site_envs.parent / "pkgs"), OWN_PKGS],
         "default_channels": [shared_channels.main_url],
         "allowed_channels": [shared_channels.main_url],
         "read_only_dirs": [str(site_envs)],
@@ -90,6 +96,8 @@ def site_policy(cluster: Cluster, shared_channels: TestChannels, site_envs: Path
         yield policy
     finally:
         conf.unlink(missing_ok=True)
+        for user in cluster.users:
+            shutil.rmtree(Path(pwd.getpwnam(user).pw_dir, ".cache", "envmgr-hpc-tests"), True)
 
 
 def _hub_config(cluster: Cluster, spawner: str, port: int, token: str) -> str:
@@ -230,13 +238,15 @@ def _created(hub: Hub, user: str, name: str, specs: list[str]) -> dict:
 
 
 @pytest.fixture(scope="module")
-def user_envs(servers: Hub) -> dict[str, str]:
+def user_envs(servers: Hub) -> Iterator[dict[str, str]]:
     """Each user creates an env of their own, over REST in their own server, from the site's
     channel (the policy's default channel: the request names none)."""
     names = {user: f"{user.split('-')[-1]}-{servers.spawner}-{RUN}" for user in servers.users}
     for user, name in names.items():
         _created(servers, user, name, ["python", "ipykernel"])
-    return names
+    yield names
+    for user, name in names.items():
+        servers.api("DELETE", f"/user/{user}/envmgr/api/environments/{name}?force=true")
 
 
 def _env_names(hub: Hub, user: str) -> dict[str, dict]:
@@ -288,6 +298,30 @@ def test_each_user_sees_their_own_env_and_the_site_env_never_the_others(
         assert site and site[0]["read_only"], envs
         # ...and its kernel.
         _kernel_of(servers, me, str(site_envs / SITE_ENV))
+
+
+def test_each_users_create_takes_the_site_cache_without_downloading_it_again(
+    servers: Hub, user_envs: dict[str, str], site_envs: Path
+):
+    site_cache = site_envs.parent / "pkgs"
+    site_before = tree_snapshot(site_cache)
+    for user in servers.users:
+        prefix = Path(_env_names(servers, user)[user_envs[user]]["prefix"])
+        own = Path(OWN_PKGS.replace("~", pwd.getpwnam(user).pw_dir, 1))
+        # Every package came from the site cache: the user's own cache holds pointers to its
+        # entries, no archive of its own.
+        names = {json.loads(r.read_text())["name"] for r in (prefix / "conda-meta").glob("*.json")}
+        assert {"python", "ipykernel"} <= names
+        pointers = [p for p in own.iterdir() if p.is_symlink()]
+        assert len(pointers) == len(names), sorted(p.name for p in own.iterdir())
+        assert all(p.resolve().parent == site_cache for p in pointers)
+        assert not [p for p in own.iterdir() if p.name.endswith((".conda", ".tar.bz2"))]
+        # How the site's files arrived (hard links or copies) is kept with the env.
+        links = json.loads((prefix / "conda-meta" / "envmgr" / "links.json").read_text())
+        assert links["site_packages"] == len(names), links
+        hardlinks = Path("/proc/sys/fs/protected_hardlinks").read_text().strip()
+        assert links["mode"] == ("copied" if hardlinks == "1" else "linked"), links
+    assert tree_snapshot(site_cache) == site_before  # never written (no lock, no file)
 
 
 def test_a_kernel_of_each_users_env_runs_as_that_user(servers: Hub, user_envs: dict[str, str]):
