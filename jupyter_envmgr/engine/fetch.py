@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -102,7 +101,7 @@ async def _fetch_one(
     name = record.name.normalized
     target = cache / dist_name(record)
     async with slots:
-        staging = cache / f"{_STAGING_PREFIX}{dist_name(record)}-{secrets.token_hex(4)}"
+        staging = cache / f"{_STAGING_PREFIX}{dist_name(record)}-{os.urandom(4).hex()}"
         try:
             staging.mkdir(parents=True)
             on_event(Event("download-start", {"name": name, "total": record.size}))

@@ -21,7 +21,7 @@ from typing import Any
 
 import rattler
 
-from . import solver_libmamba, solver_rattler
+from . import solver_rattler
 from .gateway import PLATFORMS, drop_stale_repodata, gateway_for, virtual_packages
 from .platforms import foreign_virtual_packages, is_foreign
 from .progress import Event, EventSink, ignore_events
@@ -76,6 +76,8 @@ async def solve_problem(
     on_event(Event("solve-start", start))
     started = time.monotonic()
     if name == "libmamba":
+        from . import solver_libmamba  # loaded when asked for: the default solves without it
+
         records = await solver_libmamba.solve(gateway, problem)
     else:
         records = await solver_rattler.solve(gateway, problem)
@@ -87,11 +89,15 @@ async def solve_problem(
 def require_solver(name: SolverName) -> None:
     """Raise SolverUnavailable, saying how to get it, unless `name` can solve here."""
     if name == "libmamba":
+        from . import solver_libmamba
+
         solver_libmamba.import_libmambapy()
 
 
 def libmamba_version() -> str | None:
     """libmambapy's version when it can be imported, else None."""
+    from . import solver_libmamba
+
     try:
         return str(solver_libmamba.import_libmambapy().__version__)
     except SolverUnavailable:
