@@ -26,6 +26,7 @@ async def info(s: Session) -> int:
     from ..engine.solver import solver_status
 
     settings = {**s.settings.to_json(), **solver_status(s.settings.solver)}
+    settings["read_only_envs_dirs"] = _read_only_envs_dirs(s)
     if s.json:
         s.json.emit({"event": "result", **settings})
     else:
@@ -39,3 +40,12 @@ async def info(s: Session) -> int:
                 value = "-"
             print(f"  {key:<{width}}: {value}")
     return 0
+
+
+def _read_only_envs_dirs(s: Session) -> list[str]:
+    """Envs dirs this user cannot write (site envs an admin publishes), with their owner:
+    their envs are listed and have kernels; `create --clone` copies one to change it."""
+    from ..engine.registry import can_write_below, owner_of
+
+    dirs = [d for d in s.settings.envs_dirs if d.is_dir() and not can_write_below(d)]
+    return [f"{d} ({owner_of(d)}'s)" for d in dirs]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import Forbidden
 from .prefix import META
-from .registry import Env
+from .registry import Env, owner_of, user_name
 from .urls import package_channel, url_is_under
 
 
@@ -29,13 +29,23 @@ class Policy:
     pip_index_urls: tuple[str, ...] = ()
 
     def is_read_only(self, env: Env) -> bool:
+        return self.read_only_reason(env) is not None
+
+    def read_only_reason(self, env: Env) -> str | None:
+        """Why `env` may not be changed here, in words, or None when it may: the admin's rule,
+        or file permissions (a site environment another user owns: say so before trying)."""
         if env.is_root and not self.read_only_envs and not self.read_only_dirs:
-            return False
-        if self._read_only_rule(env) is not None:
-            return True
-        # A folder the server's user cannot write is read-only too: say so before trying.
+            return None
+        rule = self._read_only_rule(env)
+        if rule is not None:
+            return f"The administrator made this environment read-only: {rule}."
         meta = env.prefix / META
-        return meta.exists() and not os.access(meta, os.W_OK)
+        if meta.exists() and not os.access(meta, os.W_OK):
+            return (
+                f"It belongs to {owner_of(meta)} and you ({user_name(os.geteuid())}) cannot "
+                f"write {env.prefix} (file permissions): a site environment is used, not changed."
+            )
+        return None
 
     def _read_only_rule(self, env: Env) -> str | None:
         """The admin's rule that makes `env` read-only (existing or not yet made), or None."""
@@ -59,10 +69,12 @@ class Policy:
             )
 
     def check_writable(self, env: Env) -> None:
-        if self.is_read_only(env):
+        reason = self.read_only_reason(env)
+        if reason is not None:
             raise Forbidden(
-                f"The environment {env.label} is read-only here (admin policy or file "
-                "permissions). Clone it to change it."
+                f"The environment {env.label} is read-only here. {reason} Clone it to change "
+                f"it: envmgr create -n NEW_NAME --clone {env.name or env.prefix}. Nothing was "
+                "changed."
             )
 
     def check_channels(self, channel_urls: Sequence[str]) -> None:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BadInput, EnvExists, EnvNotFound
+from .errors import BadInput, EnvExists, EnvNotFound, Forbidden
 from .prefix import is_conda_prefix
 from .settings import Settings
 
@@ -158,15 +159,26 @@ def _user_path(text: str) -> Path:
 
 
 def new_env_target(
-    settings: Settings, *, name: str | None = None, prefix: str | None = None
+    settings: Settings,
+    *,
+    name: str | None = None,
+    prefix: str | None = None,
+    read_only_dirs: Sequence[str] = (),
 ) -> Env:
-    """Where `create` will put a new env; refuses names and paths that are taken."""
+    """Where `create` will put a new env; refuses names and paths that are taken. A named env
+    goes to the first envs dir this user can write that is not one of `read_only_dirs`."""
     if prefix is not None:
         path = _user_path(prefix)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise EnvExists(
                 f"{path} already exists and is not an empty folder. Choose a new path, or "
                 "remove the old environment first."
+            )
+        if not can_write_below(path.parent):
+            raise Forbidden(
+                f"Cannot create {path}: you cannot write {_existing(path.parent)} (it belongs to "
+                f"{owner_of(_existing(path.parent))}). Create it in your own envs with -n NAME, "
+                "or choose a folder you can write."
             )
         return Env(path, _name_for(path, settings))
     if name is None:
@@ -179,7 +191,48 @@ def new_env_target(
                 "Choose another name, or install into it with 'envmgr install -n "
                 f"{name} ...'."
             )
-    return Env(settings.envs_dirs[0] / name, name)
+    # The first envs dir this user can write, as conda does: a site envs dir an admin named
+    # in the system-wide .condarc comes before ~/micromamba/envs but is not the user's.
+    avoid = {Path(os.path.realpath(d)) for d in read_only_dirs}
+    home = next(
+        (
+            d
+            for d in settings.envs_dirs
+            if can_write_below(d) and Path(os.path.realpath(d)) not in avoid
+        ),
+        settings.envs_dirs[0],
+    )
+    return Env(home / name, name)
+
+
+def _existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def can_write_below(folder: Path) -> bool:
+    """Whether this process can make entries in `folder` (or make `folder` itself, when its
+    nearest existing parent is writable)."""
+    return os.access(_existing(folder), os.W_OK | os.X_OK)
+
+
+def owner_of(path: Path) -> str:
+    """The user name owning `path` (lstat's st_uid), or `uid N`."""
+    try:
+        uid = os.lstat(path).st_uid
+    except OSError:
+        return "nobody known"
+    return user_name(uid)
+
+
+def user_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return f"uid {uid}"
 
 
 def register_env(settings: Settings, prefix: Path) -> None:

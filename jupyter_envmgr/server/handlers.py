@@ -337,6 +337,13 @@ class UsageHandler(BaseHandler):
         self.finish(json.dumps(await self.service.usage(self.get_query_argument("env", None))))
 
 
+class UsageByOwnerHandler(BaseHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.finish(json.dumps(await self.service.usage_by_owner()))
+
+
 class CleanHandler(BaseHandler):
     """Cleaning the shared cache affects every user of it: `execute`, not just `write`."""
 
@@ -396,6 +403,7 @@ ROUTES: list[tuple[str, type[BaseHandler]]] = [
     (r"/envmgr/api/search", SearchHandler),
     (r"/envmgr/api/suggested-specs", SuggestedSpecsHandler),
     (r"/envmgr/api/usage", UsageHandler),
+    (r"/envmgr/api/usage/owners", UsageByOwnerHandler),
     (r"/envmgr/api/clean", CleanHandler),
     (r"/envmgr/api/tasks", TasksHandler),
     (r"/envmgr/api/tasks/(?P<task_id>[^/]+)", TaskHandler),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -132,16 +131,8 @@ class EnvService:
     def env_json(self, env: Env) -> dict[str, Any]:
         """Blocking: whether the env is read-only depends on its folder's permissions. `key`
         is what the routes take (see `env`); `read_only_reason` says why, in words."""
-        read_only = self.policy.is_read_only(env)
-        reason = None
-        if read_only:
-            meta = env.prefix / "conda-meta"
-            reason = (
-                f"The server cannot write {env.prefix} (file permissions)."
-                if meta.exists() and not os.access(meta, os.W_OK)
-                else "The administrator made this environment read-only."
-            )
-        return {**env.to_json(), "key": env_key(env), "read_only": read_only,
+        reason = self.policy.read_only_reason(env)
+        return {**env.to_json(), "key": env_key(env), "read_only": reason is not None,
                 "read_only_reason": reason}  # fmt: skip
 
     async def list_envs(self) -> list[dict[str, Any]]:
@@ -220,6 +211,14 @@ class EnvService:
             return disk_usage(self.settings, envs=envs).to_json()
 
         return await asyncio.to_thread(report)
+
+    async def usage_by_owner(self) -> dict[str, Any]:
+        """Bytes and inodes per owner in every envs dir and package cache (engine/owners.py);
+        the server's user's own envs and cache entries, and what clean would free there."""
+        from ..engine.owners import usage_by_owner
+
+        report = await asyncio.to_thread(usage_by_owner, self.settings)
+        return report.to_json()
 
     async def clean_plan(self, categories: list[str]) -> dict[str, Any]:
         # The engine takes the cache lock without blocking and plans in a thread.
