@@ -12,6 +12,8 @@ from .table import print_table
 
 if TYPE_CHECKING:
     from ..engine.cache import CleanPlan, CleanResult
+    from ..engine.owners import OwnerReport
+    from ..engine.registry import Env
     from ..engine.usage import UsageReport
 
 
@@ -40,6 +42,13 @@ def add_parsers(sub: Subparsers) -> None:
         p,
         name_help="only this environment (and the package cache)",
         prefix_help="only the environment at this path",
+    )
+    p.add_argument(
+        "--by-owner",
+        action="store_true",
+        help="bytes and inodes per owner (unix user) in every envs dir and package cache, "
+        "hard links counted once; your own envs and cache entries, and what clean would free "
+        "in your own cache",
     )
     p.set_defaults(run=usage)
 
@@ -149,6 +158,8 @@ async def usage(s: Session) -> int:
     envs = None
     if a.name or a.prefix:
         envs = [find_env(s.settings, name=a.name, prefix=a.prefix)]
+    if a.by_owner:
+        return await _usage_by_owner(s, envs)
     report = await asyncio.to_thread(disk_usage, s.settings, envs=envs, on_event=s.on_event)
     if s.json:
         s.json.emit({"event": "result", **report.to_json()})
@@ -200,4 +211,51 @@ def _print_usage(report: UsageReport) -> None:
         )
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    print()
+
+
+async def _usage_by_owner(s: Session, envs: list[Env] | None) -> int:
+    import asyncio
+
+    from ..engine.owners import usage_by_owner
+
+    report = await asyncio.to_thread(usage_by_owner, s.settings, envs=envs)
+    if s.json:
+        s.json.emit({"event": "result", **report.to_json()})
+        return 0
+    _print_by_owner(report)
+    return 0
+
+
+def _print_by_owner(report: OwnerReport) -> None:
+    print("\nEvery envs dir and package cache, each inode once, by owner:\n")
+    rows = [(name, human_bytes(u.bytes), str(u.inodes)) for name, u in report.owners.items()]
+    print_table(rows, ("Owner", "Bytes", "Inodes"), figures_from=1, rule=True)
+    print(f"\nWhat you ({report.user}) own, per env and cache (a file linked into several")
+    print("of them shows in each):\n")
+    rows = []
+    for t in report.trees:
+        mine = t["mine"]
+        if mine["inodes"]:
+            label = (t["name"] or t["path"]) if t["kind"] == "env" else f"[pkgs] {t['path']}"
+            rows.append((label, human_bytes(mine["bytes"]), str(mine["inodes"])))
+    if rows:
+        print_table(rows, ("Environment or cache", "Bytes", "Inodes"), figures_from=1, rule=True)
+    else:
+        print("  nothing")
+    if report.entries:
+        print("\nYour biggest package cache entries:\n")
+        rows = [(e["path"], human_bytes(e["bytes"]), str(e["inodes"])) for e in report.entries]
+        print_table(rows, ("Entry", "Bytes", "Inodes"), figures_from=1, rule=True)
+        if report.more_entries:
+            print(f"  and {report.more_entries} more")
+    if report.clean is not None:
+        c = report.clean
+        print(
+            f"\n'envmgr clean --all' would free {human_bytes(c['bytes'])} and {c['inodes']} "
+            f"inodes in your own cache {c['pkgs_dir']} ({c['items']} entries; see "
+            "'envmgr clean --all --dry-run')."
+        )
+    else:
+        print("\nYou own no package cache here: 'envmgr clean' has nothing of yours to free.")
     print()

@@ -50,6 +50,7 @@ from .prefix import (
 from .progress import Event, EventSink, ignore_events
 from .registry import Env, find_env, new_env_target, register_env, unregister_env
 from .settings import Settings
+from .site import share_records
 from .solver import require_solver, solve
 from .specs import (
     Spec,
@@ -438,13 +439,16 @@ def prepare(settings: Settings, request: Request, policy: Policy | None = None) 
     if needs_channels:
         require_solver(settings.solver)  # libmamba without libmambapy: say how to get it
     if request.kind == "create":
-        env = new_env_target(settings, name=request.name, prefix=request.prefix)
+        env = new_env_target(
+            settings, name=request.name, prefix=request.prefix,
+            read_only_dirs=policy.read_only_dirs if policy is not None else (),
+        )  # fmt: skip
         if policy is not None:
             policy.check_creatable(env)  # read-only rules hold for envs not made yet
     else:
         env = find_env(settings, name=request.name, prefix=request.prefix)
-        if policy is not None:
-            policy.check_writable(env)
+        # Without an admin's policy too: an env this user cannot write (a site env) is refused.
+        (policy or Policy()).check_writable(env)
     if needs_channels and request.kind != "create":
         # The channel of a `channel::pkg` spec kept in history is searched too, after the
         # requested ones, as conda and micromamba do; under the same allow list.
@@ -611,6 +615,7 @@ def _commit_history(
     update: list[str],
     remove: list[str],
 ) -> None:
+    share_records(prefix)  # readable by every user the env's files are (a site env)
     append_history(
         prefix,
         cmd=request.cmd,
@@ -917,8 +922,7 @@ def check_removable(env: Env, policy: Policy | None = None) -> None:
     """What `env remove` refuses, before anything starts."""
     if env.is_root:
         raise BadInput("The root environment (base) cannot be removed.")
-    if policy is not None:
-        policy.check_writable(env)
+    (policy or Policy()).check_writable(env)
 
 
 async def remove_env(settings: Settings, env: Env, on_event: EventSink = ignore_events) -> None:

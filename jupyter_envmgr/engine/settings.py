@@ -73,9 +73,26 @@ class Settings:
         }
 
 
+# System-wide rc files, as conda and micromamba read them before the user's: where an admin
+# names site folders (e.g. `envs_dirs: [/site/envs]`) for every user. `$CONDA_ROOT` too.
+SYSTEM_RC_DIRS = ("/etc/conda", "/var/lib/conda")
+
+
+def _system_rc_files(env: Mapping[str, str]) -> list[Path]:
+    dirs = [Path(d) for d in SYSTEM_RC_DIRS]
+    if env.get("CONDA_ROOT"):
+        dirs.append(Path(env["CONDA_ROOT"]).expanduser())
+    files: list[Path] = []
+    for folder in dirs:
+        files += [folder / ".condarc", folder / "condarc"]
+        files += sorted(folder.glob("condarc.d/*.y*ml"))
+        files.append(folder / ".mambarc")
+    return files
+
+
 def _rc_files(env: Mapping[str, str], home: Path) -> list[Path]:
     # Least important first; later files override earlier ones key by key.
-    files = [
+    files = _system_rc_files(env) + [
         home / ".config" / "conda" / ".condarc",
         home / ".conda" / ".condarc",
         home / ".condarc",
@@ -164,16 +181,21 @@ def load_settings(
     home = home or Path(env.get("HOME") or Path.home())
     config: dict[str, Any] = {}
     sources: list[str] = []
+    system: set[Path] = set()
     if rc_files is None:
         files = _rc_files(env, home)
+        system = set(_system_rc_files(env))
     else:
         files = [_expand(f, env, home) for f in rc_files]
         for rc in files:
             if not rc.is_file():
                 raise BadInput(f"--rc-file {rc}: no such file. Give the path of a .condarc.")
+    site_envs_dirs: list[str] = []  # a system file's envs_dirs are kept, after the user's own
     for rc in files:
         data = _read_rc(rc)
         if data:
+            if rc in system and isinstance(data.get("envs_dirs"), list):
+                site_envs_dirs += [str(p) for p in data["envs_dirs"]]
             config.update(data)
             sources.append(str(rc))
 
@@ -185,6 +207,7 @@ def load_settings(
     for var in ("CONDA_ENVS_PATH", "CONDA_ENVS_DIRS"):
         if env.get(var):
             envs_dirs = _split_path_list(env[var])
+    envs_dirs += site_envs_dirs
     pkgs_dirs = [str(p) for p in config.get("pkgs_dirs") or []]
     if env.get("CONDA_PKGS_DIRS"):
         pkgs_dirs = _split_path_list(env["CONDA_PKGS_DIRS"])
