@@ -485,6 +485,8 @@ class EnvService:
 
         fields: dict[str, Any] = {}
         for key, values in query.items():
+            if key.isdigit() and values == [""]:
+                continue  # JupyterLab's cache buster on GET requests (`?1796615182048`)
             if key != "sbatch" and len(values) != 1:
                 raise BadInput(f"'{key}' is given {len(values)} times; give it once.")
             fields[key] = values if key == "sbatch" else values[0]

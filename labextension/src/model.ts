@@ -13,6 +13,9 @@ import { errorMessage, requestAPI, requestFile } from './request';
 import { TaskList, TaskTracker } from './tasks';
 import {
   CleanCategory,
+  IBatchJob,
+  IBatchRequest,
+  IBatchScript,
   ICleanPlan,
   ICreateRequest,
   IEnvSize,
@@ -508,6 +511,22 @@ export class EnvManagerModel implements IDisposable {
     return requestAPI<INotebookLock>(
       `environments/${encodeURIComponent(env)}/notebook-lock`,
       { query: { lock_id: lockId || undefined } }
+    );
+  }
+
+  /** The SLURM job script running `request.command` in `env` (nothing is changed). */
+  batchScript(env: string, request: IBatchRequest): Promise<IBatchScript> {
+    return requestAPI<IBatchScript>(
+      `environments/${encodeURIComponent(env)}/batch-script`,
+      { query: { ...request } }
+    );
+  }
+
+  /** Submit that script with the server's sbatch: the job id. */
+  submitBatch(env: string, request: IBatchRequest): Promise<IBatchJob> {
+    return requestAPI<IBatchJob>(
+      `environments/${encodeURIComponent(env)}/batch-jobs`,
+      { method: 'POST', body: request }
     );
   }
 

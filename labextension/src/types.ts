@@ -301,3 +301,27 @@ export interface INotebookLock {
   envmgr: { [key: string]: any };
   kernelspec: { name: string; display_name: string; language: string } | null;
 }
+
+/** What a batch job runs (`command`, one line) and a few sbatch options, by their long name. */
+export interface IBatchRequest {
+  command: string;
+  time?: string;
+  partition?: string;
+  'cpus-per-task'?: string;
+  mem?: string;
+}
+
+/** `GET environments/<name>/batch-script`: the SLURM job script, and whether it can be submitted. */
+export interface IBatchScript {
+  env: string;
+  script: string;
+  sbatch_available: boolean;
+}
+
+/** `POST environments/<name>/batch-jobs`: the job sbatch queued. */
+export interface IBatchJob {
+  job_id: number;
+  env: string;
+  script: string;
+  directory: string;
+}

@@ -9,6 +9,7 @@ import * as React from 'react';
 import { EnvModel } from '../envmodel';
 import { trans } from '../i18n';
 import { ExportFormat } from '../types';
+import { BatchScript } from './BatchScript';
 import { IViewActions, NotebooksChanged, readOnlyReason } from './actions';
 import { useSignals } from './hooks';
 import { PackageTable } from './PackageTable';
@@ -575,6 +576,7 @@ export function EnvPanel(props: IEnvPanelProps): JSX.Element {
             trans={trans}
           />
           <Revisions {...props} disabled={disabled} reason={reason} />
+          <BatchScript env={env} />
         </>
       )}
     </div>
