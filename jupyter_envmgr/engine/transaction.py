@@ -491,16 +491,10 @@ async def apply_plan(
             notes = await fetch_and_check(settings, plan.to_link, prefix, on_event)
         except (asyncio.CancelledError, KeyboardInterrupt):
             raise Cancelled(f"Cancelled; nothing in {prefix} was changed.") from None
-        # Records of big packages list every file: parsing and copying them stays off the loop.
-        try:
-            await asyncio.to_thread(archive_records, prefix, record_files(prefix))
-        except OSError as exc:
-            if exc.errno not in _NO_SPACE:
-                raise
-            # The archive is a convenience (offline rollback): a full disk is reported by the
-            # journal written next, as one error with nothing changed.
+        # Records of big packages list every file: parsing and copying them stays off the loop
+        # (one thread hop for both steps).
         await asyncio.to_thread(
-            write_journal,
+            _archive_and_journal,
             prefix,
             operation=operation,
             created=created,
@@ -544,16 +538,49 @@ async def apply_plan(
                 "restored to its previous state; check the channel and try again."
             ) from None
         raise
-    # The install is done: a cancel arriving now must not leave a journal that would undo it.
-    # Both steps touch the disk (a journal of a big env is thousands of records): in a thread.
-    bookkeeping = asyncio.ensure_future(asyncio.to_thread(_finish, prefix, plan.to_link, requested))
+    # The install is done: a cancel arriving now must not leave a journal that would undo it,
+    # nor say "cancelled" (done is done). The steps touch the disk (a journal of a big env is
+    # thousands of records): in a thread, one hop for all of them.
+    bookkeeping = asyncio.ensure_future(
+        asyncio.to_thread(_finish_and_report, settings, plan, requested)
+    )
     await _await_ignoring_cancel(bookkeeping)
-    bookkeeping.result()
-    links = asyncio.ensure_future(asyncio.to_thread(_report_links, settings, plan))
-    await _await_ignoring_cancel(links)  # done is done: a cancel now must not say otherwise
-    report = links.result()
+    report = bookkeeping.result()
     report.notes = notes
     return report
+
+
+def _archive_and_journal(
+    prefix: Path,
+    *,
+    operation: str,
+    created: bool,
+    linking: Sequence[str],
+    site_packages: str | None,
+) -> None:
+    """Before linking: archive the current records, then write the journal."""
+    try:
+        archive_records(prefix, record_files(prefix))
+    except OSError as exc:
+        if exc.errno not in _NO_SPACE:
+            raise
+        # The archive is a convenience (offline rollback): a full disk is reported by the
+        # journal written next, as one error with nothing changed.
+    write_journal(
+        prefix,
+        operation=operation,
+        created=created,
+        linking=linking,
+        site_packages=site_packages,
+    )
+
+
+def _finish_and_report(
+    settings: Settings, plan: Plan, requested: Sequence[rattler.MatchSpec]
+) -> LinkReport:
+    """After the install: `_finish`, then `_report_links`."""
+    _finish(plan.prefix, plan.to_link, requested)
+    return _report_links(settings, plan)
 
 
 def _report_links(settings: Settings, plan: Plan) -> LinkReport:
