@@ -123,4 +123,8 @@ class TextRenderer:
             f"{len(plan.remove)}; download {plan.download_count} packages, "
             f"{human_bytes(plan.download_bytes)}\n\n"
         )
+        if plan.site_cache:  # a site package cache's files: hard-linked, or copied
+            site = plan.site_cache
+            what = f"{site['packages']} packages, {site['text']}"
+            out.write(f"  From the site package cache: {what}\n\n")
         out.flush()

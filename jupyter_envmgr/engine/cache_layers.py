@@ -305,3 +305,68 @@ def read_link_report(prefix: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# What a plan can say before linking
+
+
+def _hard_link_allowed(source: Path, target_dir: Path) -> bool:
+    """The kernel's rule for linking `source` into `target_dir`'s filesystem: the same
+    filesystem, and with `fs.protected_hardlinks=1` a file we own or can read and write
+    (root may link anything). What rattler tries first; it copies when this fails."""
+    try:
+        st = os.stat(source)
+        if st.st_dev != os.stat(target_dir).st_dev:
+            return False
+        protected = Path("/proc/sys/fs/protected_hardlinks").read_text().strip() != "0"
+    except OSError:
+        return False
+    me = os.geteuid()
+    return not protected or me in (0, st.st_uid) or os.access(source, os.R_OK | os.W_OK)
+
+
+def _a_file(folder: Path) -> Path | None:
+    try:
+        paths = json.loads((folder / "info" / "paths.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for entry in paths.get("paths", []) if isinstance(paths, dict) else []:
+        if isinstance(entry, dict) and entry.get("path_type", "hardlink") == "hardlink":
+            rel = entry.get("_path")
+            if not entry.get("prefix_placeholder") and isinstance(rel, str):
+                return folder / rel
+    return None
+
+
+def planned_from_layers(
+    records: Iterable[rattler.RepoDataRecord], pkgs_dirs: Sequence[Path], prefix: Path
+) -> dict[str, Any] | None:
+    """For a plan: how many packages to link come from read-only layers (our own cache lacks
+    them), and whether their files will be `linked` or `copied` (with why). None when none
+    will. Reads only; nothing is written."""
+    layers = read_only_layers(pkgs_dirs)
+    if not layers:
+        return None
+    own = first_writable(pkgs_dirs)
+    count, sample = 0, None
+    for record in records:
+        mine = own / dist_name(record)
+        if (mine / "info").is_dir() and not is_pointer(mine):
+            continue
+        for layer in layers:
+            if (layer / dist_name(record) / "info").is_dir():
+                count += 1
+                sample = sample or _a_file(layer / dist_name(record))
+                break
+    if not count:
+        return None
+    target = prefix
+    while not target.exists() and target.parent != target:
+        target = target.parent
+    linked = sample is None or _hard_link_allowed(sample, target)
+    return {
+        "packages": count,
+        "links": "linked" if linked else "copied",
+        "text": "linked" if linked else f"copied ({ACROSS_OWNERS})",
+    }

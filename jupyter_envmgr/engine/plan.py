@@ -10,6 +10,7 @@ from typing import Any
 
 import rattler
 
+from .cache_layers import planned_from_layers
 from .prefix import record_json
 from .stamps import too_recent
 
@@ -82,6 +83,8 @@ class Plan:
     download_count: int = 0
     # The records to link that the package caches do not hold (what --offline cannot do).
     downloads: list[rattler.RepoDataRecord] = field(default_factory=list)
+    # Packages taken from a read-only (site) package cache, and linked or copied from there.
+    site_cache: dict[str, Any] | None = None
 
     @property
     def empty(self) -> bool:
@@ -109,6 +112,7 @@ class Plan:
             ],
             "download_bytes": self.download_bytes,
             "download_count": self.download_count,
+            "site_cache": self.site_cache,
         }
 
 
@@ -144,4 +148,5 @@ def make_plan(
             plan.download_count += 1
             plan.downloads.append(record)
     plan.remove = [old[name] for name in sorted(old) if name not in new]
+    plan.site_cache = planned_from_layers(plan.to_link, pkgs_dirs, prefix)
     return plan

@@ -194,6 +194,10 @@ def test_a_user_creates_from_the_site_cache_without_downloading_or_writing_there
     ran = alice.python("mine", "import os, alpha, beta; print(os.getuid())")
     assert ran.returncode == 0 and ran.stdout.strip() == str(alice.pw.pw_uid), ran
     links = res.result()["links"]
+    # The plan said beforehand what comes from the site cache, and how.
+    planned = next(e for e in res.events() if e["event"] == "plan")["site_cache"]
+    assert planned["packages"] == links["site_packages"] >= 2, planned
+    assert planned["links"] == links["mode"], (planned, links)
     if HARDLINKS.read_text().strip() == "1":
         # root's files cannot be hard-linked by alice: the engine copies them, and says so.
         assert links["mode"] == "copied" and links["copied_bytes"] > 0, links
@@ -210,6 +214,12 @@ def test_a_user_creates_from_the_site_cache_without_downloading_or_writing_there
 
 def test_the_second_user_is_told_linked_or_copied_in_plain_text(site: Site, user_factory):
     bob = user_factory("envmgr-bob")
+    dry = bob.run("create", "-n", "same", "-c", site.url, "--override-channels", "--dry-run",
+                  *SITE_SPECS)  # fmt: skip
+    assert dry.returncode == 0 and "From the site package cache: " in dry.stdout, dry
+    # A dry run links and points at nothing (the channel's index is cached, as for any solve).
+    assert not (bob.envs / "same").exists()
+    assert {p.name for p in bob.own_pkgs.iterdir()} <= {"cache"}
     res = _create(bob, site, "same", *SITE_SPECS, json_out=False)
     assert site.packages_fetched() == [], site.requests
     assert _dist_dirs(bob.own_pkgs) == set()
