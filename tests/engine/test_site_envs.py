@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -103,6 +104,21 @@ def test_a_user_clones_the_site_env_into_her_own_envs_and_it_works(site, alice):
     owners = {p.stat().st_uid for p in prefix.rglob("*") if p.is_file() and not p.is_symlink()}
     assert owners == {alice.uid}, owners
     alice.run("install", *on(site.channel_url, "mine", "delta"))  # hers to change
+
+
+def test_a_clone_from_the_site_cache_copies_what_he_cannot_hard_link(site):
+    """With the site's package cache layered before his own (conda's multi-user pkgs_dirs),
+    bob's clone takes root's files from it without a download: copied, as protected_hardlinks
+    forbids hard links to files he does not own; nothing in the site cache changes."""
+    bob = site.user("envmgr-bob")
+    bob.env["CONDA_PKGS_DIRS"] = f"{site.pkgs},{bob.pkgs}"
+    cache = tree_snapshot(site.pkgs)
+    res = bob.run("create", "-n", "layered", "--clone", "shared", "-y")
+    protected = Path("/proc/sys/fs/protected_hardlinks").read_text().strip() == "1"
+    assert "download 0 packages" in res.stdout, res
+    assert ("copied" if protected else "linked") in res.stdout, res
+    assert tree_snapshot(site.pkgs) == cache
+    bob.run("run", "-n", "layered", "python", "-c", "import alpha")
 
 
 _KERNEL_SCRIPT = """
