@@ -33,7 +33,8 @@ pytestmark = pytest.mark.hpc
 
 PASSWORD = "envmgr-hpc-test"
 RUN = uuid.uuid4().hex[:6]  # env names of this run: leftovers of another run never collide
-SITE_ENV = "site-py"
+SITE_ENV = "site-py"  # in a read_only_dirs folder of the admin policy
+PUBLISHED_ENV = "published-py"  # in a folder the system-wide .condarc names
 OWN_PKGS = f"~/.cache/envmgr-hpc-tests/pkgs-{RUN}"  # each user's own package cache
 
 
@@ -54,23 +55,34 @@ def _wait(what: str, ready, timeout: float = 180, every: float = 0.3):
         time.sleep(every)
 
 
+def _site_env(cluster: Cluster, channels: TestChannels, prefix: Path) -> None:
+    """An env the admin (root) makes with the CLI, from the site cache."""
+    if (prefix / "conda-meta").exists():
+        return
+    shutil.rmtree(prefix, ignore_errors=True)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "MAMBA"))}
+    env["CONDA_PKGS_DIRS"] = str(cluster.state / "site" / "pkgs")
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyter_envmgr", "create", "-y", "-p", str(prefix),
+         "-c", channels.main_url, "--override-channels", "python", "ipykernel"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 @pytest.fixture(scope="module")
 def site_envs(cluster: Cluster, shared_channels: TestChannels) -> Path:
-    """A site env the admin (root) made with the CLI in a shared folder users may only read."""
-    envs = cluster.state / "site" / "envs"
-    if not (envs / SITE_ENV / "conda-meta").exists():
-        shutil.rmtree(envs / SITE_ENV, ignore_errors=True)
-        envs.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CONDA", "MAMBA"))}
-        env["CONDA_PKGS_DIRS"] = str(cluster.state / "site" / "pkgs")
-        proc = subprocess.run(
-            [sys.executable, "-m", "jupyter_envmgr", "create", "-y", "-p", str(envs / SITE_ENV),
-             "-c", shared_channels.main_url, "--override-channels", "python", "ipykernel"],
-            env=env, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    subprocess.run(["chmod", "-R", "a+rX,go-w", str(cluster.state / "site")], check=True)
-    return envs
+    """The admin's site folders, which users may only read: `envs/` named by the admin policy
+    (read_only_dirs) and `published/` named by a system-wide .condarc (in $CONDA_ROOT, which
+    the hub gives every server), each with one env; `pkgs/` is the site package cache."""
+    site = cluster.state / "site"
+    _site_env(cluster, shared_channels, site / "envs" / SITE_ENV)
+    _site_env(cluster, shared_channels, site / "published" / PUBLISHED_ENV)
+    (site / "condarc").mkdir(exist_ok=True)
+    (site / "condarc" / ".condarc").write_text(f"envs_dirs:\n  - {site / 'published'}\n")
+    subprocess.run(["chmod", "-R", "a+rX,go-w", str(site)], check=True)
+    return site / "envs"
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +127,8 @@ def _hub_config(cluster: Cluster, spawner: str, port: int, token: str) -> str:
         "    'scopes': ['admin:users', 'admin:servers', 'access:servers', 'read:users',",
         "               'tokens']}]",
         f"c.Spawner.cmd = ['{venv}/bin/jupyterhub-singleuser']",
-        f"c.Spawner.environment = {{'PATH': '{venv}/bin:/usr/local/bin:/usr/bin:/bin'}}",
+        f"c.Spawner.environment = {{'PATH': '{venv}/bin:/usr/local/bin:/usr/bin:/bin',",
+        f"    'CONDA_ROOT': '{cluster.state / 'site' / 'condarc'}'}}",
         "c.Spawner.default_url = '/lab'",
         "c.Spawner.start_timeout = 180",
         "c.Spawner.http_timeout = 180",
@@ -294,10 +307,12 @@ def test_each_user_sees_their_own_env_and_the_site_env_never_the_others(
         assert envs[user_envs[me]]["prefix"].startswith(pwd.getpwnam(me).pw_dir)
         assert user_envs[other] not in envs
         assert not any(e["prefix"].startswith(pwd.getpwnam(other).pw_dir) for e in envs.values())
-        site = [e for e in envs.values() if e["prefix"] == str(site_envs / SITE_ENV)]
-        assert site and site[0]["read_only"], envs
-        # ...and its kernel.
-        _kernel_of(servers, me, str(site_envs / SITE_ENV))
+        published = site_envs.parent / "published" / PUBLISHED_ENV
+        for prefix in (site_envs / SITE_ENV, published):
+            site = [e for e in envs.values() if e["prefix"] == str(prefix)]
+            assert site and site[0]["read_only"], envs
+            # ...and its kernel.
+            _kernel_of(servers, me, str(prefix))
 
 
 def test_each_users_create_takes_the_site_cache_without_downloading_it_again(
@@ -394,6 +409,8 @@ def test_a_user_cannot_change_the_others_env_or_a_site_env(servers: Hub, user_en
     for method, path, body in (
         ("DELETE", f"environments/{SITE_ENV}", None),
         ("POST", f"environments/{SITE_ENV}/packages", {"specs": ["ipykernel"]}),
+        ("DELETE", f"environments/{PUBLISHED_ENV}", None),
+        ("POST", f"environments/{PUBLISHED_ENV}/packages", {"specs": ["ipykernel"]}),
     ):
         resp = servers.api(method, f"/user/{alice}/envmgr/api/{path}", token=alice_token, json=body)
         assert resp.status_code == 403, (method, path, resp.status_code, resp.text)
