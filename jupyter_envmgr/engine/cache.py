@@ -8,6 +8,8 @@ What clean may remove, per category:
 - `partial`: leftovers of cancelled downloads and extractions (`.<dist>XXXXXX` temp folders,
   `*.partial`, dist folders without `info/`), unless they changed in the last minute;
 - `locks`: `<dist>.lock` files whose package is gone.
+- pointers `<dist>` -> a read-only layer's entry (cache_layers.py) count as `packages` (as
+  `partial` once dangling): only the link and its lock are removed.
 
 Only the cache we write is cleaned (settings.pkgs_dir); package caches we can only read (a
 site cache listed before ours) are named in the plan as not cleaned, and never touched.
@@ -245,6 +247,13 @@ def _classify(pkgs_dir: Path, entry: os.DirEntry[str], names: set[str]) -> list[
         if name.endswith(".lock"):
             return None
         return [_Candidate("partial", name, (path,), key=dir_key(path))]
+    if entry.is_symlink() and _DIST_RE.fullmatch(name):
+        # A pointer to a read-only layer's entry (cache_layers.py): removing it removes the
+        # link and its lock, never what it points at. One left dangling is a leftover.
+        lock = pkgs_dir / f"{name}.lock"
+        paths = (path, lock) if lock.name in names else (path,)
+        kind = "packages" if (path / "info").is_dir() else "partial"
+        return [_Candidate(kind, name, paths, lock=lock, key=dir_key(path))]
     if is_dir and _DIST_RE.fullmatch(name):
         lock = pkgs_dir / f"{name}.lock"
         has_lock = lock.name in names

@@ -263,6 +263,7 @@ def test_a_corrupt_site_entry_is_not_linked_but_fetched_into_the_users_cache(
 def test_clean_as_a_user_never_touches_the_site_cache_and_says_so(site: Site, user_factory):
     alice = user_factory("envmgr-alice")
     _create(alice, site, "gone", *SITE_SPECS, "beta")
+    _create(alice, site, "kept", *SITE_SPECS)
     assert alice.run("env", "remove", "-n", "gone", "-y").returncode == 0
     before = tree_snapshot(site.cache)
     res = alice.run("clean", "--all", "-y")
@@ -270,5 +271,14 @@ def test_clean_as_a_user_never_touches_the_site_cache_and_says_so(site: Site, us
     assert f"Not cleaned: {site.cache}" in res.stdout, res
     assert tree_snapshot(site.cache) == before
     assert _dist_dirs(alice.own_pkgs) == set()  # their own entries are gone
+    # Pointers to the site's entries that an env uses are kept; the env still works.
+    pointers = {p.name for p in alice.own_pkgs.iterdir() if p.is_symlink()}
+    assert pointers and all(name.startswith(("python-", "alpha-")) for name in pointers), pointers
+    assert alice.python("kept", "import alpha").returncode == 0
+    # Once no env uses them, clean removes the pointers (only the links) too.
+    assert alice.run("env", "remove", "-n", "kept", "-y").returncode == 0
+    assert alice.run("clean", "--all", "-y").returncode == 0
+    assert not any(p.is_symlink() for p in alice.own_pkgs.iterdir())
+    assert tree_snapshot(site.cache) == before
     plan = json.loads(alice.run("clean", "--all", "--dry-run", "--json").stdout.splitlines()[-1])
     assert plan["plan"]["not_cleaned"] == [str(site.cache)], plan
