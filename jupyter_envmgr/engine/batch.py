@@ -17,10 +17,12 @@ import subprocess
 import sysconfig
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .activation import activate_scripts, state_env_vars
 from .errors import BadInput, Conflict, EnvMgrError
-from .registry import Env
+
+if TYPE_CHECKING:
+    from .registry import Env  # with activation, loaded by slurm_script: `--help` needs neither
 
 # sbatch's long options that every face offers, in the order the script writes them; any other
 # directive goes in as a raw `--sbatch` line.
@@ -137,6 +139,8 @@ def slurm_script(
 ) -> str:
     """The job script. `options`: sbatch's long options by name (None: not given); `raw`:
     `--sbatch` lines for any other directive. Every value is checked before anything is made."""
+    from .activation import activate_scripts, state_env_vars
+
     if not command:
         raise BadInput("Give the command to run after '--', e.g. -- python train.py")
     if options.get("mem") and options.get("mem-per-cpu"):

@@ -77,9 +77,11 @@ def test_help_of_every_verb_imports_no_rattler_yaml_or_jupyter():
     argvs = [["--help"]] + [[*verb, "--help"] for verb in verbs]
     modules = _modules_after(argvs)
     assert _heavy(modules) == []
-    # The engine's light modules (the errors the CLI maps to exit codes) are all it loads.
+    # The engine's light modules (the errors the CLI maps to exit codes; batch.py, whose sbatch
+    # option list slurm-script's parser offers) are all it loads.
     engine = {m for m in modules if m.startswith("jupyter_envmgr.engine.")}
-    assert engine <= {"jupyter_envmgr.engine.errors", "jupyter_envmgr.engine.rattler_guard"}
+    light = ("errors", "rattler_guard", "batch")
+    assert engine <= {f"jupyter_envmgr.engine.{name}" for name in light}
 
 
 def test_usage_error_imports_no_rattler_yaml_or_jupyter():
