@@ -3,12 +3,13 @@
 conda and micromamba compile the `.py` files of `noarch: python` packages after linking them
 (their build cannot know the env's Python version); rattler's installer does not, so a new env's
 first kernel compiles everything it imports, and the user waits for it. Here the env's Python
-does it in the background once a change is linked:
+does it in the background once a change is linked, at a low priority (it takes idle CPU, and
+a kernel started meanwhile is not slowed down much by it):
 
 1. when ipykernel was linked, it first imports what a kernel start imports (each module on its
    own, failures ignored), so the bytecode a kernel needs first is written first and a kernel
    started meanwhile finds most of it written;
-2. then, at a lower priority, it compiles the rest of those packages' files (`py_compile`, in
+2. then it compiles the rest of those packages' files (`py_compile`, in
    the env's `__pycache__` folders next to the files; never the shared package cache: linked
    files are hard links, but `__pycache__` entries are new files in the env).
 
@@ -46,6 +47,10 @@ KERNEL_MODULES = (
 _SCRIPT = r"""
 import json, os, signal, sys
 sys.dont_write_bytecode = False
+try:
+    os.nice(10)  # the user's kernel, browser and server come first: this uses idle CPU
+except Exception:
+    pass
 stop = []
 signal.signal(signal.SIGTERM, lambda *_: stop.append(1))  # stop between files, never mid-write
 for name in json.loads(sys.argv[1]):
@@ -57,10 +62,6 @@ for name in json.loads(sys.argv[1]):
         __import__(name)
     except BaseException:
         pass
-try:
-    os.nice(10)
-except Exception:
-    pass
 import importlib.util, py_compile
 for line in sys.stdin:
     if stop:

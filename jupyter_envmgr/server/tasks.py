@@ -69,12 +69,18 @@ class Bytecode:
     one job per env, stopped before anything else changes that env, never awaited by a task."""
 
     STOP_TIMEOUT = 5.0
+    # Off: in the browser figure (bench/browser_wait.py --ab) a new env's first kernel came up
+    # no sooner with it on this 2-core machine (the compile competes with the kernel, chromium
+    # and the server); alone, a kernel started 0.6 s after it starts is up ~3x sooner.
+    enabled = False
 
     def __init__(self) -> None:
         self._jobs: dict[Path, asyncio.Task[None]] = {}
         self._procs: dict[Path, asyncio.subprocess.Process] = {}
 
     def start(self, prefix: Path, names: list[str]) -> None:
+        if not self.enabled:
+            return
         command = compile_command(prefix, names)
         if command is None or prefix in self._jobs:
             return
