@@ -152,10 +152,27 @@ export function addCommands(
         );
         return;
       }
-      // JupyterLab must know the kernel before the notebook asks for it.
-      await serviceManager.kernelspecs.refreshSpecs();
-      const panel = await commands.execute('notebook:create-new', {
-        kernelName: kernel.name
+      // The kernel starts now, while the notebook opens: a session for the new file, which
+      // the notebook's session context finds by its path and attaches to (it starts no
+      // other). JupyterLab must know the kernel before the notebook asks for it.
+      const [file] = await Promise.all([
+        serviceManager.contents.newUntitled({
+          type: 'notebook',
+          path: (args.cwd as string) ?? ''
+        }),
+        serviceManager.kernelspecs.refreshSpecs()
+      ]);
+      const session = await serviceManager.sessions.startNew({
+        path: file.path,
+        name: file.name,
+        type: 'notebook',
+        kernel: { name: kernel.name }
+      });
+      session.dispose(); // this handle only: the session and its kernel live on
+      const panel = await commands.execute('docmanager:open', {
+        path: file.path,
+        factory: 'Notebook',
+        kernel: { name: kernel.name }
       });
       guardNotebook(panel as NotebookPanel);
       return panel;
