@@ -167,10 +167,22 @@ class Lab:
         return f"{self.url}/lab/workspaces/bw-{uuid.uuid4().hex[:10]}?reset&token={self.token}"
 
 
+# The other side of an A/B: the same server with the background bytecode compile after a
+# change (server/tasks.py, off by default), turned on in this lab's process only.
+WITH_BYTECODE = (
+    "import sys; from jupyter_envmgr.server.tasks import Bytecode; "
+    "Bytecode.enabled = True; "
+    "from jupyterlab.labapp import main; sys.argv[0] = 'jupyter-lab'; sys.exit(main())"
+)
+
+
 @contextlib.contextmanager
-def running_lab(work: Path, box: Sandbox, channel_url: str) -> Iterator[Lab]:
+def running_lab(
+    work: Path, box: Sandbox, channel_url: str, *, bytecode: bool = False
+) -> Iterator[Lab]:
     """`jupyter lab` with our extensions over ``box`` (the way tests/browser/conftest.py starts
-    it), its log in ``work``."""
+    it), its log in ``work``; ``bytecode``: with the background compile turned on (A/B)."""
+    work = work / "bytecode" if bytecode else work
     root_dir, settings, workspaces = work / "notebooks", work / "settings", work / "workspaces"
     for folder in (root_dir, settings, workspaces):
         folder.mkdir(parents=True, exist_ok=True)
@@ -180,8 +192,9 @@ def running_lab(work: Path, box: Sandbox, channel_url: str) -> Iterator[Lab]:
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
     port, token = _free_port(), secrets.token_hex(16)
+    launch = ["-c", WITH_BYTECODE] if bytecode else ["-m", "jupyterlab"]
     cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        sys.executable, *launch, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
         "--ServerApp.port_retries=0", f"--ServerApp.root_dir={root_dir}",
         f"--IdentityProvider.token={token}", f"--LabApp.user_settings_dir={settings}",
         f"--LabApp.workspaces_dir={workspaces}", f"--EnvMgrExtension.root_prefix={box.root}",
@@ -429,7 +442,22 @@ def rows_from(flow: Flow, floor: Floor, samples: dict[str, list[float]]) -> list
     return rows
 
 
-def figure(work: Path, quick: bool, runs: int | None = None) -> list[Row]:
+def ab_rows(flow: Flow, compiled: Flow, samples: dict[str, list[float]]) -> list[Row]:
+    """The same flow with (`compiled`) and without (`flow`) the background bytecode compile."""
+    what = "  A/B: Create -> first output, with vs without the background bytecode compile"
+    with_it, without = samples["compiled"], samples["flow"]
+    rows = [ratio_row(FIGURE, what, with_it, "without", without, limit=None, unit="s")]
+    rows[0].result = INFO
+    a, b = _median(compiled.steps, "kernel_ready_s"), _median(flow.steps, "kernel_ready_s")
+    label = "  A/B step: kernel up, with vs without the background bytecode compile"
+    rows.append(
+        Row(FIGURE, label, fmt_seconds(a, "s"), f"without {fmt_seconds(b, 's')}", a / b,
+            result=INFO)
+    )  # fmt: skip
+    return rows
+
+
+def figure(work: Path, quick: bool, runs: int | None = None, ab: bool = False) -> list[Row]:
     if not CHROMIUM.exists():
         return [Row(FIGURE, "Create -> first output in chromium", "-", result=SKIP,
                     note=f"{CHROMIUM} is missing")]  # fmt: skip
@@ -445,14 +473,24 @@ def figure(work: Path, quick: bool, runs: int | None = None) -> list[Row]:
     remove(warm)
     from playwright.sync_api import sync_playwright
 
-    with running_lab(work, box, url) as lab, sync_playwright() as playwright:
+    with contextlib.ExitStack() as stack:
+        lab = stack.enter_context(running_lab(work, box, url))
+        compiled_lab = None
+        if ab:
+            compiled_lab = stack.enter_context(running_lab(work, box, url, bytecode=True))
+        playwright = stack.enter_context(sync_playwright())
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
         try:
             flow = Flow(lab, browser)
-            samples = alternate({"flow": flow, "floor": floor}, runs, warmup=0 if quick else 1)
+            sides: dict[str, Any] = {"flow": flow, "floor": floor}
+            if compiled_lab is not None:
+                sides["compiled"] = compiled = Flow(compiled_lab, browser)
+            samples = alternate(sides, runs, warmup=0 if quick else 1)
         finally:
             browser.close()
         rows = rows_from(flow, floor, samples)
+        if compiled_lab is not None:
+            rows += ab_rows(flow, compiled, samples)
     # With the lab stopped: the kernels alone, on a quieter machine.
     rows.append(KernelStart(floor).row(max(runs, 2 if quick else 7), warmup=0 if quick else 1))
     return rows
@@ -463,13 +501,17 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="one run, no warm-up round")
     parser.add_argument("--runs", type=int, help="timed runs per side")
     parser.add_argument("--work", type=Path, help="scratch folder (default: a new temp dir)")
+    parser.add_argument(
+        "--ab", action="store_true",
+        help="also the same flow on a server with the background bytecode compile turned on",
+    )  # fmt: skip
     args = parser.parse_args()
     import tempfile
 
     from bench.common import print_table
 
     work = args.work or Path(tempfile.mkdtemp(prefix="envmgr-bench-wait-"))
-    rows = figure(work, args.quick, args.runs)
+    rows = figure(work, args.quick, args.runs, ab=args.ab)
     print_table(rows)
     for row in rows[:1]:
         for side in ("flow_steps", "floor_steps"):
