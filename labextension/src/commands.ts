@@ -30,7 +30,8 @@ export function addCommands(
   app: JupyterFrontEnd,
   model: EnvManagerModel,
   glue: NotebookGlue,
-  views: IEnvViews
+  views: IEnvViews,
+  currentFolder: () => string = () => ''
 ): void {
   const { commands, shell, serviceManager } = app;
 
@@ -158,7 +159,7 @@ export function addCommands(
       const [file] = await Promise.all([
         serviceManager.contents.newUntitled({
           type: 'notebook',
-          path: (args.cwd as string) ?? ''
+          path: (args.cwd as string | undefined) ?? currentFolder()
         }),
         serviceManager.kernelspecs.refreshSpecs()
       ]);

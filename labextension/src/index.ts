@@ -3,6 +3,7 @@
  * wires it to the shell: views (views.ts), commands (commands.ts), the status bar
  * (statusbar.ts), the notebook side (kernels.tsx, notebookenv.tsx) and the user's settings.
  */
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import {
   ILayoutRestorer,
   JupyterFrontEnd,
@@ -47,7 +48,8 @@ const plugin: JupyterFrontEndPlugin<IEnvManager> = {
     INotebookTracker,
     IStatusBar,
     ILauncher,
-    ITranslator
+    ITranslator,
+    IDefaultFileBrowser
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -57,7 +59,8 @@ const plugin: JupyterFrontEndPlugin<IEnvManager> = {
     notebooks: INotebookTracker | null,
     statusBar: IStatusBar | null,
     launcher: ILauncher | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    fileBrowser: IDefaultFileBrowser | null
   ): IEnvManager => {
     // Every word shown from here on is in the user's language (language packs apply).
     setTranslator(translator);
@@ -79,7 +82,8 @@ const plugin: JupyterFrontEndPlugin<IEnvManager> = {
       measureSizes: () => userSettings.measureSizes,
       restorer
     });
-    addCommands(app, model, glue, views);
+    // A new notebook goes where the file browser is, as JupyterLab's own New Notebook does.
+    addCommands(app, model, glue, views, () => fileBrowser?.model.path ?? '');
     if (palette) {
       addToPalette(palette);
     }
