@@ -69,8 +69,12 @@ async def env_config_vars(s: Session) -> int:
     values = env_vars.parse_assignments(a.items) if verb == "set" else {}
     names = [env_vars.check_name(n) for n in a.items] if verb == "unset" else []
     env = s.target_env()
-    if verb != "list" and s.policy is not None:
-        s.policy.check_writable(env)
+    if verb != "list":
+        # A site env another user owns is refused here with its reason, as install is, even
+        # when no server's policy applies (file permissions alone make it read-only).
+        from ..engine.policy import Policy
+
+        (s.policy or Policy()).check_writable(env)
     if verb == "set":
         env_vars.set_env_vars(env.prefix, values)
         text = (

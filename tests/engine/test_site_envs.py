@@ -71,8 +71,9 @@ def test_a_user_lists_the_site_env_read_only_with_its_kernel(site, alice):
         ["update", "-n", "shared", "alpha", "-y"],
         ["env", "remove", "-n", "shared", "-y"],
         ["install", "-p", "{site}/shared", "delta", "-y"],
+        ["env", "config", "vars", "set", "-n", "shared", "FOO=1"],
     ],
-    ids=["install", "remove", "update", "env-remove", "install-by-path"],
+    ids=["install", "remove", "update", "env-remove", "install-by-path", "config-vars"],
 )
 def test_a_user_cannot_change_a_site_env_and_nothing_is_written(site, alice, verb):
     before = tree_snapshot(site.base)
