@@ -222,3 +222,27 @@ def kill_mid_link(sandbox: Sandbox, channel: str, verb: str, name: str, *specs: 
     wait_for_event(proc, "link")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+
+
+NOBODY = 65534  # the unprivileged user the root-run tests act as
+
+
+def user_without_root_powers(tmp_path: Path) -> tuple[list[str], Path]:
+    """(the command prefix that runs a program as a user who cannot write through permission
+    bits, a folder that user can read). Root writes through any bits: as root (as CI runs),
+    that user is `nobody` (setpriv(1)), and the folder one outside pytest's, which is private
+    to root; the caller removes it. Without setpriv the test skips, but never under CI."""
+    import shutil
+    import tempfile
+
+    import pytest
+
+    if os.geteuid() != 0:
+        return [], tmp_path
+    if not shutil.which("setpriv"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("running as another user needs setpriv(1), under CI too")
+        pytest.skip("running as another user needs setpriv(1)")
+    base = Path(tempfile.mkdtemp(prefix="envmgr-nobody-"))
+    base.chmod(0o755)
+    return ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"], base

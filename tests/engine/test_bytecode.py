@@ -4,16 +4,15 @@ in the env (never in the shared package cache), and nothing in an env the user c
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
-
-import pytest
 
 from jupyter_envmgr.engine.bytecode import compile_command, compile_linked, python_files
 
-from ..helpers import on
+from ..helpers import on, user_without_root_powers
 
 
 def _names(prefix: Path) -> list[str]:
@@ -60,18 +59,39 @@ def test_only_the_packages_just_linked_are_compiled(sandbox, channels):
     assert not _cached(prefix, kernelapp).exists()
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes whatever the permissions say")
-def test_an_env_the_user_cannot_write_gets_no_bytecode(sandbox, channels):
+_COMPILE_AS_USER = (
+    "import json, sys; from pathlib import Path; "
+    "from jupyter_envmgr.engine.bytecode import compile_command, compile_linked; "
+    "prefix = Path(sys.argv[1]); "
+    "names = [json.loads(p.read_text())['name'] for p in (prefix / 'conda-meta').glob('*.json')]; "
+    "assert compile_command(prefix, names) is None, 'a compile was planned'; "
+    "compile_linked(prefix, names)"
+)
+
+
+def test_an_env_the_user_cannot_write_gets_no_bytecode(sandbox, channels, tmp_path):
     sandbox.run("create", *on(channels.main_url, "k", "python", "ipykernel"))
-    prefix = sandbox.envs / "k"
-    mode = prefix.stat().st_mode
-    prefix.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    as_user, base = user_without_root_powers(tmp_path)
     try:
-        assert compile_command(prefix, _names(prefix)) is None
-        compile_linked(prefix, _names(prefix))
+        # As root (CI): root's env, hard-linked where `nobody` can read it but not write. As
+        # a user: that user's env with its write bits taken away.
+        prefix = base / "k"
+        subprocess.run(["cp", "-al", str(sandbox.envs / "k"), str(prefix)], check=True)
+        mode = prefix.stat().st_mode
+        if not as_user:
+            prefix.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        try:
+            subprocess.run(
+                [*as_user, sys.executable, "-c", _COMPILE_AS_USER, str(prefix)],
+                check=True, capture_output=True, text=True, timeout=120,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        finally:
+            prefix.chmod(mode)
+        assert not list(prefix.rglob("*.pyc"))
     finally:
-        prefix.chmod(mode)
-    assert not list(prefix.rglob("*.pyc"))
+        if base != tmp_path:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def test_an_env_without_python_or_noarch_files_starts_nothing(sandbox, channels):

@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from jupyter_envmgr.engine.settings import load_settings
 from jupyter_envmgr.kernels.specs import MARKER
 from jupyter_envmgr.kernels.sync import sync_for_settings
 
-from ..helpers import envmgr_server_config, on, tree_snapshot
+from ..helpers import NOBODY, envmgr_server_config, on, tree_snapshot, user_without_root_powers
 from . import clone, copy_env, kernelspec_list, manager, replace_file, without_jupyter_vars
 
 KERNEL = Path("share", "jupyter", "kernels")
@@ -148,7 +147,6 @@ def test_the_cli_keeps_out_of_envs_the_server_config_makes_read_only(made, sandb
     assert any(s["spec"]["argv"][0] == str(team / "bin" / "python") for s in listed.values())
 
 
-NOBODY = 65534
 # As after a change to that env (only its kernels), then every env's (as `envmgr kernels --sync`).
 _SYNC_AS_USER = (
     "import os, sys; from pathlib import Path; "
@@ -160,24 +158,8 @@ _SYNC_AS_USER = (
 )
 
 
-def _user_without_root_powers(tmp_path: Path) -> tuple[list[str], Path]:
-    """(the command prefix that runs a program as a user who cannot write through permission
-    bits, a folder that user can read). Root writes through any bits: as root (as CI runs),
-    that user is `nobody` (setpriv(1)), and the folder one outside pytest's, which is private
-    to root."""
-    if os.geteuid() != 0:
-        return [], tmp_path
-    if not shutil.which("setpriv"):
-        if os.environ.get("CI") == "true":
-            pytest.fail("running the sync as another user needs setpriv(1), under CI too")
-        pytest.skip("running the sync as another user needs setpriv(1)")
-    base = Path(tempfile.mkdtemp(prefix="envmgr-nobody-"))
-    base.chmod(0o755)
-    return ["setpriv", "--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"], base
-
-
 def test_sync_writes_nothing_into_an_env_the_user_cannot_write(made, sandbox, tmp_path):
-    as_user, base = _user_without_root_powers(tmp_path)
+    as_user, base = user_without_root_powers(tmp_path)
     try:
         home, root = base / "home", base / "root"
         home.mkdir()
