@@ -28,6 +28,7 @@ import {
   INotebookLock,
   ISettings,
   ISuggestedSpecs,
+  IOwnerUsage,
   IUsageReport,
   ExportFormat
 } from './types';
@@ -121,6 +122,20 @@ export class EnvManagerModel implements IDisposable {
 
   get usageError(): string | null {
     return this._usageError;
+  }
+
+  /** The last report by owner (`usage/owners`), or null before the first. */
+  get usageByOwner(): IOwnerUsage | null {
+    return this._usageByOwner;
+  }
+
+  get usageByOwnerError(): string | null {
+    return this._usageByOwnerError;
+  }
+
+  /** True while the walk by owner runs (it reads every file of every env and cache). */
+  get usageByOwnerLoading(): boolean {
+    return this._usageByOwnerLoading;
   }
 
   /** Sizes by prefix, from the last listing with sizes. */
@@ -360,6 +375,24 @@ export class EnvManagerModel implements IDisposable {
       this._usageError = null;
     } catch (error) {
       this._usageError = errorMessage(error);
+    }
+    this._usageChanged.emit();
+  }
+
+  /** Bytes and inodes per owner across envs and caches; one walk at a time. */
+  async refreshUsageByOwner(): Promise<void> {
+    if (this._usageByOwnerLoading) {
+      return;
+    }
+    this._usageByOwnerLoading = true;
+    this._usageChanged.emit();
+    try {
+      this._usageByOwner = await requestAPI<IOwnerUsage>('usage/owners');
+      this._usageByOwnerError = null;
+    } catch (error) {
+      this._usageByOwnerError = errorMessage(error);
+    } finally {
+      this._usageByOwnerLoading = false;
     }
     this._usageChanged.emit();
   }
@@ -643,6 +676,9 @@ export class EnvManagerModel implements IDisposable {
   private _settingsError: string | null = null;
   private _usage: IUsageReport | null = null;
   private _usageError: string | null = null;
+  private _usageByOwner: IOwnerUsage | null = null;
+  private _usageByOwnerError: string | null = null;
+  private _usageByOwnerLoading = false;
   private _cleanPlan: ICleanPlan | null = null;
   private _cleanPlanError: string | null = null;
   private _cleanPlanChanged = new Signal<this, void>(this);

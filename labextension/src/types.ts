@@ -251,6 +251,34 @@ export interface IUsageReport {
   warnings: string[];
 }
 
+/** One tree (an env or a package cache) in the report by owner. */
+export interface IOwnerTree {
+  kind: 'env' | 'pkgs';
+  path: string;
+  name: string | null;
+  /** Per owner's user name, each inode once in this tree. */
+  owners: { [user: string]: IShare };
+  /** What the asking user owns in it. */
+  mine: IShare;
+  unreadable: number;
+}
+
+/** `GET usage/owners`: bytes and inodes per owner (unix user) across envs and caches. */
+export interface IOwnerUsage {
+  /** The user the server runs as. */
+  user: string;
+  /** Per owner's user name, every inode walked counted once. */
+  owners: { [user: string]: IShare };
+  trees: IOwnerTree[];
+  /** The user's biggest package cache entries. */
+  cache_entries: ({ path: string } & IShare)[];
+  more_cache_entries: number;
+  /** The package cache clean acts on for this user; null when they own none. */
+  own_cache: string | null;
+  /** What `clean --all` would free in own_cache. */
+  clean: ({ pkgs_dir: string; items: number } & IShare) | null;
+}
+
 export interface ISettings {
   root_prefix: string;
   envs_dirs: string[];

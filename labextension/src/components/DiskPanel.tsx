@@ -1,14 +1,21 @@
 /**
  * Disk: a chart of each env's use (own vs shared bytes) and of the package cache, the
- * filesystems' free bytes and inodes, and cleaning: a preview first (what goes, bytes and
- * inodes freed, what is kept and why), then the run.
+ * filesystems' free bytes and inodes, disk use by owner (folded; measured when opened), and
+ * cleaning: a preview first (what goes, bytes and inodes freed, what is kept and why), then the
+ * run.
  */
 import * as React from 'react';
 
 import { trans } from '../i18n';
 import { EnvManagerModel, TaskTracker } from '../model';
 import { formatBytes, formatCount } from '../progress';
-import { CleanCategory, ICleanKept, IUsageTree } from '../types';
+import {
+  CleanCategory,
+  ICleanKept,
+  IOwnerTree,
+  IOwnerUsage,
+  IUsageTree
+} from '../types';
 import { IViewActions } from './actions';
 import { useSignals } from './hooks';
 import { TaskView } from './Task';
@@ -219,6 +226,222 @@ function Meter(props: {
   );
 }
 
+/** The last part of a path. */
+function baseName(path: string): string {
+  const parts = path.split(/[\\/]/).filter(Boolean);
+  return parts[parts.length - 1] ?? path;
+}
+
+function ownerTreeLabel(tree: IOwnerTree): string {
+  return tree.kind === 'pkgs'
+    ? trans.__('package cache (%1)', tree.path)
+    : (tree.name ?? tree.path);
+}
+
+/** The report by owner: owners, what is yours, what clean would free in your own cache. */
+function OwnerReport(props: { report: IOwnerUsage }): JSX.Element {
+  const { report } = props;
+  const owners = Object.entries(report.owners).sort(
+    (a, b) => b[1].bytes - a[1].bytes
+  );
+  const yours = report.trees
+    .filter(t => t.mine.bytes > 0 || t.mine.inodes > 0)
+    .sort((a, b) => b.mine.bytes - a.mine.bytes);
+  const untouched = report.trees.filter(
+    t => t.kind === 'pkgs' && t.path !== report.own_cache
+  );
+  const unreadable = report.trees.reduce((n, t) => n + t.unreadable, 0);
+  return (
+    <>
+      <table
+        className="jp-EnvMgr-table"
+        aria-label={trans.__('Disk use per owner')}
+      >
+        <thead>
+          <tr>
+            <th>{trans.__('Owner')}</th>
+            <th>{trans.__('Bytes')}</th>
+            <th>{trans.__('Inodes')}</th>
+          </tr>
+        </thead>
+        <tbody>
+          {owners.map(([name, share]) => (
+            <tr key={name} data-owner={name}>
+              <td>
+                {name}
+                {name === report.user && (
+                  <>
+                    {' '}
+                    <span className="jp-EnvMgr-muted" data-you="">
+                      {trans.__('(you)')}
+                    </span>
+                  </>
+                )}
+              </td>
+              <td data-bytes={share.bytes}>{formatBytes(share.bytes)}</td>
+              <td>{formatCount(share.inodes)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {unreadable > 0 && (
+        <div className="jp-EnvMgr-warning">
+          {trans._n(
+            '%1 folder or file could not be read and is not counted.',
+            '%1 folders or files could not be read and are not counted.',
+            unreadable
+          )}
+        </div>
+      )}
+      <h4>{trans.__('Yours')}</h4>
+      {yours.length === 0 ? (
+        <div className="jp-EnvMgr-empty">
+          {trans.__('You own nothing in these environments and caches.')}
+        </div>
+      ) : (
+        <table
+          className="jp-EnvMgr-table"
+          aria-label={trans.__('What you own per environment and cache')}
+        >
+          <thead>
+            <tr>
+              <th>{trans.__('Environment or cache')}</th>
+              <th>{trans.__('Bytes')}</th>
+              <th>{trans.__('Inodes')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {yours.map(tree => (
+              <tr key={tree.path} data-tree={tree.path}>
+                <td title={tree.path}>{ownerTreeLabel(tree)}</td>
+                <td>{formatBytes(tree.mine.bytes)}</td>
+                <td>{formatCount(tree.mine.inodes)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {report.cache_entries.length > 0 && (
+        <table
+          className="jp-EnvMgr-table"
+          aria-label={trans.__('Your biggest cache entries')}
+        >
+          <thead>
+            <tr>
+              <th>{trans.__('Cache entry')}</th>
+              <th>{trans.__('Bytes')}</th>
+              <th>{trans.__('Inodes')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {report.cache_entries.map(entry => (
+              <tr key={entry.path}>
+                <td title={entry.path}>{baseName(entry.path)}</td>
+                <td>{formatBytes(entry.bytes)}</td>
+                <td>{formatCount(entry.inodes)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {report.more_cache_entries > 0 && (
+        <div className="jp-EnvMgr-muted">
+          {trans._n(
+            'and %1 smaller entry',
+            'and %1 smaller entries',
+            report.more_cache_entries
+          )}
+        </div>
+      )}
+      <p className="jp-EnvMgr-planTotal" data-clean="">
+        {report.clean
+          ? trans._n(
+              'clean would free %2 and %3 inodes (%1 item) in your cache, %4.',
+              'clean would free %2 and %3 inodes (%1 items) in your cache, %4.',
+              report.clean.items,
+              formatBytes(report.clean.bytes),
+              formatCount(report.clean.inodes),
+              report.clean.pkgs_dir
+            )
+          : trans.__(
+              'You own no package cache here: clean has nothing of yours to free.'
+            )}
+      </p>
+      {untouched.length > 0 && (
+        <p className="jp-EnvMgr-muted" data-untouched="">
+          {trans._n(
+            'clean never touches this cache (not yours to clean): %2',
+            'clean never touches these caches (not yours to clean): %2',
+            untouched.length,
+            untouched.map(t => t.path).join(', ')
+          )}
+        </p>
+      )}
+    </>
+  );
+}
+
+/** Disk use by owner: folded; the walk (every file of every env and cache) runs when opened. */
+function ByOwnerSection(props: { model: EnvManagerModel }): JSX.Element {
+  const { model } = props;
+  const [open, setOpen] = React.useState(false);
+  const report = model.usageByOwner;
+  const loading = model.usageByOwnerLoading;
+  const toggle = (e: React.SyntheticEvent<HTMLDetailsElement>) => {
+    const opened = e.currentTarget.open;
+    setOpen(opened);
+    if (opened && !report && !loading) {
+      void model.refreshUsageByOwner();
+    }
+  };
+  return (
+    <section
+      className="jp-EnvMgr-section jp-EnvMgr-byOwner"
+      aria-label={trans.__('By owner')}
+    >
+      <details open={open} onToggle={toggle}>
+        <summary>
+          <h3 style={{ display: 'inline' }}>{trans.__('By owner')}</h3>{' '}
+          <span className="jp-EnvMgr-muted">
+            {trans.__(
+              'bytes and inodes each user holds in the environments and package caches, as quotas count them'
+            )}
+          </span>
+        </summary>
+        {loading && (
+          <div role="status" aria-label={trans.__('Counting')}>
+            <div className="jp-EnvMgr-empty">
+              {trans.__(
+                'Counting every file of every environment and cache by owner…'
+              )}
+            </div>
+            <div className="jp-EnvMgr-progress">
+              <div className="jp-EnvMgr-progressBar jp-mod-indeterminate" />
+            </div>
+          </div>
+        )}
+        {model.usageByOwnerError && !loading && (
+          <div className="jp-EnvMgr-error" role="alert">
+            {trans.__('Could not count by owner: %1', model.usageByOwnerError)}
+          </div>
+        )}
+        {report && <OwnerReport report={report} />}
+        {(report || model.usageByOwnerError) && (
+          <div className="jp-EnvMgr-row">
+            <button
+              className="jp-EnvMgr-button"
+              onClick={() => void model.refreshUsageByOwner()}
+              disabled={loading}
+            >
+              {trans.__('Count again')}
+            </button>
+          </div>
+        )}
+      </details>
+    </section>
+  );
+}
+
 function CleanSection(props: IDiskPanelProps): JSX.Element {
   const { model, actions } = props;
   const [chosen, setChosen] = React.useState<CleanCategory[]>([
@@ -392,6 +615,7 @@ export function DiskPanel(props: IDiskPanelProps): JSX.Element {
         <h3>{trans.__('Disk use')}</h3>
         <UsageChart model={model} />
       </section>
+      <ByOwnerSection model={model} />
       <CleanSection {...props} />
     </div>
   );
