@@ -22,7 +22,6 @@ the env keeps it (`conda-meta/envmgr/links.json`) for `usage`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -70,6 +69,8 @@ def dist_name(record: rattler.RepoDataRecord) -> str:
 
 
 def _sha256(path: Path) -> str:
+    import hashlib  # here: only checking a cached package's files hashes
+
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(_HASH_CHUNK):

@@ -20,8 +20,6 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import rattler
 
-from .activation import write_state_env_vars
-from .cache_layers import LinkReport
 from .dependencies import dependency_closure, dependency_name
 from .errors import (
     BadInput,
@@ -31,10 +29,8 @@ from .errors import (
     PackageNotInstalled,
     Unsatisfiable,
 )
-from .exact_records import explicit_records, revision_channels, revision_records
 from .lock import on_read_only_filesystem, prefix_lock
 from .pins import pinned_file, read_pins
-from .pip_lock import check_pip_entries, install_pip_entries, not_installed
 from .pip_step import check_pip_available, run_pip
 from .plan import Plan, make_plan
 from .platforms import env_platform, is_foreign, parse_platform, write_env_platform
@@ -66,7 +62,11 @@ from .specs import (
 from .transaction import apply_plan, has_pending_journal, read_journal, restore
 
 if TYPE_CHECKING:
+    from .cache_layers import LinkReport
     from .envfile import EnvFile  # the parser (yaml, packaging) loads only for -f files
+
+# Imported where used, not here: exact_records (explicit files, rollbacks), pip_lock (a lock's
+# pip entries) and activation (an env file's variables), which a plain create never needs.
 
 # "sync": make an existing env exactly an env file's (lock) package set.
 Kind = Literal["create", "install", "remove", "update", "update-all", "rollback", "sync"]
@@ -208,6 +208,8 @@ async def _solve_request(
         assert env_file.records is not None
         return list(env_file.records), []
     if env_file is not None and env_file.kind == "explicit":
+        from .exact_records import explicit_records
+
         return await explicit_records(settings, env_file.explicit), []
     if request.kind == "create":
         requested = [s.match_spec for s in specs]
@@ -219,6 +221,8 @@ async def _solve_request(
         return _plan_removal(settings, env, installed, specs, request.options)
     if request.kind == "rollback":
         assert request.revision is not None
+        from .exact_records import revision_records
+
         records = await revision_records(settings, env.prefix, request.revision)
         # What the user had asked for back then: a later request must not come back.
         wanted = requested_specs(env.prefix, up_to=request.revision)
@@ -434,6 +438,8 @@ def prepare(settings: Settings, request: Request, policy: Policy | None = None) 
             policy.check_pip(env_file.pip)
     if env_file is not None and env_file.pip_lock:
         # A lock's pip entries: plain name==version, allowed as a pip: section would be.
+        from .pip_lock import check_pip_entries
+
         check_pip_entries(env_file.pip_lock, policy, where=env_file.path)
     check_local_channels(channels)
     if needs_channels:
@@ -636,6 +642,8 @@ def exact_file_urls(env_file: EnvFile) -> list[str]:
 
 def rollback_channels(settings: Settings, prefix: Path, number: int) -> list[str]:
     """The channels a rollback to revision `number` may read (checked before it starts)."""
+    from .exact_records import revision_channels
+
     revisions = read_history(prefix)
     if not 0 <= number < len(revisions):
         raise BadInput(
@@ -709,6 +717,8 @@ async def _create(
             await run_pip(env.prefix, pip, on_event, index_urls=_pip_indexes(prepared))
         await _install_pip_lock(settings, prepared, on_event)
         if request.env_file and request.env_file.variables:
+            from .activation import write_state_env_vars
+
             write_state_env_vars(env.prefix, request.env_file.variables)
         update, _ = _history_specs(request, specs)
         if not update and request.env_file is not None:
@@ -800,6 +810,8 @@ async def _install_pip_lock(settings: Settings, prepared: Prepared, on_event: Ev
     env_file = prepared.request.env_file
     if env_file is None or not env_file.pip_lock:
         return
+    from .pip_lock import install_pip_entries, not_installed
+
     missing = await asyncio.to_thread(not_installed, prepared.env.prefix, env_file.pip_lock)
     await install_pip_entries(
         settings, prepared.env.prefix, missing, prepared.policy, on_event=on_event

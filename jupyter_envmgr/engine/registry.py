@@ -5,7 +5,6 @@ Envs made by conda or micromamba count as much as ours: an env is any directory 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Sequence
@@ -102,6 +101,8 @@ def env_key(env: Env) -> str:
     readable, and never a name, so the two cannot meet."""
     if env.name:
         return env.name
+    import hashlib  # here: most commands never address an env by key
+
     folder = _KEY_UNSAFE.sub("-", env.prefix.name)[:40].strip("-") or "env"
     digest = hashlib.sha1(str(env.prefix).encode()).hexdigest()[:10]
     return f"~{folder}-{digest}"

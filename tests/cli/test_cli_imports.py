@@ -123,3 +123,21 @@ def test_a_command_line_imports_only_its_verbs_module():
     modules = _modules_after([["create", "--help"]])
     verb_modules = {m.rsplit(".", 1)[-1] for m in modules if m.startswith("jupyter_envmgr.cli.")}
     assert verb_modules & set(VERB_MODULES) == {"solve_cmds"}
+
+
+def test_create_path_loads_no_pip_lock_exact_records_or_hashlib():
+    # What create, install, remove and update load (the CLI's solve verb and the engine's
+    # operations) leaves out the modules only a lock's pip entries, an explicit file or a
+    # rollback need, the env file parser, and hashlib (the kernel sync loads it later).
+    code = (
+        "import json, sys\n"
+        "import jupyter_envmgr.cli.solve_cmds, jupyter_envmgr.engine.operations\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    modules = set(json.loads(proc.stdout))
+    assert "jupyter_envmgr.engine.operations" in modules
+    unneeded = ("pip_lock", "exact_records", "envfile")
+    assert not {f"jupyter_envmgr.engine.{name}" for name in unneeded} & modules
+    assert "hashlib" not in modules
