@@ -6,9 +6,9 @@ from .conftest import LabPage, LabServer
 
 
 def test_env_kernel_runs_in_jupyterlab(lab: LabServer, lab_page: LabPage) -> None:
-    prefix = lab.create_env("demo", "python", "ipykernel")
-    spec = lab.wait_for_kernelspec("conda-env-demo-python3")["spec"]
-    assert spec["display_name"].endswith("[env: demo]"), spec
+    prefix = lab.create_env("smoke", "python", "ipykernel")
+    spec = lab.wait_for_kernelspec("conda-env-smoke-python3")["spec"]
+    assert spec["display_name"].endswith("[env: smoke]"), spec
 
     # The launcher offers it...
     lab_page.open_workspace()
@@ -16,7 +16,7 @@ def test_env_kernel_runs_in_jupyterlab(lab: LabServer, lab_page: LabPage) -> Non
     card.first.wait_for()
 
     # ...and a notebook on it runs in the env.
-    lab_page.new_notebook("conda-env-demo-python3")
+    lab_page.new_notebook("conda-env-smoke-python3")
     assert spec["display_name"] in lab_page.kernel_status()
     out = lab_page.run_cell("import sys; print(sys.prefix)")
     assert out == str(prefix)
