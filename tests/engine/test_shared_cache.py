@@ -13,6 +13,7 @@ Needs root (users, setpriv, sysctl); skips elsewhere, never under CI=true."""
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import pwd
@@ -239,6 +240,49 @@ def test_with_protected_hardlinks_off_the_env_shares_the_site_cache_inodes(
     assert mine.st_nlink >= 2
     assert site.packages_fetched() == [] and tree_snapshot(site.cache) == before
     assert bob.python("linked", "import alpha").returncode == 0
+
+
+SITE_GROUP = "envmgr-site"
+
+
+@pytest.fixture
+def group_may_write_site_files(site: Site) -> Iterator[str]:
+    """The site cache's files read-write for a group (its folders stay root's only): what an
+    admin does so that its users may hard-link them with fs.protected_hardlinks=1, without
+    changing the machine's sysctl (so it runs under CI too). Restored after."""
+    subprocess.run(["groupadd", "-f", SITE_GROUP], check=True, capture_output=True)
+    files = [p for p in site.cache.rglob("*") if p.is_file() and not p.is_symlink()]
+    try:
+        for f in files:
+            os.chown(f, 0, _group_id(SITE_GROUP))
+            f.chmod(f.stat().st_mode | 0o060)
+        yield SITE_GROUP
+    finally:
+        for f in files:
+            os.chown(f, 0, 0)
+            f.chmod(f.stat().st_mode & ~0o020)
+
+
+def _group_id(name: str) -> int:
+    return grp.getgrnam(name).gr_gid
+
+
+def test_files_a_user_may_read_and_write_are_hard_linked_with_protected_hardlinks_on(
+    site: Site, user_factory, group_may_write_site_files
+):
+    bob = user_factory("envmgr-bob")
+    subprocess.run(["usermod", "-aG", group_may_write_site_files, bob.pw.pw_name], check=True)
+    try:
+        res = _create(bob, site, "grouplinked", *SITE_SPECS)
+        links = res.result()["links"]
+        mine = os.stat(_alpha_file(bob.envs / "grouplinked"))
+        theirs = os.stat(_alpha_file(site.cache))
+        assert (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
+        assert links["mode"] == "linked", links
+        assert site.packages_fetched() == []
+    finally:
+        subprocess.run(["gpasswd", "-d", bob.pw.pw_name, group_may_write_site_files],
+                       check=False, capture_output=True)  # fmt: skip
 
 
 def test_a_corrupt_site_entry_is_not_linked_but_fetched_into_the_users_cache(
