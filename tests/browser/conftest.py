@@ -168,12 +168,23 @@ def _tail(path: Path, lines: int = 40) -> str:
         return ""
 
 
+# The front ends a test can start: (module run with -m, its application's config class).
+FRONT_ENDS = {"lab": ("jupyterlab", "LabApp"), "notebook7": ("notebook", "JupyterNotebookApp")}
+
+
 @contextlib.contextmanager
 def running_lab(
-    base: Path, sandbox: Sandbox, channels: TestChannels, *extra: str, log_name: str
+    base: Path,
+    sandbox: Sandbox,
+    channels: TestChannels,
+    *extra: str,
+    log_name: str,
+    front_end: str = "lab",
 ) -> Iterator[LabServer]:
-    """A real `jupyter lab` with our extensions over ``sandbox``'s root prefix (``extra``:
-    more server options, e.g. an admin policy); stopped, and its log kept, at the end."""
+    """A real `jupyter lab` (or Notebook 7: ``front_end="notebook7"``) with our extensions over
+    ``sandbox``'s root prefix (``extra``: more server options, e.g. an admin policy); stopped,
+    and its log kept, at the end."""
+    module, app = FRONT_ENDS[front_end]
     root_dir, settings, workspaces = base / "notebooks", base / "settings", base / "workspaces"
     for folder in (root_dir, settings, workspaces):
         folder.mkdir()
@@ -186,12 +197,12 @@ def running_lab(
     port, token = _free_port(), secrets.token_hex(16)
     log = base / "jupyter-lab.log"  # copied to the artifacts at the end
     cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+        sys.executable, "-m", module, "--no-browser", "--ip=127.0.0.1", f"--port={port}",
         "--ServerApp.port_retries=0",
         f"--ServerApp.root_dir={root_dir}",
         f"--IdentityProvider.token={token}",  # --ServerApp.token is its deprecated alias
-        f"--LabApp.user_settings_dir={settings}",
-        f"--LabApp.workspaces_dir={workspaces}",
+        f"--{app}.user_settings_dir={settings}",
+        f"--{app}.workspaces_dir={workspaces}",
         f"--EnvMgrExtension.root_prefix={sandbox.root}",
         f"--EnvKernelSpecManager.root_prefix={sandbox.root}",
         f"--EnvMgrExtension.default_channels={channels.main_url}",  # a List trait: one item

@@ -8,15 +8,7 @@ the extension uses is optional, and it does what it can without them.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import re
-import secrets
-import subprocess
-import sys
-import time
-import urllib.error
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,9 +20,7 @@ import pytest
 from jupyter_envmgr.channels import TestChannels
 
 from ..helpers import on
-from .conftest import ARTIFACTS, LabServer, _free_port, _session_sandbox, _tail, write_notebook
-
-START_TIMEOUT = 120
+from .conftest import LabServer, _session_sandbox, running_lab, write_notebook
 
 
 @pytest.fixture(scope="module")
@@ -40,59 +30,10 @@ def notebook7(
     """A real `jupyter notebook` (Notebook 7) over a sandbox root, like the lab fixture."""
     base = tmp_path_factory.mktemp("nb7")
     sandbox = _session_sandbox(base, shared_pkgs)
-    root_dir, settings, workspaces = base / "notebooks", base / "settings", base / "workspaces"
-    for folder in (root_dir, settings, workspaces):
-        folder.mkdir()
-    notification = settings / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    port, token = _free_port(), secrets.token_hex(16)
-    log = base / "jupyter-notebook.log"
-    cmd = [
-        sys.executable, "-m", "notebook", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-        "--ServerApp.port_retries=0",
-        f"--ServerApp.root_dir={root_dir}",
-        f"--IdentityProvider.token={token}",
-        f"--JupyterNotebookApp.user_settings_dir={settings}",
-        f"--JupyterNotebookApp.workspaces_dir={workspaces}",
-        f"--EnvMgrExtension.root_prefix={sandbox.root}",
-        f"--EnvKernelSpecManager.root_prefix={sandbox.root}",
-        f"--EnvMgrExtension.default_channels={channels.main_url}",
-    ]  # fmt: skip
-    if os.getuid() == 0:
-        cmd.append("--allow-root")
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            cmd, env=sandbox.env, cwd=root_dir, stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    server = LabServer(
-        url=f"http://127.0.0.1:{port}", token=token, sandbox=sandbox, root_dir=root_dir,
-        channels=channels, log=log, proc=proc,
-    )  # fmt: skip
-    try:
-        start = time.monotonic()
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"jupyter notebook exited ({proc.returncode}):\n{_tail(log)}")
-            if time.monotonic() - start > START_TIMEOUT:
-                raise RuntimeError(f"jupyter notebook did not answer:\n{_tail(log)}")
-            with contextlib.suppress(OSError, urllib.error.URLError):
-                server.api("GET", "/api/status", timeout=5)
-                break
-            time.sleep(0.2)
+    with running_lab(
+        base, sandbox, channels, log_name="jupyter-notebook7.log", front_end="notebook7"
+    ) as server:
         yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / "jupyter-notebook7.log").write_text(log.read_text(errors="replace"))
 
 
 def _shot(page: Any, artifacts: Path, name: str, shots: list[int] = [0]) -> None:  # noqa: B006
